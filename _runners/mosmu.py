@@ -1,0 +1,418 @@
+"""mosmu runner: apply MOS maintenance updates to the nodes of Fuel environments.
+
+Nailgun inventory -> node selection -> mirror sync -> ``state.apply mosmu`` on the nodes'
+minions, in waves -> one report entry per node and a top-level ``retcode``.
+
+Configuration comes from the master config only (``mosmu:`` section); credentials never go
+through runner arguments, which Salt keeps in the job cache and on the event bus.
+Errors end the run with ``{"error": "...", "retcode": 2}``: one line naming cause and fix.
+"""
+
+import logging
+import time
+
+import mosmu_catalog
+import mosmu_config
+import mosmu_fuel
+import mosmu_mirror
+import mosmu_select
+import mosmu_validate
+import salt.client
+import salt.utils.sdb
+from mosmu_errors import ConfigError, MosmuError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "mosmu"
+STATE_PREFIX = "mosmu_|-"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# -- plumbing -------------------------------------------------------------------------------
+
+def _fail(message):
+    log.error("mosmu: %s", message)
+    return {"error": message, "retcode": 2}
+
+
+def _progress(message):
+    log.info("mosmu: %s", message)
+    if "__jid_event__" in globals():
+        __jid_event__.fire_event({"message": message}, "progress")
+
+
+def _config(master_ip=None):
+    raw = __opts__.get("mosmu")
+    if isinstance(raw, dict) and str(raw.get("password", "")).startswith("sdb://"):
+        secret = salt.utils.sdb.sdb_get(raw["password"], __opts__)
+        if not secret or secret == raw["password"]:
+            raise ConfigError("mosmu:password points to an sdb:// URI that returned nothing; "
+                              "check the sdb profile in the master config")
+        raw = dict(raw, password=secret)
+    return mosmu_config.load(raw, master_ip=master_ip)
+
+
+def _flag(value, name):
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name}={value!r} is not a boolean; give {name}=True or {name}=False")
+
+
+def _count(value, name, minimum):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}={value!r} must be an integer >= {minimum}")
+    return value
+
+
+def _minion_index(match):
+    """Map node keys (IP, fqdn or hostname) to minion ids from the master's grains cache."""
+    index = {}
+    for minion, grains in (__salt__["cache.grains"](tgt="*") or {}).items():
+        grains = grains or {}
+        if match == "ip":
+            keys = grains.get("ipv4") or []
+        elif match == "fqdn":
+            keys = {minion, grains.get("fqdn")}
+        else:
+            keys = {minion.split(".")[0], grains.get("host")}
+        for key in keys:
+            if key:
+                index.setdefault(key, set()).add(minion)
+    return index
+
+
+def _minion_of(node, index, match):
+    key = {"ip": node["ip"], "fqdn": node.get("fqdn"), "hostname": node.get("hostname")}[match]
+    found = sorted(index.get(key, ()))
+    return found
+
+
+def _plan(cfg, env=None, all_envs=False, roles=None, nodes=None, offline=False,
+          mos_version=None, repos=None):
+    """Inventory, selection, per-env plans and minion mapping; no side effects."""
+    offline = _flag(offline, "offline")
+    all_envs = _flag(all_envs, "all_envs")
+    client = mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
+                                   cfg["tenant"], cfg["keystone_url"], cfg["verify_tls"],
+                                   cfg["timeout"])
+    inventory = client.inventory()
+    chosen = mosmu_select.select(inventory, env=env, all_envs=all_envs, roles=roles,
+                                 nodes=nodes, offline=offline)
+    plans, selected, skipped = {}, [], list(chosen["skipped"])
+    for env_id in chosen["envs"]:
+        try:
+            plans[env_id] = mosmu_select.env_plan(
+                inventory, env_id, mos_version or cfg["mos_version"], repos)
+            plans[env_id].update(repo_url=cfg["repo_url"], trusted=bool(cfg["trusted"]))
+        except ConfigError as err:
+            plans[env_id] = {"error": str(err)}
+    index = _minion_index(cfg["match"])
+    for node in chosen["selected"]:
+        plan = plans[node["cluster"]]
+        if "error" in plan:
+            skipped.append({"id": node["id"], "ip": node["ip"], "reason": plan["error"],
+                            "failed": True})
+            continue
+        minions = _minion_of(node, index, cfg["match"])
+        selected.append(dict(node, mos_version=plan["mos_version"],
+                             minion=minions[0] if len(minions) == 1 else None,
+                             candidates=minions))
+    return {"envs": chosen["envs"], "plans": plans, "selected": selected, "skipped": skipped}
+
+
+def _entry(node, **fields):
+    out = {"id": node["id"], "fqdn": node.get("fqdn"), "env": node["cluster"],
+           "roles": node["roles"], "minion": node.get("minion")}
+    out.update(fields)
+    return out
+
+
+def _unmapped(node, match):
+    if node["candidates"]:
+        return _entry(node, result="NO_MINION",
+                      comment=f"several minions match {match} {node['ip']}: "
+                              f"{', '.join(node['candidates'])}; fix their grains or use "
+                              "mosmu:match fqdn")
+    return _entry(node, result="NO_MINION",
+                  comment=f"no minion matches {match} of node-{node['id']} ({node['ip']}); "
+                          "is its salt-minion running and its key accepted (salt-key -L)?")
+
+
+def _state_entry(node, ret, test):
+    """Turn one minion's ``state.apply`` return into a report entry."""
+    if ret is None:
+        return _entry(node, result="TIMEOUT",
+                      comment="the minion did not return; check it with "
+                              f"salt {node['minion']} test.ping and rerun")
+    data = ret.get("ret")
+    if not isinstance(data, dict):
+        text = "; ".join(data) if isinstance(data, list) else str(data)
+        hint = " (run salt '*' saltutil.sync_all)" if "mosmu.updated" in text else ""
+        return _entry(node, result="FAIL", comment=f"state did not run: {text}{hint}")
+    ours = [v for k, v in data.items() if k.startswith(STATE_PREFIX)]
+    failed = [v for v in data.values() if v.get("result") is False]
+    changes = {}
+    for state in ours:
+        changes.update(state.get("changes") or {})
+    comment = "; ".join(str(v.get("comment", "")) for v in (failed or ours))
+    if failed or not ours:
+        return _entry(node, result="FAIL", changes=changes,
+                      comment=comment or "the mosmu state did not run")
+    return _entry(node, result="OK", changes=changes, comment=comment,
+                  **({"test": True} if test else {}))
+
+
+def _summary(report):
+    counts = {}
+    for entry in report.values():
+        counts[entry["result"]] = counts.get(entry["result"], 0) + 1
+    return counts
+
+
+# -- public functions -----------------------------------------------------------------------
+
+def nodes(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # pylint: disable=redefined-outer-name
+          mos_version=None, repos=None, master_ip=None):
+    """
+    Preview: the nodes an update would touch, and why every other node would not.
+
+    env
+        Environment (cluster) id. Exactly one of ``env`` and ``all_envs``.
+    all_envs
+        Every operational environment (one with a ``ready`` node).
+    roles
+        Only nodes with any of these roles (``a,b`` or a list).
+    nodes
+        Only nodes with these admin IPs (``a,b`` or a list).
+    offline
+        Include nodes Nailgun reports offline.
+    mos_version
+        Override the MOS version derived from each environment's release.
+    repos
+        Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
+    master_ip
+        Master IP the nodes reach; default from config or ``/etc/fuel/astute.yaml``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run mosmu.nodes env=11
+        salt-run mosmu.nodes all_envs=True roles=compute
+    """
+    try:
+        plan = _plan(_config(master_ip), env, all_envs, roles, nodes, offline, mos_version, repos)
+    except MosmuError as err:
+        return _fail(str(err))
+    keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
+            "online", "mos_version", "minion")
+    return {"selected": [{k: n.get(k) for k in keep} for n in plan["selected"]],
+            "skipped": plan["skipped"]}
+
+
+def _sync_plans(cfg, plans):
+    """Sync each MOS version's suites once, whatever the number of environments using it."""
+    wanted = {}
+    for plan in plans.values():
+        if "error" not in plan:
+            wanted.setdefault(plan["mos_version"], set()).update(plan["suites"])
+    results = {}
+    for version, suites in sorted(wanted.items()):
+        _progress(f"mirror: syncing MOS {version} {', '.join(sorted(suites))} from "
+                  f"{cfg['mirror_upstream']}")
+        result = mosmu_mirror.sync_apt(cfg["mirror_upstream"], cfg["mirror_root"], version,
+                                       sorted(suites), timeout=int(cfg["timeout"]) * 4)
+        _progress(f"mirror: MOS {version} " + ", ".join(
+            f"{s} {state}" for s, state in sorted(result["suites"].items()))
+            + f" ({result['files']} file(s) fetched, {result['seconds']} s)")
+        results[version] = result
+    return results
+
+
+def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repos=None,  # pylint: disable=redefined-outer-name
+           mos_version=None, master_ip=None, sync=True, batch=None, interval=0, test=False):
+    """
+    Update the selected nodes: sync the mirror, then ``state.apply mosmu`` in waves.
+
+    Returns one entry per selected node keyed by its IP (``result`` OK / FAIL / NO_MINION /
+    TIMEOUT, ``changes`` ``{package: {old, new}}``, ``comment``), the ``skipped`` nodes with
+    their reason, a ``summary`` and ``retcode`` (0 only when every selected node ended OK).
+
+    env
+        Environment (cluster) id. Exactly one of ``env`` and ``all_envs``.
+    all_envs
+        Every operational environment.
+    roles
+        Only nodes with any of these roles.
+    nodes
+        Only nodes with these admin IPs.
+    offline
+        Include nodes Nailgun reports offline.
+    repos
+        Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
+    mos_version
+        Override the MOS version derived from each environment's release.
+    master_ip
+        Master IP the nodes reach; default from config or ``/etc/fuel/astute.yaml``.
+    sync
+        Sync the mirror first (default True). Never in test mode.
+    batch
+        Nodes per wave (default: all selected nodes of an environment at once).
+    interval
+        Seconds to wait between waves (the old ``--interval``).
+    test
+        Dry run: each node reports the packages it would upgrade; nothing changes.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run mosmu.update env=11
+        salt-run mosmu.update env=11 test=True
+        salt-run mosmu.update all_envs=True roles=compute batch=5 interval=60
+    """
+    try:
+        sync, test = _flag(sync, "sync"), _flag(test, "test")
+        batch = _count(batch, "batch", 1)
+        interval = _count(interval, "interval", 0) or 0
+        cfg = _config(master_ip)
+        plan = _plan(cfg, env, all_envs, roles, nodes, offline, mos_version, repos)
+        if not plan["selected"] and not plan["skipped"]:
+            raise ConfigError("Nailgun lists no nodes at all; check mosmu:fuel_url")
+        if not plan["selected"]:
+            raise ConfigError(f"no node of environment(s) {plan['envs'] or 'none'} matches the "
+                              "selection; see salt-run mosmu.nodes with the same arguments")
+        _progress(f"selected {len(plan['selected'])} node(s) in environment(s) "
+                  f"{', '.join(map(str, plan['envs']))}; {len(plan['skipped'])} skipped")
+        mirror = _sync_plans(cfg, plan["plans"]) if sync and not test else {}
+    except MosmuError as err:
+        return _fail(str(err))
+
+    report = {}
+    with salt.client.get_local_client(mopts=__opts__) as client:
+        for env_id in plan["envs"]:
+            group = [n for n in plan["selected"] if n["cluster"] == env_id]
+            for node in (n for n in group if not n["minion"]):
+                report[node["ip"]] = _unmapped(node, cfg["match"])
+            mapped = [n for n in group if n["minion"]]
+            size = batch or len(mapped) or 1
+            waves = [mapped[i:i + size] for i in range(0, len(mapped), size)]
+            pillar = {"mosmu": {k: plan["plans"][env_id][k] for k in
+                                ("mos_version", "repo_url", "repos", "distro", "trusted")}}
+            for number, wave in enumerate(waves, 1):
+                if number > 1 and interval:
+                    _progress(f"waiting {interval} s before wave {number}")
+                    time.sleep(interval)
+                rets = client.cmd([n["minion"] for n in wave], "state.apply", ["mosmu"],
+                                  tgt_type="list", timeout=cfg["apply_timeout"],
+                                  full_return=True, kwarg={"pillar": pillar, "test": test})
+                for node in wave:
+                    report[node["ip"]] = _state_entry(node, rets.get(node["minion"]), test)
+                _progress(f"env {env_id} wave {number}/{len(waves)}: " + ", ".join(
+                    f"{n['minion']} {report[n['ip']]['result']}" for n in wave))
+    summary = _summary(report)
+    failed_skips = [s for s in plan["skipped"] if s.get("failed") or
+                    s["reason"].startswith("invalid")]
+    ok = summary.get("OK", 0) == len(report) and not failed_skips
+    report.update(skipped=plan["skipped"], summary=summary, retcode=0 if ok else 2)
+    if mirror:
+        report["mirror"] = mirror
+    return report
+
+
+def status(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # pylint: disable=redefined-outer-name
+           master_ip=None):
+    """
+    Each selected node's last MU result, read from its status file (the old ``--check``).
+
+    Entries are keyed by node IP with ``result`` (the node's ``state``: OK, FAIL, STARTED,
+    NONE; or NO_MINION / TIMEOUT) and ``line``; ``retcode`` is 0 only when all are OK.
+
+    env
+        Environment (cluster) id. Exactly one of ``env`` and ``all_envs``.
+    all_envs
+        Every operational environment.
+    roles
+        Only nodes with any of these roles.
+    nodes
+        Only nodes with these admin IPs.
+    offline
+        Include nodes Nailgun reports offline.
+    master_ip
+        Master IP; only needed when neither config nor astute.yaml gives it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run mosmu.status env=11
+    """
+    try:
+        cfg = _config(master_ip)
+        plan = _plan(cfg, env, all_envs, roles, nodes, offline)
+    except MosmuError as err:
+        return _fail(str(err))
+    report = {}
+    mapped = [n for n in plan["selected"] if n["minion"]]
+    for node in (n for n in plan["selected"] if not n["minion"]):
+        report[node["ip"]] = _unmapped(node, cfg["match"])
+    if mapped:
+        with salt.client.get_local_client(mopts=__opts__) as client:
+            rets = client.cmd([n["minion"] for n in mapped], "mosmu.status", tgt_type="list",
+                              timeout=int(cfg["timeout"]), full_return=True)
+        for node in mapped:
+            ret = rets.get(node["minion"])
+            data = ret.get("ret") if ret else None
+            if not isinstance(data, dict):
+                report[node["ip"]] = _entry(node, result="TIMEOUT" if ret is None else "FAIL",
+                                            comment=str(data) if ret else "no answer")
+            else:
+                report[node["ip"]] = _entry(node, result=data["state"], line=data["line"],
+                                            record=data.get("record"))
+    summary = _summary(report)
+    report.update(summary=summary,
+                  retcode=0 if report and summary.get("OK", 0) == len(report) else 2)
+    return report
+
+
+def sync(mos_version=None, repos=None, env=None, all_envs=False):
+    """
+    Sync the mirror only: the MU suites of a MOS version, or of the chosen environments.
+
+    mos_version
+        MOS version to mirror, e.g. ``8.0``; or give ``env`` / ``all_envs``.
+    repos
+        Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
+    env
+        Environment id whose MOS version to mirror.
+    all_envs
+        Every operational environment's MOS version.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run mosmu.sync mos_version=8.0 repos=updates,security
+        salt-run mosmu.sync env=11
+    """
+    try:
+        cfg = _config()
+        if env is None and not all_envs:
+            if mos_version is None:
+                raise ConfigError("give mos_version=X.Y, env=N or all_envs=True")
+            version = mosmu_validate.mos_version(mos_version)
+            repo_list = mosmu_catalog.normalise_repos(mosmu_select.as_list(repos))
+            plans = {0: {"mos_version": version,
+                         "suites": mosmu_catalog.apt_suites(version, repo_list)}}
+        else:
+            plans = _plan(cfg, env, all_envs, mos_version=mos_version, repos=repos)["plans"]
+        return {"mirror": _sync_plans(cfg, plans), "retcode": 0}
+    except ValueError as err:
+        return _fail(f"{err}; fix the argument")
+    except MosmuError as err:
+        return _fail(str(err))

@@ -1,0 +1,92 @@
+"""The ``mosmu:`` section of the master config: defaults and validation.
+
+Secrets are resolved by the caller (``sdb://`` needs Salt) before :func:`load` sees them.
+"""
+
+import os
+
+import mosmu_validate
+import yaml
+from mosmu_errors import ConfigError
+
+ASTUTE_YAML = "/etc/fuel/astute.yaml"
+MATCHES = ("ip", "fqdn", "hostname")
+
+DEFAULTS = {
+    "fuel_url": None,
+    "keystone_url": None,
+    "username": "admin",
+    "password": None,
+    "tenant": "admin",
+    "verify_tls": True,
+    "timeout": 30,
+    "master_ip": None,
+    "mos_version": None,
+    "mirror_upstream": "rsync://mirror.fuel-infra.org/mirror",
+    "mirror_root": "/var/www/nailgun",
+    "repo_url": "http://{master_ip}:8080",
+    "match": "ip",
+    "trusted": False,
+    "apply_timeout": 3600,
+}
+
+
+def master_ip_from_astute(path=ASTUTE_YAML):
+    """``ADMIN_NETWORK.ipaddress`` of the Fuel master's astute.yaml, or None."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        return data["ADMIN_NETWORK"]["ipaddress"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
+    """Validated config with defaults.
+
+    :param raw: ``__opts__["mosmu"]`` with secrets already resolved
+    :param master_ip: runner argument overriding config and astute.yaml
+    :param astute_path: where to find the master IP when nothing else gives it
+    """
+    if raw is None:
+        raise ConfigError("no mosmu: section in the master config; add one (see "
+                          "docs/configuration.md), e.g. /etc/salt/master.d/mosmu.conf")
+    if not isinstance(raw, dict):
+        raise ConfigError("the mosmu: section of the master config must be a mapping")
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) in the mosmu: master config: {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(DEFAULTS))}")
+    cfg = dict(DEFAULTS, **raw)
+    if not cfg["fuel_url"]:
+        raise ConfigError("mosmu:fuel_url is not set in the master config; set it to Nailgun, "
+                          "e.g. http://10.20.0.2:8000")
+    if not cfg["password"]:
+        raise ConfigError("mosmu:password is not set in the master config; set it (literal or "
+                          "sdb://) there, never as a salt-run argument")
+    try:
+        for key in ("fuel_url", "keystone_url", "mirror_upstream"):
+            value = cfg[key]
+            if (key == "keystone_url" and value is None) or \
+                    (key == "mirror_upstream" and os.path.isabs(str(value))):
+                continue  # keystone_url defaults from fuel_url; a local upstream dir is fine
+            cfg[key] = mosmu_validate.url(value, f"mosmu:{key}")
+        cfg["master_ip"] = master_ip or cfg["master_ip"] or master_ip_from_astute(astute_path)
+        if not cfg["master_ip"]:
+            raise ConfigError(f"the master IP is unknown: {astute_path} is missing; set "
+                              "mosmu:master_ip in the master config or pass master_ip=")
+        cfg["master_ip"] = mosmu_validate.hostname(str(cfg["master_ip"]))
+        cfg["repo_url"] = mosmu_validate.url(str(cfg["repo_url"]).format(
+            master_ip=cfg["master_ip"]), "mosmu:repo_url")
+        if cfg["mos_version"] is not None:
+            cfg["mos_version"] = mosmu_validate.mos_version(cfg["mos_version"])
+    except ValueError as err:
+        raise ConfigError(f"{err}; fix the mosmu: master config") from err
+    if cfg["match"] not in MATCHES:
+        raise ConfigError(f"mosmu:match {cfg['match']!r} is not one of {', '.join(MATCHES)}")
+    if not os.path.isabs(str(cfg["mirror_root"])):
+        raise ConfigError(f"mosmu:mirror_root {cfg['mirror_root']!r} must be an absolute path")
+    for key in ("timeout", "apply_timeout"):
+        if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] <= 0:
+            raise ConfigError(f"mosmu:{key} must be a positive number of seconds")
+    return cfg

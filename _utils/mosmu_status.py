@@ -1,0 +1,76 @@
+"""The node's status file, exactly as ``mos_apply_mu.py`` wrote it, plus a JSON record.
+
+``/var/log/mos_apply_mu.status`` holds ``STARTED`` and then ``UPDATE=OK`` or ``UPDATE=FAIL``,
+so fleets where some nodes were updated by the old tool read the same way.
+``/var/log/mos_apply_mu.json`` beside it holds the detail (times, versions, packages, error).
+"""
+
+import json
+import os
+import tempfile
+
+STATUS_FILE = "var/log/mos_apply_mu.status"
+STATUS_PATH = "/" + STATUS_FILE
+RECORD_FILE = "var/log/mos_apply_mu.json"
+STARTED = "STARTED"
+LINES = {"OK": "UPDATE=OK", "FAIL": "UPDATE=FAIL"}
+
+
+def state_of(line):
+    """Map the last status line to ``OK``, ``FAIL``, ``STARTED``, ``NONE`` or ``UNKNOWN``."""
+    if line is None:
+        return "NONE"
+    line = line.strip()
+    if line == STARTED:
+        return "STARTED"
+    for state, text in LINES.items():
+        if line == text:
+            return state
+    return "UNKNOWN"
+
+
+def read(root):
+    """``{"state", "line", "record"}`` from the node root's files."""
+    path = os.path.join(root, STATUS_FILE)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [ln.rstrip("\n") for ln in handle if ln.strip()]
+    except FileNotFoundError:
+        lines = None
+    line = lines[-1] if lines else None
+    record = None
+    try:
+        with open(os.path.join(root, RECORD_FILE), encoding="utf-8") as handle:
+            record = json.load(handle)
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        record = {"error": f"{RECORD_FILE} is not valid JSON"}
+    return {"state": state_of(line), "line": line, "record": record}
+
+
+def _atomic_write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mosmu-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_started(root):
+    """Start a run: the file holds ``STARTED`` only (as the old tool's ``echo >``)."""
+    _atomic_write(os.path.join(root, STATUS_FILE), STARTED + "\n")
+
+
+def write_result(root, state, record):
+    """Append ``UPDATE=OK|FAIL`` and store the JSON record beside it."""
+    path = os.path.join(root, STATUS_FILE)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(LINES[state] + "\n")
+    _atomic_write(os.path.join(root, RECORD_FILE),
+                  json.dumps(dict(record, state=state), indent=2, sort_keys=True) + "\n")

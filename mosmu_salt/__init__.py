@@ -1,0 +1,1 @@
+"""mosmu installed with pip: the loader dirs Salt finds through entry points."""

@@ -1,0 +1,4 @@
+# Highstate: give the Fuel nodes the mosmu plan (pillar/mosmu.sls).
+base:
+  'node-*':
+    - mosmu

@@ -1,0 +1,1 @@
+"""The mosmu sandbox: a local stand-in for a Fuel master and its nodes (see DESIGN.md s. 7)."""

@@ -1,0 +1,131 @@
+"""``mosmu-sandbox``: up / down / demo of the local stand-in for a Fuel master and its nodes."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from .stack import Sandbox, SandboxError
+
+UPDATED_VERSION = "1.1"
+
+
+def json_documents(stream):
+    """Yield JSON documents from a stream of concatenated pretty-printed documents."""
+    decoder, buf = json.JSONDecoder(), ""
+    for chunk in stream:
+        buf += chunk
+        while True:
+            text = buf.lstrip()
+            if not text:
+                buf = ""
+                break
+            try:
+                doc, end = decoder.raw_decode(text)
+            except ValueError:
+                break
+            buf = text[end:]
+            yield doc
+
+
+def run_update(box, *args):
+    """Run ``salt-run mosmu.update`` as an operator would; print progress; return the report."""
+    argv = box.salt_argv("salt-run", "--out=json", "mosmu.update", *args)
+    print("$", " ".join(argv[0:1] + ["-c", box.config_dir] + argv[3:]), flush=True)
+    report = None
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
+        for doc in json_documents(proc.stdout):
+            event = doc.get("event") if isinstance(doc, dict) else None
+            if isinstance(event, dict) and "message" in event:
+                print("  ..", event["message"], flush=True)
+            else:
+                report = doc
+    return report, proc.returncode
+
+
+def table(rows, headers):
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [line.format(*headers), line.format(*("-" * w for w in widths))]
+    out += [line.format(*map(str, row)) for row in rows]
+    return "\n".join(out)
+
+
+def installed_versions(root):
+    proc = subprocess.run(["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-W",
+                           "-f", "${Package} ${Version}\n"], capture_output=True, text=True,
+                          check=True)
+    return dict(line.split() for line in proc.stdout.splitlines() if line.strip())
+
+
+def demo(nodes, directory=None):
+    """up -> mosmu.update env=1 -> mosmu.status -> check versions -> down. Returns exit code."""
+    directory = directory or tempfile.mkdtemp(prefix="mosmu-demo-")
+    box = Sandbox(directory)
+    try:
+        print(f"sandbox: starting Fuel API, rsync, HTTP, salt-master and {nodes} minion(s) "
+              f"in {directory}", flush=True)
+        box.up(nodes=nodes)
+        report, code = run_update(box, "env=1")
+        if not isinstance(report, dict) or "error" in report:
+            print("update failed:", report.get("error") if isinstance(report, dict) else report)
+            return code or 1
+        status = json.loads(box.run_salt("salt", "*", "mosmu.status", "--out=json",
+                                         "--static").stdout)
+        rows, ok = [], code == 0
+        for ip, entry in sorted((k, v) for k, v in report.items() if isinstance(v, dict)
+                                and "result" in v):
+            minion = entry["minion"]
+            versions = installed_versions(box.node_root(minion)) if minion else {}
+            upgraded = versions and all(v == UPDATED_VERSION for v in versions.values())
+            ok = ok and entry["result"] == "OK" and upgraded
+            rows.append((ip, minion, entry["result"], len(entry.get("changes") or {}),
+                         (status.get(minion) or {}).get("line"),
+                         ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
+        print()
+        print(table(rows, ("node IP", "minion", "result", "upgraded", "status file",
+                           "packages in node root")))
+        print(f"\nsummary: {report.get('summary')}  retcode: {report.get('retcode')}")
+        return 0 if ok else 1
+    finally:
+        box.down()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="mosmu-sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the sandbox in DIR")
+    up.add_argument("--dir", required=True)
+    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--inventory", help="inventory JSON instead of the default environment")
+    down = sub.add_parser("down", help="stop everything started in DIR and remove DIR")
+    down.add_argument("--dir", required=True)
+    dm = sub.add_parser("demo", help="up, update env=1, status, down")
+    dm.add_argument("--nodes", type=int, default=3)
+    dm.add_argument("--dir")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            inventory = None
+            if args.inventory:
+                with open(args.inventory, encoding="utf-8") as handle:
+                    inventory = json.load(handle)
+            state = Sandbox(args.dir).up(nodes=args.nodes, inventory=inventory)
+            print(f"sandbox up in {state['dir']} with minions: {', '.join(state['minions'])}")
+            print(f"update:  {state['commands']['update']}")
+            print(f"status:  {state['commands']['status']}")
+            print(f"stop:    {os.path.basename(sys.argv[0])} down --dir {state['dir']}")
+            return 0
+        if args.command == "down":
+            Sandbox(args.dir).down()
+            return 0
+        return demo(args.nodes, args.dir)
+    except SandboxError as err:
+        print(f"mosmu-sandbox: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

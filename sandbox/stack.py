@@ -1,0 +1,344 @@
+"""Start and stop the sandbox: Fuel API stand-in, rsync daemon, HTTP web root, salt-master,
+one salt-minion per node, and one alternate filesystem root per node.
+
+Everything binds to 127.0.0.1 on free ports. Inventory addresses (10.20.0.x) are data: the
+minions only carry them as their ``ipv4`` grain. State lives in ``DIR/sandbox.json``;
+``down`` stops every process whose command line names DIR and removes DIR.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import yaml
+
+from . import debrepo
+from . import inventory as inventory_mod
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(os.path.abspath(sys.executable))
+TOOLS = {"rsync": "rsync", "dpkg-deb": "dpkg-dev", "apt-ftparchive": "apt-utils",
+         "apt-get": "apt", "dpkg": "dpkg", "dpkg-query": "dpkg"}
+READY_TIMEOUT = 180
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started or used; the message says why and what to do."""
+
+
+def free_ports(count):
+    """``count`` distinct free TCP ports on 127.0.0.1."""
+    socks, ports = [], []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        socks.append(sock)
+        ports.append(sock.getsockname()[1])
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def wait_for(check, what, timeout=READY_TIMEOUT, every=0.2):
+    """Poll ``check()`` until it returns a true value; raise SandboxError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SandboxError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+def port_open(port):
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, mode)
+
+
+def _yaml(path, data, mode=0o644):
+    _write(path, yaml.safe_dump(data, default_flow_style=False, sort_keys=True), mode)
+
+
+def node_root_skeleton(root):
+    """The directories apt and dpkg expect on a Debian/Ubuntu system."""
+    for sub in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers",
+                "var/lib/dpkg/alternatives", "var/lib/apt/lists/partial",
+                "var/cache/apt/archives/partial", "var/log/apt", "etc/apt/apt.conf.d",
+                "etc/apt/preferences.d", "etc/apt/trusted.gpg.d", "etc/apt/sources.list.d",
+                "etc/dpkg/dpkg.cfg.d", "usr/bin", "tmp"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    for name in ("status", "available"):
+        open(os.path.join(root, "var/lib/dpkg", name), "a", encoding="utf-8").close()
+
+
+class Sandbox:
+    """A sandbox rooted at ``directory`` (see the module docstring)."""
+
+    def __init__(self, directory):
+        self.dir = os.path.abspath(directory)
+        self.state_path = os.path.join(self.dir, "sandbox.json")
+        self.state = {}
+        if os.path.exists(self.state_path):
+            with open(self.state_path, encoding="utf-8") as handle:
+                self.state = json.load(handle)
+
+    # -- paths and commands ------------------------------------------------------------------
+
+    @property
+    def config_dir(self):
+        return os.path.join(self.dir, "salt", "etc")
+
+    def node_root(self, minion_id):
+        return os.path.join(self.dir, "nodes", minion_id)
+
+    def salt_argv(self, tool, *args):
+        """argv of a salt CLI tool against this sandbox's master config."""
+        return [os.path.join(BIN, tool), "-c", self.config_dir, *args]
+
+    def run_salt(self, tool, *args, check=True, timeout=600):
+        proc = subprocess.run(self.salt_argv(tool, *args), capture_output=True, text=True,
+                              check=False, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise SandboxError(f"{tool} {' '.join(args)} failed (exit {proc.returncode}): "
+                               f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+        return proc
+
+    def _spawn(self, name, argv, env=None):
+        log_path = os.path.join(self.dir, "logs", f"{name}.log")
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=self.dir, env=env)
+        self.state.setdefault("pids", {})[name] = proc.pid
+        self._save()
+        return proc
+
+    def _save(self):
+        _write(self.state_path, json.dumps(self.state, indent=2, sort_keys=True))
+
+    # -- up ----------------------------------------------------------------------------------
+
+    def up(self, nodes=3, inventory=None):
+        """Start everything; return the state dict (ports, commands, minions)."""
+        missing = sorted({pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None})
+        if missing:
+            raise SandboxError(f"missing Debian packages: {' '.join(missing)}; install them "
+                               f"(apt-get install {' '.join(missing)}) or run make demo")
+        if self.state:
+            raise SandboxError(f"a sandbox is already up in {self.dir}; run "
+                               f"mosmu-sandbox down --dir {self.dir} first")
+        if os.path.exists(self.dir) and os.listdir(self.dir):
+            raise SandboxError(f"{self.dir} exists and is not empty; give a new --dir")
+        os.makedirs(self.dir, exist_ok=True)
+        names = ("keystone", "nailgun", "http", "rsync", "salt_publish", "salt_ret")
+        ports = dict(zip(names, free_ports(len(names))))
+        inv = inventory or inventory_mod.default(nodes)
+        self.state = {"dir": self.dir, "ports": ports, "pids": {}}
+        self._save()
+        try:
+            self._start_fuel_api(inv, ports)
+            ga_debs = self._start_mirrors(ports)
+            self._start_salt(inv, ports, ga_debs)
+        except BaseException:
+            self.down(remove=False)
+            raise
+        return self.state
+
+    def _start_fuel_api(self, inv, ports):
+        fuel = os.path.join(self.dir, "fuel")
+        password = secrets.token_urlsafe(12)
+        _write(os.path.join(fuel, "inventory.json"), json.dumps(inv, indent=1))
+        _write(os.path.join(fuel, "credentials.json"),
+               json.dumps({"tenant": "admin", "username": "admin", "password": password}),
+               mode=0o600)
+        self.state["fuel"] = {"tenant": "admin", "username": "admin"}
+        self._password = password
+        self._spawn("fuelapi", [sys.executable, "-m", f"{__package__}.fuelapi",
+                                "--inventory", os.path.join(fuel, "inventory.json"),
+                                "--credentials", os.path.join(fuel, "credentials.json"),
+                                "--keystone-port", str(ports["keystone"]),
+                                "--nailgun-port", str(ports["nailgun"])],
+                    env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+                        os.path.abspath(__file__)))))
+
+    def _start_mirrors(self, ports):
+        upstream = os.path.join(self.dir, "upstream")
+        ga_debs = debrepo.build_upstream(upstream, "8.0")
+        os.makedirs(os.path.join(self.dir, "www"), exist_ok=True)
+        rsync_dir = os.path.join(self.dir, "rsync")
+        conf = os.path.join(rsync_dir, "rsyncd.conf")
+        _write(conf, "\n".join([
+            f"port = {ports['rsync']}", "address = 127.0.0.1",
+            f"pid file = {rsync_dir}/rsyncd.pid", f"lock file = {rsync_dir}/rsyncd.lock",
+            f"log file = {rsync_dir}/rsyncd.log", "use chroot = no",
+            f"uid = {os.getuid()}", f"gid = {os.getgid()}", "max connections = 16",
+            "timeout = 300", "[mirror]", f"    path = {upstream}",
+            "    comment = sandbox MOS upstream", "    read only = yes", "    list = yes", ""]))
+        self._spawn("rsyncd", ["rsync", "--daemon", "--no-detach", f"--config={conf}"])
+        self._spawn("http", [sys.executable, "-m", "http.server", str(ports["http"]),
+                             "--bind", "127.0.0.1", "--directory", os.path.join(self.dir, "www")])
+        for name in ("keystone", "nailgun", "rsync", "http"):
+            wait_for(lambda p=ports[name]: port_open(p), f"the sandbox {name} port")
+        return ga_debs
+
+    def _node_ids(self, inv):
+        """Minion id (fqdn) and admin IP of every deployed node."""
+        return [(n["fqdn"], n["ip"]) for n in inv["nodes"]
+                if n["cluster"] is not None and n["status"] in ("ready", "error")]
+
+    def _start_salt(self, inv, ports, ga_debs):
+        etc = self.config_dir
+        master_root = os.path.join(self.dir, "salt", "master")
+        _yaml(os.path.join(etc, "master"), {
+            "id": "mosmu-sandbox-master", "root_dir": master_root,
+            "sock_dir": os.path.join(self.dir, "run", "master"),
+            "interface": "127.0.0.1", "publish_port": ports["salt_publish"],
+            "ret_port": ports["salt_ret"], "user": _user(), "auto_accept": True,
+            "file_roots": {"base": [REPO]},
+            "pillar_roots": {"base": [os.path.join(self.dir, "salt", "pillar")]},
+            "worker_threads": 3, "log_file": os.path.join(self.dir, "logs", "salt-master.log"),
+            "log_level_logfile": "info", "enable_fqdns_grains": False})
+        _write(os.path.join(self.dir, "salt", "pillar", "top.sls"), "base: {}\n")
+        _yaml(os.path.join(etc, "master.d", "mosmu.conf"), {"mosmu": {
+            "fuel_url": f"http://127.0.0.1:{ports['nailgun']}",
+            "keystone_url": f"http://127.0.0.1:{ports['keystone']}/v2.0",
+            "username": "admin", "password": self._password, "tenant": "admin",
+            "master_ip": "127.0.0.1", "repo_url": f"http://127.0.0.1:{ports['http']}",
+            "mirror_upstream": f"rsync://127.0.0.1:{ports['rsync']}/mirror",
+            "mirror_root": os.path.join(self.dir, "www"), "trusted": True, "timeout": 30}},
+            mode=0o600)
+        self._spawn("salt-master", [os.path.join(BIN, "salt-master"), "-c", etc, "-l", "quiet"])
+        minions = {}
+        for minion_id, ip in self._node_ids(inv):
+            root = self.node_root(minion_id)
+            node_root_skeleton(root)
+            _write(os.path.join(root, "etc/apt/sources.list"),
+                   f"deb http://127.0.0.1:{ports['http']}/mos-repos/ubuntu/8.0 mos8.0 main\n")
+            proc = subprocess.run(["dpkg", f"--root={root}", "-i", *ga_debs],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise SandboxError(f"dpkg --root={root} -i failed: {proc.stderr.strip()}")
+            cfg_dir = os.path.join(self.dir, "salt", "minions", minion_id)
+            short = f"n{len(minions)}"
+            _yaml(os.path.join(cfg_dir, "minion"), {
+                "id": minion_id, "master": "127.0.0.1", "master_port": ports["salt_ret"],
+                "publish_port": ports["salt_publish"], "user": _user(),
+                "root_dir": os.path.join(self.dir, "salt", short),
+                "sock_dir": os.path.join(self.dir, "run", short),
+                "log_file": os.path.join(self.dir, "logs", f"minion-{minion_id}.log"),
+                "log_level_logfile": "info", "enable_fqdns_grains": False,
+                "grains": {"ipv4": [ip], "mosmu_sandbox": True},
+                "mosmu": {"root": root}})
+            self._spawn(f"minion-{minion_id}", [os.path.join(BIN, "salt-minion"), "-c", cfg_dir,
+                                                "-l", "quiet"])
+            minions[minion_id] = {"ip": ip, "root": root}
+        self.state["minions"] = minions
+        self._save()
+        wait_for(lambda: port_open(ports["salt_ret"]), "the salt-master")
+        wait_for(lambda: self._pinged() >= set(minions), f"{len(minions)} minion(s) to answer")
+        self.run_salt("salt", "*", "saltutil.sync_all", "--out=json")
+        self.run_salt("salt-run", "saltutil.sync_all", "--out=json")
+        # the runner maps nodes to minions by the grains the master cached from each minion
+        wait_for(lambda: self._cached_minions() >= set(minions), "the master's grains cache")
+        self.state["commands"] = {
+            "update": " ".join(self.salt_argv("salt-run", "mosmu.update", "env=1")),
+            "status": " ".join(self.salt_argv("salt", "*", "mosmu.status")),
+        }
+        self._save()
+
+    def _pinged(self):
+        proc = self.run_salt("salt", "*", "test.ping", "--out=json", "--static", "--timeout=5",
+                             check=False, timeout=60)
+        try:
+            return {k for k, v in json.loads(proc.stdout or "{}").items() if v is True}
+        except ValueError:
+            return set()
+
+    def _cached_minions(self):
+        proc = self.run_salt("salt-run", "cache.grains", "tgt=*", "--out=json", check=False)
+        try:
+            return {k for k, v in json.loads(proc.stdout or "{}").items() if v.get("ipv4")}
+        except (ValueError, AttributeError):
+            return set()
+
+    # -- down --------------------------------------------------------------------------------
+
+    def _our_pids(self):
+        """Processes whose command line mentions the sandbox dir, except our ancestors."""
+        spare = _ancestors()
+        found = set()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in spare:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if self.dir.encode() in handle.read():
+                        found.add(int(entry))
+            except OSError:
+                continue
+        return found
+
+    def down(self, remove=True):
+        """Stop all sandbox processes; remove the directory unless ``remove`` is False."""
+        leaders = set(self.state.get("pids", {}).values())   # started with a new session
+        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            pids = self._our_pids() | {p for p in leaders if _alive(p)}
+            for pid in leaders:
+                try:
+                    os.killpg(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(_alive(p) for p in pids):
+                time.sleep(0.1)
+            if not any(_alive(p) for p in pids):
+                break
+        if remove:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ancestors():
+    """This process and its parents: never signalled, even if their argv names the dir."""
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        out.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _user():
+    import pwd  # pylint: disable=import-outside-toplevel
+    return pwd.getpwuid(os.getuid()).pw_name
