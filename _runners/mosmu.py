@@ -97,6 +97,12 @@ def _plan(cfg, env=None, all_envs=False, roles=None, nodes=None, offline=False,
     """Inventory, selection, per-env plans and minion mapping; no side effects."""
     offline = _flag(offline, "offline")
     all_envs = _flag(all_envs, "all_envs")
+    try:  # arguments are checked before the first request
+        mosmu_catalog.normalise_repos(mosmu_select.as_list(repos))
+        if mos_version is not None:
+            mos_version = mosmu_validate.mos_version(mos_version)
+    except ValueError as err:
+        raise ConfigError(f"{err}; fix the argument") from err
     client = mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
                                    cfg["tenant"], cfg["keystone_url"], cfg["verify_tls"],
                                    cfg["timeout"])
@@ -284,6 +290,9 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
         plan = _plan(cfg, env, all_envs, roles, nodes, offline, mos_version, repos)
         if not plan["selected"] and not plan["skipped"]:
             raise ConfigError("Nailgun lists no nodes at all; check mosmu:fuel_url")
+        plan_errors = [s["reason"] for s in plan["skipped"] if s.get("failed")]
+        if not plan["selected"] and plan_errors:
+            raise ConfigError(plan_errors[0])
         if not plan["selected"]:
             raise ConfigError(f"no node of environment(s) {plan['envs'] or 'none'} matches the "
                               "selection; see salt-run mosmu.nodes with the same arguments")
@@ -316,8 +325,7 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
                 _progress(f"env {env_id} wave {number}/{len(waves)}: " + ", ".join(
                     f"{n['minion']} {report[n['ip']]['result']}" for n in wave))
     summary = _summary(report)
-    failed_skips = [s for s in plan["skipped"] if s.get("failed") or
-                    s["reason"].startswith("invalid")]
+    failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     ok = summary.get("OK", 0) == len(report) and not failed_skips
     report.update(skipped=plan["skipped"], summary=summary, retcode=0 if ok else 2)
     if mirror:

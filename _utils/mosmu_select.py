@@ -93,21 +93,28 @@ def select(inventory, env=None, all_envs=False, roles=None, nodes=None, offline=
     :param offline: also act on nodes Nailgun reports offline
     :return: ``{"envs": [ids], "selected": [node], "skipped": [{id, ip, reason}]}``
     """
-    roles = [mosmu_validate.role(r) for r in as_list(roles)]
+    try:
+        roles = [mosmu_validate.role(r) for r in as_list(roles)]
+    except ValueError as err:
+        raise ConfigError(f"roles=: {err}; give role names, e.g. roles=compute,cinder") from err
     try:
         wanted_ips = {mosmu_validate.ipv4(ip) for ip in as_list(nodes)}
     except ValueError as err:
         raise ConfigError(f"nodes=: {err}; give node admin IPs, e.g. nodes=10.20.0.3,10.20.0.4") \
             from err
-    parsed, skipped = [], []
+    parsed, invalid = [], []
     for raw in inventory["nodes"]:
         try:
             parsed.append(parse_node(raw))
         except ValueError as err:
-            skipped.append({"id": raw.get("id"), "ip": raw.get("ip"),
-                            "reason": f"invalid Nailgun record: {err}"})
+            invalid.append((raw, err))
     env_ids = _env_ids(inventory["clusters"], parsed, env, all_envs, offline)
     chosen = set(env_ids)
+    # a broken record fails the run when it may belong to a chosen environment
+    skipped = [{"id": raw.get("id"), "ip": raw.get("ip"),
+                "reason": f"invalid Nailgun record: {err}",
+                "failed": not isinstance(raw.get("cluster"), int) or raw["cluster"] in chosen}
+               for raw, err in invalid]
     selected = []
     for node in parsed:
         reason = None

@@ -93,6 +93,7 @@ class Sandbox:
         self.dir = os.path.abspath(directory)
         self.state_path = os.path.join(self.dir, "sandbox.json")
         self.state = {}
+        self._procs = []  # children of this process, reaped on down()
         if os.path.exists(self.state_path):
             with open(self.state_path, encoding="utf-8") as handle:
                 self.state = json.load(handle)
@@ -125,6 +126,7 @@ class Sandbox:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     cwd=self.dir, env=env)
+        self._procs.append(proc)
         self.state.setdefault("pids", {})[name] = proc.pid
         self._save()
         return proc
@@ -314,6 +316,11 @@ class Sandbox:
                 time.sleep(0.1)
             if not any(_alive(p) for p in pids):
                 break
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 

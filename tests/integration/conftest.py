@@ -1,0 +1,44 @@
+"""One real sandbox per test session: Fuel API stand-in, rsync daemon, HTTP web root,
+salt-master and two salt-minions with their own node roots. Shared by every integration test
+(a master and two minions take ~20 s to start on 2 cores)."""
+
+import shutil
+import tempfile
+
+import pytest
+import yaml
+
+from sandbox.stack import Sandbox
+from tests.integration.helpers import host_fingerprint
+
+NODES = 2
+
+
+@pytest.fixture(scope="session")
+def host_before():
+    return host_fingerprint()
+
+
+@pytest.fixture(scope="session")
+def sandbox(host_before):  # pylint: disable=unused-argument,redefined-outer-name
+    """host_before is taken before anything starts."""
+    box = Sandbox(tempfile.mkdtemp(prefix="mosmu-it-", dir="/tmp"))
+    try:
+        box.up(nodes=NODES)
+        yield box
+    finally:
+        box.down()
+
+
+@pytest.fixture
+def broken_config(sandbox, tmp_path):  # pylint: disable=redefined-outer-name
+    """A copy of the sandbox's master config dir with a changed mosmu: section."""
+    def make(**changes):
+        target = tmp_path / "etc"
+        shutil.copytree(sandbox.config_dir, target)
+        conf = target / "master.d" / "mosmu.conf"
+        data = yaml.safe_load(conf.read_text())
+        data["mosmu"].update(changes)
+        conf.write_text(yaml.safe_dump(data))
+        return str(target)
+    return make

@@ -1,0 +1,62 @@
+"""Helpers for the integration tests: run salt CLIs as an operator would, read node roots."""
+
+import hashlib
+import os
+import subprocess
+
+from sandbox.cli import json_documents
+
+
+def host_fingerprint():
+    """What a test must never change on the host: its packages, apt sources, /var/log files."""
+    dpkg = subprocess.run(["dpkg", "-l"], capture_output=True, text=True, check=True).stdout
+    apt = []
+    for base, _dirs, files in os.walk("/etc/apt"):
+        for name in sorted(files):
+            path = os.path.join(base, name)
+            with open(path, "rb") as handle:
+                apt.append(f"{path} {hashlib.sha256(handle.read()).hexdigest()}")
+    mu_logs = sorted(n for n in os.listdir("/var/log") if n.startswith("mos_apply_mu"))
+    return {"dpkg -l": hashlib.sha256(dpkg.encode()).hexdigest(), "/etc/apt": sorted(apt),
+            "/var/log/mos_apply_mu*": mu_logs}
+
+
+class Run:
+    """Result of a salt CLI call: return data, exit code, progress messages, stderr."""
+
+    def __init__(self, data, returncode, progress, stderr):
+        self.data, self.returncode, self.progress, self.stderr = data, returncode, progress, stderr
+
+
+def salt_cli(box, tool, *args, config_dir=None):
+    """Run ``salt-run``/``salt`` with ``--out=json`` as an operator would, parse the output."""
+    argv = box.salt_argv(tool, "--out=json", *args)
+    if config_dir:
+        argv[2] = config_dir
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=900)
+    docs = list(json_documents([proc.stdout]))
+    progress = [d["event"]["message"] for d in docs
+                if isinstance(d, dict) and isinstance(d.get("event"), dict)]
+    rest = [d for d in docs if not (isinstance(d, dict) and isinstance(d.get("event"), dict))]
+    return Run(rest[-1] if rest else None, proc.returncode, progress, proc.stderr)
+
+
+def node_versions(box, minion):
+    root = box.node_root(minion)
+    out = subprocess.run(["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-W",
+                          "-f", "${Package} ${Version}\n"], capture_output=True, text=True,
+                         check=True).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def status_lines(box, minion):
+    path = os.path.join(box.node_root(minion), "var/log/mos_apply_mu.status")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().splitlines()
+
+
+def node_entries(report):
+    """Per-node entries of a runner report (keys that are node IPs)."""
+    return {k: v for k, v in report.items() if isinstance(v, dict) and "result" in v}

@@ -1,0 +1,120 @@
+"""End to end on the sandbox: salt-run mosmu.* against a real master, two real minions, the
+Keystone/Nailgun stand-in, a real rsync daemon and HTTP repo, real apt/dpkg in node roots.
+
+The tests run in file order and build on each other like an operator's session:
+preview -> sync -> dry run -> update -> status -> second run -> failure -> recovery.
+"""
+
+import os
+
+from tests.integration.helpers import (host_fingerprint, node_entries, node_versions,
+                                       salt_cli, status_lines)
+
+PACKAGES = {"neutron-common", "nova-common", "python-nova"}
+
+
+def _minions(box):
+    return sorted(box.state["minions"])
+
+
+def test_nodes_preview_maps_every_node_to_its_minion(sandbox):
+    run = salt_cli(sandbox, "salt-run", "mosmu.nodes", "env=1")
+    assert run.returncode == 0, run.stderr
+    selected = {n["ip"]: n for n in run.data["selected"]}
+    assert set(selected) == {v["ip"] for v in sandbox.state["minions"].values()}
+    for minion, info in sandbox.state["minions"].items():
+        node = selected[info["ip"]]
+        assert node["minion"] == minion
+        assert node["mos_version"] == "8.0"
+        assert node["status"] == "ready" and node["online"] is True
+    assert run.data["skipped"] == []
+
+
+def test_sync_publishes_the_updates_suite(sandbox):
+    run = salt_cli(sandbox, "salt-run", "mosmu.sync", "env=1")
+    assert run.returncode == 0, run.data
+    assert run.data["mirror"]["8.0"]["suites"] == {"mos8.0-updates": "updated"}
+    suite = os.path.join(sandbox.dir, "www/mos-repos/ubuntu/8.0/dists/mos8.0-updates")
+    assert os.path.islink(suite) and os.path.isfile(os.path.join(suite, "Release"))
+
+
+def test_dry_run_reports_pending_packages_and_changes_nothing(sandbox):
+    before = {m: node_versions(sandbox, m) for m in _minions(sandbox)}
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "test=True")
+    assert run.returncode == 0, run.data
+    entries = node_entries(run.data)
+    assert len(entries) == len(before)
+    for entry in entries.values():
+        assert entry["result"] == "OK" and entry["test"] is True
+        assert set(entry["changes"]) == PACKAGES
+        assert all(c == {"old": "1.0", "new": "1.1"} for c in entry["changes"].values())
+    for minion in _minions(sandbox):
+        assert node_versions(sandbox, minion) == before[minion]
+        assert status_lines(sandbox, minion) is None
+        assert not os.path.exists(os.path.join(sandbox.node_root(minion), "etc/mosmu"))
+
+
+def test_update_upgrades_every_node(sandbox):
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1")
+    assert run.returncode == 0, run.data
+    assert run.data["retcode"] == 0 and run.data["summary"] == {"OK": len(_minions(sandbox))}
+    assert any("wave 1/1" in msg for msg in run.progress)
+    for entry in node_entries(run.data).values():
+        assert entry["result"] == "OK"
+        assert entry["changes"] == {p: {"old": "1.0", "new": "1.1"} for p in PACKAGES}
+    for minion in _minions(sandbox):
+        assert node_versions(sandbox, minion) == {p: "1.1" for p in PACKAGES}
+        assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=OK"]
+
+
+def test_minions_report_ok_status(sandbox):
+    run = salt_cli(sandbox, "salt", "*", "mosmu.status", "--static")
+    assert run.returncode == 0
+    assert set(run.data) == set(_minions(sandbox))
+    for ret in run.data.values():
+        assert ret["state"] == "OK" and ret["line"] == "UPDATE=OK"
+        assert set(ret["record"]["changes"]) == PACKAGES
+    runner = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1")
+    assert runner.returncode == 0
+    assert {e["result"] for e in node_entries(runner.data).values()} == {"OK"}
+
+
+def test_second_run_changes_nothing(sandbox):
+    stamps = {m: os.stat(os.path.join(sandbox.node_root(m), "var/log/mos_apply_mu.status"))
+              .st_mtime_ns for m in _minions(sandbox)}
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1")
+    assert run.returncode == 0, run.data
+    assert run.data["mirror"]["8.0"]["suites"] == {"mos8.0-updates": "unchanged"}
+    for entry in node_entries(run.data).values():
+        assert entry["result"] == "OK" and entry["changes"] == {}
+    for minion in _minions(sandbox):
+        path = os.path.join(sandbox.node_root(minion), "var/log/mos_apply_mu.status")
+        assert os.stat(path).st_mtime_ns == stamps[minion]
+
+
+def test_failed_node_update_is_reported_and_recorded(sandbox):
+    """holdback was never synced and sync=False keeps it so: apt-get update gets a 404."""
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=holdback", "sync=False")
+    assert run.returncode == 2 and run.data["retcode"] == 2
+    for entry in node_entries(run.data).values():
+        assert entry["result"] == "FAIL"
+        assert "mos8.0-holdback" in entry["comment"] and "404" in entry["comment"]
+    for minion in _minions(sandbox):
+        assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=FAIL"]
+    status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1")
+    assert status.returncode == 2
+    assert {e["result"] for e in node_entries(status.data).values()} == {"FAIL"}
+
+
+def test_next_good_run_records_ok_again(sandbox):
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1")
+    assert run.returncode == 0, run.data
+    for entry in node_entries(run.data).values():
+        assert entry["changes"] == {"/var/log/mos_apply_mu.status":
+                                    {"old": "UPDATE=FAIL", "new": "UPDATE=OK"}}
+    for minion in _minions(sandbox):
+        assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=OK"]
+
+
+def test_host_is_untouched(sandbox, host_before):
+    assert host_fingerprint() == host_before
