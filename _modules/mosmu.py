@@ -278,10 +278,14 @@ def upgrade(mos_version=None, repos=None, root=None):  # pylint: disable=redefin
     if not todo and previous["state"] == "OK":
         return {}
     mosmu_status.write_started(node_root)
-    before = __salt__["mosmu.installed"](node_root)
-    ret = _run(mosmu_apt.upgrade_argv(options, _apt_version()), env, "apt-get upgrade")
-    changes = mosmu_apt.diff_versions(before, __salt__["mosmu.installed"](node_root))
-    error = _failure(ret) if ret["retcode"] != 0 else _horizon_fixup(node_root, env)
+    changes = {}
+    try:
+        before = __salt__["mosmu.installed"](node_root)
+        ret = _run(mosmu_apt.upgrade_argv(options, _apt_version()), env, "apt-get upgrade")
+        changes = mosmu_apt.diff_versions(before, __salt__["mosmu.installed"](node_root))
+        error = _failure(ret) if ret["retcode"] != 0 else _horizon_fixup(node_root, env)
+    except CommandExecutionError as err:   # dpkg-query itself failed: still record FAIL
+        error = str(err)
     record.update(changes=changes, kept_back=sorted(set(todo) - set(changes)), finished=_now())
     if error:
         mosmu_status.write_result(node_root, "FAIL", dict(record, error=error))

@@ -35,13 +35,19 @@ def run_update(box, *args):
     argv = box.salt_argv("salt-run", "--out=json", "mosmu.update", *args)
     print("$", " ".join(argv[0:1] + ["-c", box.config_dir] + argv[3:]), flush=True)
     report = None
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
-        for doc in json_documents(proc.stdout):
-            event = doc.get("event") if isinstance(doc, dict) else None
-            if isinstance(event, dict) and "message" in event:
-                print("  ..", event["message"], flush=True)
-            else:
-                report = doc
+    with tempfile.TemporaryFile("w+") as errors:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True,
+                              bufsize=1) as proc:
+            for doc in json_documents(proc.stdout):
+                event = doc.get("event") if isinstance(doc, dict) else None
+                if isinstance(event, dict) and "message" in event:
+                    print("  ..", event["message"], flush=True)
+                else:
+                    report = doc
+        errors.seek(0)
+        for line in errors:   # Salt 3008's salt-run warns about its own unclosed objects
+            if not line.startswith(("unclosed ", "[WARNING ] unclosed ")):
+                print(line, end="", file=sys.stderr)
     return report, proc.returncode
 
 

@@ -6,6 +6,7 @@ preview -> sync -> dry run -> update -> status -> second run -> failure -> recov
 """
 
 import os
+import stat
 
 from tests.integration.helpers import (host_fingerprint, node_entries, node_versions,
                                        salt_cli, status_lines)
@@ -114,6 +115,55 @@ def test_next_good_run_records_ok_again(sandbox):
                                     {"old": "UPDATE=FAIL", "new": "UPDATE=OK"}}
     for minion in _minions(sandbox):
         assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=OK"]
+
+
+def test_fuel_password_stays_out_of_job_cache_and_logs(sandbox):
+    """The password lives in master.d/mosmu.conf only: never in job data, events or logs."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    conf = os.path.join(sandbox.config_dir, "master.d", "mosmu.conf")
+    with open(conf, encoding="utf-8") as handle:
+        password = yaml.safe_load(handle)["mosmu"]["password"].encode()
+    leaks, scanned = [], 0
+    for base in (os.path.join(sandbox.dir, "salt"), os.path.join(sandbox.dir, "logs")):
+        for path, _dirs, files in os.walk(base):
+            if path.startswith(sandbox.config_dir):
+                continue
+            for name in files:
+                if not stat.S_ISREG(os.lstat(os.path.join(path, name)).st_mode):
+                    continue  # sockets of the running daemons
+                scanned += 1
+                with open(os.path.join(path, name), "rb") as handle:
+                    if password in handle.read():
+                        leaks.append(os.path.join(path, name))
+    assert scanned > 20 and leaks == []
+
+
+def test_formula_applies_from_static_pillar(sandbox):
+    """salt 'node-*' state.apply mosmu with the plan in pillar (highstate path, no runner)."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(sandbox.config_dir, "master.d", "mosmu.conf"),
+              encoding="utf-8") as handle:
+        repo_url = yaml.safe_load(handle)["mosmu"]["repo_url"]
+    pillar = os.path.join(sandbox.dir, "salt", "pillar")
+    with open(os.path.join(pillar, "mosmu.sls"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"mosmu": {"mos_version": "8.0", "repo_url": repo_url,
+                                  "repos": ["updates"], "trusted": True}}, handle)
+    with open(os.path.join(pillar, "top.sls"), "w", encoding="utf-8") as handle:
+        handle.write("base:\n  'node-*':\n    - mosmu\n")
+    try:
+        salt_cli(sandbox, "salt", "*", "saltutil.refresh_pillar", "--static")
+        for test in ("True", "False"):
+            run = salt_cli(sandbox, "salt", "node-*", "state.apply", "mosmu", f"test={test}",
+                           "--static")
+            assert run.returncode == 0, run.data
+            for minion, states in run.data.items():
+                (state,) = states.values()
+                assert state["result"] is True and state["changes"] == {}, (minion, state)
+                assert "up to date" in state["comment"]
+    finally:
+        with open(os.path.join(pillar, "top.sls"), "w", encoding="utf-8") as handle:
+            handle.write("base: {}\n")
+        salt_cli(sandbox, "salt", "*", "saltutil.refresh_pillar", "--static")
 
 
 def test_host_is_untouched(sandbox, host_before):
