@@ -87,9 +87,9 @@ def _minion_index(match):
 
 
 def _minion_of(node, index, match):
+    """Minion ids matching a node: one is a mapping, none or several are reported."""
     key = {"ip": node["ip"], "fqdn": node.get("fqdn"), "hostname": node.get("hostname")}[match]
-    found = sorted(index.get(key, ()))
-    return found
+    return sorted(index.get(key, ()))
 
 
 def _plan(cfg, env=None, all_envs=False, roles=None, nodes=None, offline=False,
