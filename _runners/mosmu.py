@@ -298,6 +298,9 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
                               "selection; see salt-run mosmu.nodes with the same arguments")
         _progress(f"selected {len(plan['selected'])} node(s) in environment(s) "
                   f"{', '.join(map(str, plan['envs']))}; {len(plan['skipped'])} skipped")
+        if test:
+            _progress("test mode: the mirror is not synced; nodes compare against what it "
+                      "publishes now (salt-run mosmu.sync first to see upstream's newest)")
         mirror = _sync_plans(cfg, plan["plans"]) if sync and not test else {}
     except MosmuError as err:
         return _fail(str(err))
