@@ -163,5 +163,4 @@ def env_plan(inventory, env_id, mos_version=None, repos=None):
         "distro": distro,
         "repos": repo_list,
         "suites": mosmu_catalog.apt_suites(version, repo_list),
-        "path": mosmu_catalog.apt_path(version),
     }
