@@ -59,7 +59,13 @@ def table(rows, headers):
     return "\n".join(out)
 
 
+def node_entries(report):
+    """Per-node entries of a runner report (the keys that are node IPs)."""
+    return {k: v for k, v in report.items() if isinstance(v, dict) and "result" in v}
+
+
 def installed_versions(root):
+    """``{package: version}`` installed in a node root, read with dpkg-query."""
     proc = subprocess.run(["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-W",
                            "-f", "${Package} ${Version}\n"], capture_output=True, text=True,
                           check=True)
@@ -81,8 +87,7 @@ def demo(nodes, directory=None):
         status = json.loads(box.run_salt("salt", "*", "mosmu.status", "--out=json",
                                          "--static").stdout)
         rows, ok = [], code == 0
-        for ip, entry in sorted((k, v) for k, v in report.items() if isinstance(v, dict)
-                                and "result" in v):
+        for ip, entry in sorted(node_entries(report).items()):
             minion = entry["minion"]
             versions = installed_versions(box.node_root(minion)) if minion else {}
             upgraded = versions and all(v == UPDATED_VERSION for v in versions.values())

@@ -4,7 +4,7 @@ import hashlib
 import os
 import subprocess
 
-from sandbox.cli import json_documents
+from sandbox.cli import installed_versions, json_documents, node_entries  # noqa: F401 - node_entries re-exported for the tests
 
 
 def host_fingerprint():
@@ -42,11 +42,7 @@ def salt_cli(box, tool, *args, config_dir=None):
 
 
 def node_versions(box, minion):
-    root = box.node_root(minion)
-    out = subprocess.run(["dpkg-query", f"--admindir={root}/var/lib/dpkg", "-W",
-                          "-f", "${Package} ${Version}\n"], capture_output=True, text=True,
-                         check=True).stdout
-    return dict(line.split() for line in out.splitlines())
+    return installed_versions(box.node_root(minion))
 
 
 def status_lines(box, minion):
@@ -55,8 +51,3 @@ def status_lines(box, minion):
         return None
     with open(path, encoding="utf-8") as handle:
         return handle.read().splitlines()
-
-
-def node_entries(report):
-    """Per-node entries of a runner report (keys that are node IPs)."""
-    return {k: v for k, v in report.items() if isinstance(v, dict) and "result" in v}
