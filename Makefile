@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := rsync dpkg-dev apt-utils
+DEB_PACKAGES := rsync dpkg-dev apt-utils rpm dnf createrepo-c gpg gpgv
 NODES ?= 3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -1,18 +1,19 @@
 """mosmu execution module: the node side of MOS maintenance updates.
 
 Reads and writes the node's status file, lists pending MU packages and runs the restricted
-apt upgrade. All commands are argv lists run without a shell. The node root defaults to
-``/``; the minion config key ``mosmu:root`` moves it (the sandbox gives each node its own).
+upgrade through the plan's package backend (``mosmu_apt`` or ``mosmu_yum``, picked by
+``mosmu_backend``: no distro branches here). All commands are argv lists run without a shell.
+The node root defaults to ``/``; the minion config key ``mosmu:root`` moves it (the sandbox
+gives each node its own).
 """
 
-import datetime
 import logging
 import os
 import shutil
 import tempfile
 
-import mosmu_apt
-import mosmu_repo
+import mosmu_backend
+import mosmu_plan
 import mosmu_status
 import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -22,9 +23,12 @@ log = logging.getLogger(__name__)
 __virtualname__ = "mosmu"
 
 HORIZON_SCRIPT = "/usr/bin/modify-horizon-config.sh"
+BACKEND_OF_FAMILY = {"Debian": "apt", "RedHat": "yum"}
 
 
 def __virtual__():
+    if not mosmu_backend.available(salt.utils.path.which):
+        return (False, "mosmu needs apt-get (Ubuntu) or dnf/yum (CentOS) on the node")
     return __virtualname__
 
 
@@ -42,7 +46,7 @@ def root(root=None):  # pylint: disable=redefined-outer-name
         salt '*' mosmu.root
     """
     value = root or (__opts__.get("mosmu") or {}).get("root") or "/"
-    if not os.path.isabs(value):
+    if not isinstance(value, str) or not os.path.isabs(value) or "\n" in value:
         raise SaltInvocationError(f"mosmu root {value!r} must be an absolute path")
     return value
 
@@ -67,38 +71,63 @@ def status(root=None):  # pylint: disable=redefined-outer-name
     return mosmu_status.read(__salt__["mosmu.root"](root))
 
 
-def sources(mos_version, repo_url, repos=None, trusted=False):
+def plan(plan=None, **kwargs):  # pylint: disable=redefined-outer-name
     """
-    Text of the MU apt list file for a plan (what ``mosmu.updated`` manages).
+    The validated plan, as the state will use it (pillar form).
 
-    mos_version
-        MOS version, e.g. ``8.0``.
-    repo_url
-        Base URL of the master's web root, e.g. ``http://10.20.0.2:8080``.
-    repos
-        Repos besides ``updates`` (list or ``a,b``).
-    trusted
-        Mark the sources ``[trusted=yes]`` (only for an unsigned mirror).
+    plan
+        A plan mapping (the runner's inline pillar ``mosmu``), or give the short form as
+        keyword arguments: ``mos_version``, ``repo_url``, ``repos``, ``distro``, ``trusted``.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt '*' mosmu.sources 8.0 http://10.20.0.2:8080 repos=security
+        salt '*' mosmu.plan mos_version=8.0 repo_url=http://10.20.0.2:8080
     """
-    if isinstance(repos, str):
-        repos = [r.strip() for r in repos.split(",") if r.strip()]
+    return _plan(plan, kwargs).to_pillar()
+
+
+def _plan(data, kwargs):
+    if isinstance(data, mosmu_plan.Plan):
+        return data
+    short = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    if data is None:
+        data = short
+        data.setdefault("distro", _distro())
     try:
-        return mosmu_repo.apt_sources(repo_url, mos_version, repos or [], trusted)
+        return mosmu_plan.Plan.from_pillar(data)
     except ValueError as err:
-        raise SaltInvocationError(str(err)) from err
+        raise SaltInvocationError(f"invalid plan: {err}") from err
 
 
-def _require_apt():
-    for tool in ("apt-get", "dpkg-query"):
-        if not salt.utils.path.which(tool):
-            raise CommandExecutionError(f"{tool} is not installed on this node; mosmu's apt path "
-                                        "needs apt and dpkg")
+def _distro():
+    return "centos" if __grains__.get("os_family") == "RedHat" else "ubuntu"
+
+
+def _backend(the_plan, node_root, private=None):
+    try:
+        return mosmu_backend.for_plan(the_plan, node_root, salt.utils.path.which, private)
+    except mosmu_backend.BackendMissing as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def files(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-name
+    """
+    The files a plan's run writes on this node: repo files, pins, key (path -> text).
+
+    plan
+        A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).
+    root
+        Node root; default from minion config ``mosmu:root`` or ``/``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' mosmu.files mos_version=8.0 repo_url=http://10.20.0.2:8080 repos=security
+    """
+    return _backend(_plan(plan, kwargs), __salt__["mosmu.root"](root)).files()
 
 
 def _run(argv, env, what):
@@ -110,43 +139,32 @@ def _run(argv, env, what):
 
 def _failure(ret):
     lines = (ret["stderr"] or ret["stdout"] or "").strip().splitlines()
-    detail = "; ".join(ln for ln in lines if ln.startswith(("E:", "W:", "dpkg:"))) or \
-        (lines[-1] if lines else "no output")
+    detail = "; ".join(ln.strip() for ln in lines
+                       if ln.startswith(("E:", "W:", "dpkg:", "Error", "error:"))) or \
+        (lines[-1].strip() if lines else "no output")
     return f"{ret['what']} failed (exit {ret['retcode']}): {detail}"
 
 
-def _apt_version():
-    if "mosmu.apt_version" not in __context__:
-        ret = __salt__["cmd.run_all"](["apt-get", "--version"], python_shell=False,
-                                      ignore_retcode=True, output_loglevel="quiet")
-        __context__["mosmu.apt_version"] = mosmu_apt.parse_apt_version(ret["stdout"])
-    return __context__["mosmu.apt_version"]
-
-
-def _refresh(node_root, options, env):
-    """apt-get update of the MU sources; raise on rc != 0 or on fetch errors (rc may be 0)."""
-    ret = _run(mosmu_apt.update_argv(options), env, "apt-get update (MU sources)")
-    errors = mosmu_apt.update_errors(ret["stdout"], ret["stderr"])
-    if ret["retcode"] != 0 or errors:
-        raise CommandExecutionError(
-            f"apt-get update of the MU sources failed on root {node_root}: "
-            f"{'; '.join(errors) or _failure(ret)}; check that the master's mirror is "
-            "served at repo_url and was synced")
-
-
-def _simulate(options, env):
-    ret = _run(mosmu_apt.simulate_argv(options), env, "apt-get -s upgrade")
+def _checked(argv, env, what):
+    ret = _run(argv, env, what)
     if ret["retcode"] != 0:
         raise CommandExecutionError(_failure(ret))
-    return mosmu_apt.parse_simulation(ret["stdout"])
+    return ret
 
 
-def installed(root=None):  # pylint: disable=redefined-outer-name
+def _installed(backend):
+    ret = _checked(backend.installed_argv(), {"LC_ALL": "C"}, "listing installed packages")
+    return backend.parse_installed(ret["stdout"])
+
+
+def installed(root=None, backend=None):  # pylint: disable=redefined-outer-name
     """
-    Installed packages and versions in the node root, from dpkg.
+    Installed packages and versions in the node root (dpkg or rpm database).
 
     root
         Node root; default from minion config ``mosmu:root`` or ``/``.
+    backend
+        ``apt`` or ``yum``; default from the node's ``os_family`` grain.
 
     CLI Example:
 
@@ -154,29 +172,74 @@ def installed(root=None):  # pylint: disable=redefined-outer-name
 
         salt '*' mosmu.installed
     """
-    _require_apt()
     node_root = __salt__["mosmu.root"](root)
-    ret = _run(mosmu_apt.dpkg_query_argv(node_root), {"LC_ALL": "C"}, "dpkg-query")
-    if ret["retcode"] != 0:
-        raise CommandExecutionError(_failure(ret))
-    return mosmu_apt.parse_dpkg_query(ret["stdout"])
+    name = backend or BACKEND_OF_FAMILY.get(__grains__.get("os_family"), "apt")
+    if name not in mosmu_backend.BACKENDS:
+        raise SaltInvocationError(f"backend {name!r} is not one of "
+                                  f"{', '.join(mosmu_backend.BACKENDS)}")
+    try:
+        return _installed(mosmu_backend.by_name(name, node_root, salt.utils.path.which))
+    except mosmu_backend.BackendMissing as err:
+        raise CommandExecutionError(str(err)) from err
 
 
-def pending(mos_version, repo_url, repos=None, trusted=False, root=None):  # pylint: disable=redefined-outer-name
+def _write_files(backend):
+    """Write the plan's files atomically; remove mosmu's stale ones. Return changed paths."""
+    changed = []
+    wanted = backend.files()
+    existing = [os.path.join(d, n) for d in backend.dirs if os.path.isdir(d)
+                for n in os.listdir(d)]
+    for path in backend.stale(existing):
+        os.unlink(path)
+        changed.append(path)
+    for path, text in sorted(wanted.items()):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                if handle.read() == text:
+                    continue
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mosmu-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        changed.append(path)
+    return changed
+
+
+def _refresh(backend, env):
+    ret = _run(backend.refresh_argv(), env, f"{backend.name} refresh of the MU repos")
+    errors = backend.refresh_errors(ret)
+    if errors:
+        raise CommandExecutionError(
+            f"refreshing the MU repos failed on root {backend.root}: {'; '.join(errors)}; "
+            "check that the master's mirror is served at repo_url and was synced "
+            "(salt-run mosmu.sync)")
+
+
+def _simulate(backend, env, before):
+    ret = _run(backend.simulate_argv(), env, f"{backend.name} simulation")
+    try:
+        return backend.parse_simulation(ret, before)
+    except RuntimeError as err:
+        raise CommandExecutionError(f"{err}: {_failure(ret)}") from err
+
+
+def pending(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-name
     """
     Packages the MU repos would upgrade, without changing anything on the node.
 
-    The MU sources are rendered into a private temporary directory together with private
-    apt lists and cache; only the node's dpkg database is read.
+    The repo files go to a private temporary directory together with private package
+    manager lists, cache and logs; only the node's package database is read.
 
-    mos_version
-        MOS version, e.g. ``8.0``.
-    repo_url
-        Base URL of the master's web root.
-    repos
-        Repos besides ``updates``.
-    trusted
-        Mark the sources ``[trusted=yes]``.
+    plan
+        A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).
     root
         Node root; default from minion config ``mosmu:root`` or ``/``.
 
@@ -184,67 +247,63 @@ def pending(mos_version, repo_url, repos=None, trusted=False, root=None):  # pyl
 
     .. code-block:: bash
 
-        salt '*' mosmu.pending 8.0 http://10.20.0.2:8080
+        salt '*' mosmu.pending mos_version=8.0 repo_url=http://10.20.0.2:8080
     """
-    _require_apt()
+    the_plan = _plan(plan, kwargs)
     node_root = __salt__["mosmu.root"](root)
-    text = __salt__["mosmu.sources"](mos_version, repo_url, repos, trusted)
     tmp = tempfile.mkdtemp(prefix="mosmu-pending-")
     try:
-        src_dir = os.path.join(tmp, "sources")
-        for sub in ("sources", "lists/partial", "cache/archives/partial"):
-            os.makedirs(os.path.join(tmp, sub))
-        with open(os.path.join(src_dir, mosmu_apt.SOURCES_FILE), "w", encoding="utf-8") as fh:
-            fh.write(text)
-        apt_conf = os.path.join(tmp, "apt.conf")
-        with open(apt_conf, "w", encoding="utf-8") as fh:
-            fh.write(mosmu_apt.alt_root_conf(node_root))
-        options = mosmu_apt.base_options(node_root, src_dir, os.path.join(tmp, "lists"),
-                                         os.path.join(tmp, "cache"))
-        env = mosmu_apt.env(node_root, apt_conf)
-        _refresh(node_root, options, env)
-        return _simulate(options, env)
+        backend = _backend(the_plan, node_root, private=tmp)
+        for path in backend.private_dirs():
+            os.makedirs(path, exist_ok=True)
+        _write_files(backend)
+        env = backend.env()
+        before = _installed(backend)
+        _refresh(backend, env)
+        return _simulate(backend, env, before)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+def _version(backend):
+    key = f"mosmu.{backend.name}_version"
+    if key not in __context__:
+        ret = __salt__["cmd.run_all"](backend.version_argv(), python_shell=False,
+                                      ignore_retcode=True, output_loglevel="quiet")
+        __context__[key] = backend.parse_version(ret["stdout"])
+    return __context__[key]
 
 
-def _horizon_fixup(node_root, env):
+def _horizon_fixup(backend, env):
     """Re-inject the Murano dashboard settings after an openstack-dashboard upgrade.
 
     Only on a real root: the script belongs to the node, it must not run against the host.
     """
-    if node_root != "/" or not os.path.exists(HORIZON_SCRIPT):
-        return None
-    apache = "horizon" if os.path.exists("/etc/debian_version") else "apache"
+    if backend.root != "/" or not os.path.exists(HORIZON_SCRIPT):
+        return
+    user, service = backend.apache
     fix_env = dict(env, HORIZON_CONFIG="/usr/share/openstack-dashboard/openstack_dashboard/"
                    "settings.py", MURANO_SSL_ENABLED="False", USE_KEYSTONE_ENDPOINT="True",
-                   USE_SQLITE_BACKEND="False", APACHE_USER=apache, APACHE_GROUP=apache)
-    steps = [[HORIZON_SCRIPT, "uninstall"], [HORIZON_SCRIPT, "install"],
-             ["/usr/share/openstack-dashboard/manage.py", "collectstatic", "--noinput"],
-             ["service", "apache2" if apache == "horizon" else "httpd", "restart"]]
-    for argv in steps:
-        ret = _run(argv, fix_env, " ".join(argv[:2]))
-        if ret["retcode"] != 0:
-            return _failure(ret)
-    return None
+                   USE_SQLITE_BACKEND="False", APACHE_USER=user, APACHE_GROUP=user)
+    for argv in ([HORIZON_SCRIPT, "uninstall"], [HORIZON_SCRIPT, "install"],
+                 ["/usr/share/openstack-dashboard/manage.py", "collectstatic", "--noinput"],
+                 ["service", service, "restart"]):
+        _checked(argv, fix_env, " ".join(argv[:2]))
 
 
-def upgrade(mos_version=None, repos=None, root=None):  # pylint: disable=redefined-outer-name
+def upgrade(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-name
     """
-    Upgrade the node from the MU sources already written by ``mosmu.updated``.
+    Run the plan on this node: repo files, recovery, refresh, upgrade, status record.
 
-    Refreshes and upgrades from those sources only, writes ``STARTED`` then ``UPDATE=OK`` or
-    ``UPDATE=FAIL`` to the status file and a JSON record beside it. When nothing is pending
-    and the last run ended OK, nothing is written. Returns ``{package: {old, new}}``.
+    One lifecycle (``mosmu_status.NodeRun``) covers the whole run: ``STARTED`` before the
+    first change, then ``UPDATE=OK``; any failure, at any step, ``UPDATE=FAIL`` with the
+    failing step in ``/var/log/mos_apply_mu.json``. A package manager left interrupted by a
+    killed earlier run is completed first. When nothing is pending and the last run ended
+    OK, nothing is written. Returns ``changes`` (``{package: {old, new}}``), ``kept_back``,
+    ``recovered`` and ``files`` (repo files written).
 
-    mos_version
-        Recorded in the JSON record.
-    repos
-        Recorded in the JSON record.
+    plan
+        A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).
     root
         Node root; default from minion config ``mosmu:root`` or ``/``.
 
@@ -252,46 +311,61 @@ def upgrade(mos_version=None, repos=None, root=None):  # pylint: disable=redefin
 
     .. code-block:: bash
 
-        salt '*' mosmu.upgrade
+        salt '*' mosmu.upgrade mos_version=8.0 repo_url=http://10.20.0.2:8080
     """
-    _require_apt()
+    the_plan = _plan(plan, kwargs)
     node_root = __salt__["mosmu.root"](root)
-    src_dir = mosmu_apt.node_path(node_root, mosmu_apt.SOURCES_DIR)
-    if not os.path.isfile(os.path.join(src_dir, mosmu_apt.SOURCES_FILE)):
-        raise CommandExecutionError(f"no MU sources in {src_dir}; apply the mosmu state "
-                                    "(salt NODE state.apply mosmu) instead of calling upgrade")
-    if node_root != "/":
-        conf = mosmu_apt.node_path(node_root, mosmu_apt.APT_CONF)
-        with open(conf, "w", encoding="utf-8") as fh:
-            fh.write(mosmu_apt.alt_root_conf(node_root))
-    options = mosmu_apt.base_options(node_root, src_dir)
-    env = mosmu_apt.env(node_root)
-    record = {"mos_version": mos_version, "repos": repos, "started": _now()}
-    previous = mosmu_status.read(node_root)
+    backend = _backend(the_plan, node_root)
+    env = backend.env()
+    record = {"mos_version": the_plan.mos_version, "distro": the_plan.distro,
+              "repos": the_plan.repo_names, "backend": backend.name}
+    result = {"changes": {}, "kept_back": [], "recovered": [], "files": []}
+    run = mosmu_status.NodeRun(node_root, record)
     try:
-        _refresh(node_root, options, env)
-        todo = _simulate(options, env)
+        with run:
+            run.step("write repo files")
+            result["files"] = _write_files(backend)
+            run.step("check for an interrupted package manager")
+            audit = backend.audit_argv()
+            problems = backend.interrupted(_run(audit, env, "audit")["stdout"] if audit else "")
+            if problems:
+                run.start()
+                run.step("recover an interrupted package manager")
+                for argv in backend.recover_argvs():
+                    _checked(argv, env, " ".join(argv[:1] + argv[-2:]))
+                result["recovered"] = problems
+                record["recovered"] = problems
+            run.step("list installed packages")
+            before = _installed(backend)
+            record["before"] = before
+            run.step("refresh the MU repos")
+            _refresh(backend, env)
+            run.step("simulate the upgrade")
+            todo = _simulate(backend, env, before)
+            if not todo and not problems and run.previous["state"] == "OK":
+                return result
+            run.start()
+            run.step("upgrade")
+            ret = _run(backend.upgrade_argv(_version(backend)), env,
+                       f"{backend.name} {the_plan.upgrade}")
+            after = _installed(backend)
+            result["changes"] = mosmu_backend.diff_versions(before, after)
+            result["kept_back"] = sorted(set(backend.kept_back(ret)) |
+                                         (set(todo) - set(result["changes"])))
+            record.update(changes=result["changes"], kept_back=result["kept_back"])
+            if ret["retcode"] != 0:
+                raise CommandExecutionError(_failure(ret))
+            run.step("Murano dashboard fixup")
+            _horizon_fixup(backend, env)
     except CommandExecutionError as err:
-        mosmu_status.write_started(node_root)
-        mosmu_status.write_result(node_root, "FAIL", dict(record, error=str(err), changes={}))
-        raise
-    if not todo and previous["state"] == "OK":
-        return {}
-    mosmu_status.write_started(node_root)
-    changes = {}
-    try:
-        before = __salt__["mosmu.installed"](node_root)
-        ret = _run(mosmu_apt.upgrade_argv(options, _apt_version()), env, "apt-get upgrade")
-        changes = mosmu_apt.diff_versions(before, __salt__["mosmu.installed"](node_root))
-        error = _failure(ret) if ret["retcode"] != 0 else _horizon_fixup(node_root, env)
-    except CommandExecutionError as err:   # dpkg-query itself failed: still record FAIL
-        error = str(err)
-    record.update(changes=changes, kept_back=sorted(set(todo) - set(changes)), finished=_now())
-    if error:
-        mosmu_status.write_result(node_root, "FAIL", dict(record, error=error))
-        raise CommandExecutionError(error, info={"changes": changes})
-    mosmu_status.write_result(node_root, "OK", record)
-    if not changes and previous["line"] != mosmu_status.LINES["OK"]:
-        changes = {mosmu_status.STATUS_PATH: {"old": previous["line"] or "",
-                                              "new": mosmu_status.LINES["OK"]}}
-    return changes
+        raise CommandExecutionError(str(err), info=dict(result, failed_step=run.current)) \
+            from err
+    except OSError as err:
+        raise CommandExecutionError(
+            f"{run.current} failed on root {node_root}: {err}",
+            info=dict(result, failed_step=run.current)) from err
+    if run.started and not result["changes"] and \
+            run.previous["line"] != mosmu_status.LINES["OK"]:
+        result["changes"] = {mosmu_status.STATUS_PATH: {"old": run.previous["line"] or "",
+                                                        "new": mosmu_status.LINES["OK"]}}
+    return result

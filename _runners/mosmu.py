@@ -15,6 +15,7 @@ import mosmu_catalog
 import mosmu_config
 import mosmu_fuel
 import mosmu_mirror
+import mosmu_plan
 import mosmu_select
 import mosmu_validate
 import salt.client
@@ -52,7 +53,12 @@ def _config(master_ip=None):
             raise ConfigError("mosmu:password points to an sdb:// URI that returned nothing; "
                               "check the sdb profile in the master config")
         raw = dict(raw, password=secret)
-    return mosmu_config.load(raw, master_ip=master_ip)
+    cfg = mosmu_config.load(raw, master_ip=master_ip)
+    try:
+        cfg["catalog"] = mosmu_catalog.Catalog(cfg["catalog"])
+    except ValueError as err:
+        raise ConfigError(f"{err}; fix mosmu:catalog in the master config") from err
+    return cfg
 
 
 def _flag(value, name):
@@ -112,11 +118,13 @@ def _plan(cfg, env=None, all_envs=False, roles=None, nodes=None, offline=False,
     plans, selected, skipped = {}, [], list(chosen["skipped"])
     for env_id in chosen["envs"]:
         try:
-            plans[env_id] = mosmu_select.env_plan(
-                inventory, env_id, mos_version or cfg["mos_version"], repos)
-            plans[env_id].update(repo_url=cfg["repo_url"], trusted=bool(cfg["trusted"]))
-        except ConfigError as err:
-            plans[env_id] = {"error": str(err)}
+            plan, dropped = mosmu_plan.env_plan(
+                inventory, env_id, cfg["catalog"], cfg["repo_url"],
+                mos_version or cfg["mos_version"], mosmu_select.as_list(repos),
+                bool(cfg["trusted"]))
+            plans[env_id] = {"plan": plan, "dropped": dropped}
+        except ValueError as err:
+            plans[env_id] = {"error": f"{err}; fix the argument or add a catalog row"}
     index = _minion_index(cfg["match"])
     for node in chosen["selected"]:
         plan = plans[node["cluster"]]
@@ -125,7 +133,7 @@ def _plan(cfg, env=None, all_envs=False, roles=None, nodes=None, offline=False,
                             "failed": True})
             continue
         minions = _minion_of(node, index, cfg["match"])
-        selected.append(dict(node, mos_version=plan["mos_version"],
+        selected.append(dict(node, mos_version=plan["plan"].mos_version,
                              minion=minions[0] if len(minions) == 1 else None,
                              candidates=minions))
     return {"envs": chosen["envs"], "plans": plans, "selected": selected, "skipped": skipped}
@@ -221,22 +229,29 @@ def nodes(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # py
             "skipped": plan["skipped"]}
 
 
-def _sync_plans(cfg, plans):
-    """Sync each MOS version's suites once, whatever the number of environments using it."""
+def _trees(cfg, plans):
+    """``{tree name: (tree, repos)}``: each catalog tree once, with every repo a plan needs."""
     wanted = {}
-    for plan in plans.values():
-        if "error" not in plan:
-            wanted.setdefault(plan["mos_version"], set()).update(plan["suites"])
+    for entry in plans.values():
+        if "plan" in entry:
+            plan = entry["plan"]
+            tree = cfg["catalog"].get(plan.distro, plan.mos_version)
+            repos = wanted.setdefault(tree.name, (tree, []))[1]
+            repos += [r for r in plan.repo_names if r not in repos]
+    return wanted
+
+
+def _sync_plans(cfg, plans):
+    """Sync each catalog tree once, whatever the number of environments using it."""
     results = {}
-    for version, suites in sorted(wanted.items()):
-        _progress(f"mirror: syncing MOS {version} {', '.join(sorted(suites))} from "
-                  f"{cfg['mirror_upstream']}")
-        result = mosmu_mirror.sync_apt(cfg["mirror_upstream"], cfg["mirror_root"], version,
-                                       sorted(suites), timeout=int(cfg["timeout"]) * 4)
-        _progress(f"mirror: MOS {version} " + ", ".join(
+    for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
+        _progress(f"mirror: syncing {name} ({', '.join(repos)}) from {cfg['mirror_upstream']}")
+        result = mosmu_mirror.sync_tree(cfg["mirror_upstream"], cfg["mirror_root"], tree, repos,
+                                        timeout=int(cfg["timeout"]) * 4)
+        _progress(f"mirror: {name} " + ", ".join(
             f"{s} {state}" for s, state in sorted(result["suites"].items()))
             + f" ({result['files']} file(s) fetched, {result['seconds']} s)")
-        results[version] = result
+        results[name] = result
     return results
 
 
@@ -314,8 +329,7 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
             mapped = [n for n in group if n["minion"]]
             size = batch or len(mapped) or 1
             waves = [mapped[i:i + size] for i in range(0, len(mapped), size)]
-            pillar = {"mosmu": {k: plan["plans"][env_id][k] for k in
-                                ("mos_version", "repo_url", "repos", "distro", "trusted")}}
+            pillar = {"mosmu": plan["plans"][env_id]["plan"].to_pillar()}
             for number, wave in enumerate(waves, 1):
                 if number > 1 and interval:
                     _progress(f"waiting {interval} s before wave {number}")
@@ -391,35 +405,38 @@ def status(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # p
     return report
 
 
-def sync(mos_version=None, repos=None, env=None, all_envs=False):
+def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False):
     """
-    Sync the mirror only: the MU suites of a MOS version, or of the chosen environments.
+    Sync the mirror only: the MU repos of a catalog tree, or of the chosen environments.
 
     mos_version
-        MOS version to mirror, e.g. ``8.0``; or give ``env`` / ``all_envs``.
+        MOS version to mirror, e.g. ``8.0`` or ``8.0-mu-3``; or give ``env`` / ``all_envs``.
+    distro
+        ``ubuntu`` (default) or ``centos``, with ``mos_version``.
     repos
         Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
     env
-        Environment id whose MOS version to mirror.
+        Environment id whose tree to mirror.
     all_envs
-        Every operational environment's MOS version.
+        Every operational environment's tree.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-run mosmu.sync mos_version=8.0 repos=updates,security
+        salt-run mosmu.sync mos_version=6.1 distro=centos
         salt-run mosmu.sync env=11
     """
     try:
         cfg = _config()
         if env is None and not all_envs:
             if mos_version is None:
-                raise ConfigError("give mos_version=X.Y, env=N or all_envs=True")
-            version = mosmu_validate.mos_version(mos_version)
-            repo_list = mosmu_catalog.normalise_repos(mosmu_select.as_list(repos))
-            plans = {0: {"mos_version": version,
-                         "suites": mosmu_catalog.apt_suites(version, repo_list)}}
+                raise ConfigError("give mos_version=X.Y (and distro=), env=N or all_envs=True")
+            tree = cfg["catalog"].get(mosmu_validate.word(distro, "distro"),
+                                      mosmu_validate.mos_version(mos_version))
+            plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"],
+                                                       mosmu_select.as_list(repos))}}
         else:
             plans = _plan(cfg, env, all_envs, mos_version=mos_version, repos=repos)["plans"]
         return {"mirror": _sync_plans(cfg, plans), "retcode": 0}

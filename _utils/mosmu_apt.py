@@ -1,21 +1,30 @@
-"""apt-get / dpkg-query command lines restricted to the MU sources, and their output parsers.
+"""The apt backend: apt-get / dpkg argv lists restricted to the MU sources, and parsers.
 
 The restriction is the old tool's: ``Dir::Etc::sourcelist=-`` plus
 ``Dir::Etc::sourceparts=<MU dir>`` and ``APT::Get::List-Cleanup=0`` so the node's other list
-files survive. When the node root is not ``/`` (the sandbox), apt is re-rooted as
+files survive; pins come from mosmu's own preferences dir (holdback 1100 above the MU
+suites' 1050). When the node root is not ``/`` (the sandbox), apt is re-rooted as
 reference/APT-MIRROR.md section 2 verified: ``APT_CONFIG`` first, ``Dir``, the dpkg status
-file, and ``--root`` for dpkg, or dpkg would write to the host.
+file, ``--root`` and ``--log`` for dpkg, or dpkg would write to the host.
 """
 
 import os
 import re
 
-SOURCES_DIR = "etc/mosmu/sources.list.d"      # relative to the node root
-SOURCES_FILE = "mosmu.list"
-APT_CONF = "etc/mosmu/apt.conf"               # only written for an alternate root
+import mosmu_repo
 
-_INST = re.compile(r"^Inst (\S+) (?:\[(\S+)\] )?\((\S+) ")
-_APT_VERSION = re.compile(r"^apt (\d+)\.(\d+)")
+CONF_DIR = "etc/mosmu"                          # relative to the node root
+SOURCES_DIR = "etc/mosmu/sources.list.d"
+PREFERENCES_DIR = "etc/mosmu/preferences.d"
+PREFERENCES_FILE = "mosmu.pref"
+TRUSTED_DIR = "etc/mosmu/trusted.gpg.d"
+APT_CONF = "etc/mosmu/apt.conf"                 # only written for an alternate root
+LOCK = "var/lib/dpkg/lock-frontend"             # what apt waits for (DPkg::Lock::Timeout)
+LOCK_TIMEOUT = 300
+
+_INST = re.compile(r"Inst (\S+) (?:\[(\S+)\] )?\((\S+) .*")
+_APT_VERSION = re.compile(r"apt (\d+)\.(\d+)\S* .*")
+_KEPT_BACK = "The following packages have been kept back:"
 
 
 def node_path(root, relpath):
@@ -28,66 +37,9 @@ def alt_root_conf(root):
     return f'Dir "{root.rstrip("/")}/";\n'
 
 
-def env(root, apt_conf=None):
-    """Environment for apt-get: noninteractive, and for an alt root the apt.conf that
-    re-roots apt (default: the one mosmu keeps inside the node root)."""
-    out = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
-    if root != "/":
-        out["APT_CONFIG"] = apt_conf or node_path(root, APT_CONF)
-    return out
-
-
-def base_options(root, sources_dir, lists_dir=None, cache_dir=None):
-    """``-o`` options shared by update, upgrade and simulation.
-
-    :param root: node root (``/`` on a real node)
-    :param sources_dir: directory holding only the MU list file (absolute)
-    :param lists_dir, cache_dir: private apt state (test mode), default the node's own
-    """
-    opts = []
-    if root != "/":
-        r = root.rstrip("/")
-        opts += ["-o", f"Dir={r}/",
-                 "-o", f"Dir::State::status={r}/var/lib/dpkg/status",
-                 "-o", f"DPkg::Options::=--root={r}"]
-    opts += ["-o", "Dir::Etc::sourcelist=-",
-             "-o", f"Dir::Etc::sourceparts={sources_dir.rstrip('/')}/",
-             "-o", "APT::Get::List-Cleanup=0",
-             "-o", "DPkg::Lock::Timeout=120"]
-    if lists_dir:
-        opts += ["-o", f"Dir::State::Lists={lists_dir.rstrip('/')}/"]
-    if cache_dir:
-        opts += ["-o", f"Dir::Cache={cache_dir.rstrip('/')}/"]
-    return opts
-
-
-def update_argv(options):
-    """``apt-get update`` of the MU sources only."""
-    return ["apt-get", "-q"] + options + ["update"]
-
-
-def simulate_argv(options):
-    """``apt-get -s upgrade``: what would be upgraded."""
-    return ["apt-get", "-q", "-s"] + options + ["upgrade"]
-
-
-def upgrade_argv(options, apt_version):
-    """The real upgrade: keep existing config files, never prompt.
-
-    :param apt_version: ``(major, minor)``; apt >= 1.1 knows ``--allow-*``, older only
-        ``--force-yes`` (Ubuntu 14.04 ships apt 1.0)
-    """
-    force = (["--allow-downgrades", "--allow-remove-essential",
-              "--allow-change-held-packages"]
-             if apt_version >= (1, 1) else ["--force-yes"])
-    return (["apt-get", "-q", "-y"] + force + options
-            + ["-o", "DPkg::Options::=--force-confdef",
-               "-o", "DPkg::Options::=--force-confold", "upgrade"])
-
-
 def parse_apt_version(text):
     """``apt 2.6.1 (amd64)`` -> ``(2, 6)``; ``(0, 0)`` when unknown."""
-    match = _APT_VERSION.match(text.strip())
+    match = _APT_VERSION.fullmatch(text.strip().splitlines()[0] if text.strip() else "")
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
@@ -106,19 +58,24 @@ def parse_simulation(stdout):
     """``Inst`` lines of ``apt-get -s`` -> ``{name: {"old": v or "", "new": v}}``."""
     out = {}
     for line in stdout.splitlines():
-        match = _INST.match(line)
+        match = _INST.fullmatch(line.strip())
         if match:
             name, old, new = match.groups()
             out[name] = {"old": old or "", "new": new}
     return out
 
 
-def dpkg_query_argv(root):
-    """Installed packages and versions in the node root."""
-    argv = ["dpkg-query"]
-    if root != "/":
-        argv.append(f"--admindir={node_path(root, 'var/lib/dpkg')}")
-    return argv + ["-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
+def parse_kept_back(stdout):
+    """Package names apt listed as kept back."""
+    names, inside = [], False
+    for line in stdout.splitlines():
+        if line.startswith(_KEPT_BACK):
+            inside = True
+        elif inside and line.startswith(" "):
+            names += line.split()
+        else:
+            inside = False
+    return sorted(names)
 
 
 def parse_dpkg_query(stdout):
@@ -131,11 +88,155 @@ def parse_dpkg_query(stdout):
     return out
 
 
-def diff_versions(before, after):
-    """``{name: {"old", "new"}}`` for every package added, removed or changed."""
-    out = {}
-    for name in sorted(set(before) | set(after)):
-        old, new = before.get(name, ""), after.get(name, "")
-        if old != new:
-            out[name] = {"old": old, "new": new}
-    return out
+class Apt:
+    """apt for one node root and one plan (see ``mosmu_backend``)."""
+
+    name = "apt"
+    managers = ("apt-get",)
+    candidates = ("apt-get", "dpkg", "dpkg-query")
+    apache = ("horizon", "apache2")         # Murano dashboard fixup: user, service
+
+    def __init__(self, root, plan, tools, private=None):
+        missing = [t for t in self.candidates if not tools.get(t)]
+        if missing:
+            raise LookupError(f"{', '.join(missing)} not found on this node")
+        self.root, self.plan, self.private = root, plan, private
+        self.alt = root != "/"
+        base = private or node_path(root, CONF_DIR)
+        self.sources_dir = os.path.join(base, "sources.list.d")
+        self.preferences_dir = os.path.join(base, "preferences.d")
+        self.trusted_dir = os.path.join(base, "trusted.gpg.d")
+        self.apt_conf = os.path.join(base, "apt.conf")
+
+    # -- files -------------------------------------------------------------------------------
+
+    def files(self):
+        """``{absolute path: text}`` the run needs: repo files, pins, key, alt-root apt.conf."""
+        out = {os.path.join(self.sources_dir, name): text
+               for name, text in mosmu_repo.repo_files(self.plan).items()}
+        pins = mosmu_repo.apt_preferences(self.plan)
+        if pins:
+            out[os.path.join(self.preferences_dir, PREFERENCES_FILE)] = pins
+        if self.plan.key and not self.plan.trusted:
+            out[os.path.join(self.trusted_dir, mosmu_repo.KEY_FILE)] = self.plan.key
+        if self.alt:
+            out[self.apt_conf] = alt_root_conf(self.root)
+        return out
+
+    def stale(self, existing):
+        """Files in mosmu's dirs that the plan no longer has (e.g. a dropped repo's list)."""
+        wanted = set(self.files())
+        return sorted(p for p in existing if p not in wanted)
+
+    @property
+    def dirs(self):
+        return [self.sources_dir, self.preferences_dir, self.trusted_dir]
+
+    # -- argv --------------------------------------------------------------------------------
+
+    def env(self):
+        out = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+        if self.alt:
+            out["APT_CONFIG"] = self.apt_conf
+        return out
+
+    def _dpkg_root(self):
+        r = self.root.rstrip("/")
+        return [f"--root={r}", f"--log={r}/var/log/dpkg.log"] if self.alt else []
+
+    def options(self):
+        """``-o`` options shared by every apt-get call."""
+        opts = []
+        if self.alt:
+            r = self.root.rstrip("/")
+            opts += ["-o", f"Dir={r}/", "-o", f"Dir::State::status={r}/var/lib/dpkg/status"]
+            opts += [x for arg in self._dpkg_root() for x in ("-o", f"DPkg::Options::={arg}")]
+        opts += ["-o", "Dir::Etc::sourcelist=-",
+                 "-o", f"Dir::Etc::sourceparts={self.sources_dir}/",
+                 "-o", "APT::Get::List-Cleanup=0",
+                 "-o", "Dir::Etc::preferences=-",
+                 "-o", f"Dir::Etc::preferencesparts={self.preferences_dir}/",
+                 "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT}"]
+        if self.plan.key and not self.plan.trusted:
+            opts += ["-o", f"Dir::Etc::trustedparts={self.trusted_dir}/",
+                     "-o", "Dir::Etc::trusted=-"]
+        if self.private:
+            opts += ["-o", f"Dir::State::Lists={self.private}/lists/",
+                     "-o", f"Dir::Cache={self.private}/cache/"]
+        return opts
+
+    def private_dirs(self):
+        """Dirs the private (test mode) state needs before apt runs."""
+        if not self.private:
+            return []
+        return [os.path.join(self.private, sub) for sub in
+                ("lists/partial", "cache/archives/partial")]
+
+    def version_argv(self):
+        return ["apt-get", "--version"]
+
+    def parse_version(self, stdout):
+        return parse_apt_version(stdout)
+
+    def audit_argv(self):
+        """``dpkg --audit``: packages a killed run left half-installed or unconfigured."""
+        return ["dpkg", *self._dpkg_root(), "--audit"]
+
+    def interrupted(self, audit_stdout):
+        """Problems to recover from: dpkg's audit and an unfinished dpkg journal."""
+        problems = [ln.strip() for ln in audit_stdout.splitlines() if ln.strip()]
+        updates = node_path(self.root, "var/lib/dpkg/updates")
+        if os.path.isdir(updates) and any(n.isdigit() for n in os.listdir(updates)):
+            problems.append("dpkg was interrupted (unfinished journal in /var/lib/dpkg/updates)")
+        return problems
+
+    def recover_argvs(self):
+        """What completes an interrupted run: ``dpkg --configure -a``, then ``apt-get -f install``."""
+        return [["dpkg", *self._dpkg_root(), "--force-confdef", "--force-confold",
+                 "--configure", "-a"],
+                ["apt-get", "-q", "-y", *self.options(),
+                 "-o", "DPkg::Options::=--force-confdef", "-o", "DPkg::Options::=--force-confold",
+                 "-f", "install"]]
+
+    def refresh_argv(self):
+        return ["apt-get", "-q", *self.options(), "update"]
+
+    def refresh_errors(self, ret):
+        errors = update_errors(ret["stdout"], ret["stderr"])
+        if ret["retcode"] != 0 and not errors:
+            errors = [f"exit {ret['retcode']}"]
+        return errors
+
+    def simulate_argv(self):
+        return ["apt-get", "-q", "-s", *self.options(), self.plan.upgrade]
+
+    def parse_simulation(self, ret, installed=None):  # pylint: disable=unused-argument
+        """``{name: {old, new}}`` or raise ``RuntimeError`` when apt failed."""
+        if ret["retcode"] != 0:
+            raise RuntimeError(f"apt-get -s {self.plan.upgrade} failed (exit {ret['retcode']})")
+        return parse_simulation(ret["stdout"])
+
+    def upgrade_argv(self, version):
+        """The real upgrade: keep existing config files, never prompt.
+
+        :param version: ``(major, minor)`` of apt; >= 1.1 knows ``--allow-*``, older only
+            ``--force-yes`` (Ubuntu 14.04 ships apt 1.0)
+        """
+        force = (["--allow-downgrades", "--allow-remove-essential",
+                  "--allow-change-held-packages"]
+                 if version >= (1, 1) else ["--force-yes"])
+        return (["apt-get", "-q", "-y", *force, *self.options(),
+                 "-o", "DPkg::Options::=--force-confdef",
+                 "-o", "DPkg::Options::=--force-confold", self.plan.upgrade])
+
+    def kept_back(self, ret):
+        return parse_kept_back(ret["stdout"])
+
+    def installed_argv(self):
+        argv = ["dpkg-query"]
+        if self.alt:
+            argv.append(f"--admindir={node_path(self.root, 'var/lib/dpkg')}")
+        return argv + ["-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
+
+    def parse_installed(self, stdout):
+        return parse_dpkg_query(stdout)

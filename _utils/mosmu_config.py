@@ -28,6 +28,8 @@ DEFAULTS = {
     "match": "ip",
     "trusted": False,
     "apply_timeout": 3600,
+    "catalog": None,          # rows added to / overriding the built-in release catalog
+    "keep_snapshots": 3,      # published mirror snapshots kept for rollback
 }
 
 

@@ -1,23 +1,34 @@
-"""Text of the MU repository files a node uses."""
+"""Text of the files a node's package manager reads during a mosmu run: repo files, pins.
 
-import mosmu_catalog
-import mosmu_validate
+Everything comes from the plan (which comes from the catalog row): file names, templates,
+suites, priorities. Values were validated when the plan was built; templates may only use
+the placeholders ``mosmu_catalog.TEMPLATE_FIELDS``.
+"""
 
 HEADER = "# Managed by mosmu (Salt). MOS maintenance-update repositories only.\n"
+KEY_FILE = "mosmu-mu.asc"       # the tree's signing key, beside the repo files' directory
 
 
-def apt_sources(repo_url, mos_version, repos, trusted=False):
-    """One ``deb`` line per MU suite, served from the master's mirror.
+def repo_files(plan, key_path=None):
+    """``{file name: text}``: one repo file per MU repo of the plan.
 
-    :param repo_url: base URL of the master's web root, e.g. ``http://10.20.0.2:8080``
-    :param mos_version: e.g. ``8.0``
-    :param repos: e.g. ``["updates", "security"]``
-    :param trusted: add ``[trusted=yes]`` (unsigned mirrors only, such as the sandbox's)
+    :param plan: a :class:`mosmu_plan.Plan`
+    :param key_path: where the node keeps the plan's signing key (yum ``gpgkey=``), if any
     """
-    base = mosmu_validate.url(repo_url, "repo_url")
-    version = mosmu_validate.mos_version(mos_version)
-    repos = mosmu_catalog.normalise_repos(repos)
-    option = "[trusted=yes] " if trusted else ""
-    lines = [f"deb {option}{base}/{mosmu_catalog.apt_path(version)} {suite} main restricted"
-             for suite in mosmu_catalog.apt_suites(version, repos)]
-    return HEADER + "\n".join(lines) + "\n"
+    options = "[trusted=yes] " if plan.trusted and plan.backend == "apt" else ""
+    signed = bool(plan.key and key_path and not plan.trusted)
+    out = {}
+    for repo in plan.repos:
+        text = plan.repo_text.format(
+            repo=repo.name, suite=repo.suite, base=plan.repo_url.rstrip("/"), path=plan.path,
+            components=plan.components, options=options, gpgcheck="1" if signed else "0",
+            gpgkey=f"gpgkey=file://{key_path}\n" if signed else "")
+        out[repo.file] = HEADER + text
+    return out
+
+
+def apt_preferences(plan):
+    """apt pins: each MU suite at its catalog priority (holdback 1100 above updates 1050)."""
+    stanzas = [f"Package: *\nPin: release a={repo.suite}\nPin-Priority: {repo.priority}\n"
+               for repo in plan.repos if repo.priority is not None]
+    return HEADER + "\n".join(stanzas) if stanzas else None

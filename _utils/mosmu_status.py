@@ -5,6 +5,7 @@ so fleets where some nodes were updated by the old tool read the same way.
 ``/var/log/mos_apply_mu.json`` beside it holds the detail (times, versions, packages, error).
 """
 
+import datetime
 import json
 import os
 import tempfile
@@ -74,3 +75,57 @@ def write_result(root, state, record):
         handle.write(LINES[state] + "\n")
     _atomic_write(os.path.join(root, RECORD_FILE),
                   json.dumps(dict(record, state=state), indent=2, sort_keys=True) + "\n")
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class NodeRun:
+    """The lifecycle of one node run, in one place: STARTED -> work -> UPDATE=OK|FAIL.
+
+    ``STARTED`` is written by :meth:`start` (the first step that will change the node), so a
+    run that finds nothing to do writes nothing. Whatever leaves the ``with`` block with an
+    exception ends as ``UPDATE=FAIL``, even before :meth:`start` (then ``STARTED`` is written
+    first, so the file reads as the old tool's), with the failing step and the error in the
+    JSON record. A clean exit after :meth:`start` writes ``UPDATE=OK``.
+
+    .. code-block:: python
+
+        with NodeRun(root, {"mos_version": "8.0"}) as run:
+            run.step("refresh")
+            ...
+            run.start()
+            run.step("upgrade")
+    """
+
+    def __init__(self, root, record):
+        self.root = root
+        self.record = dict(record, started=now())
+        self.previous = read(root)
+        self.started = False
+        self.current = None
+
+    def step(self, name):
+        """Name the step now running (recorded if it fails)."""
+        self.current = name
+        self.record.setdefault("steps", []).append(name)
+
+    def start(self):
+        """Write ``STARTED`` once, before the first change to the node."""
+        if not self.started:
+            write_started(self.root)
+            self.started = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, _tb):
+        self.record["finished"] = now()
+        if exc is not None:
+            self.start()
+            write_result(self.root, "FAIL", dict(self.record, failed_step=self.current,
+                                                 error=str(exc) or exc_type.__name__))
+        elif self.started:
+            write_result(self.root, "OK", self.record)
+        return False

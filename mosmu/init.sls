@@ -1,11 +1,11 @@
-{#- Apply the MOS maintenance update of this node's plan (pillar mosmu:...). -#}
+{#- Apply the MOS maintenance update of this node's plan (pillar mosmu:..., passed whole). -#}
 {%- from "mosmu/map.jinja" import mosmu with context %}
+{%- set plan = {} %}
+{%- for key, value in mosmu.items() if key != 'lookup' %}
+{%-   do plan.update({key: value}) %}
+{%- endfor %}
 
 mosmu-init-mosmu-updated:
   mosmu.updated:
     - name: mos-{{ mosmu.mos_version }}
-    - mos_version: {{ mosmu.mos_version | json }}
-    - repo_url: {{ mosmu.repo_url | json }}
-    - repos: {{ mosmu.repos | json }}
-    - distro: {{ mosmu.distro | json }}
-    - trusted: {{ mosmu.trusted | json }}
+    - plan: {{ plan | json }}

@@ -7,6 +7,7 @@ import importlib.util
 import os
 from unittest import mock
 
+import mosmu_plan
 import pytest
 import salt.client
 
@@ -69,7 +70,8 @@ def test_update_reports_no_minion_and_silent_minions(runner):
     assert call.args[:3] == (["node-1.test.domain.local", "node-2.test.domain.local"],
                              "state.apply", ["mosmu"])
     pillar = call.kwargs["kwarg"]["pillar"]["mosmu"]
-    assert pillar["mos_version"] == "8.0" and pillar["repos"] == ["updates"]
+    assert pillar["mos_version"] == "8.0" and [r["name"] for r in pillar["repos"]] == ["updates"]
+    assert mosmu_plan.Plan.from_pillar(pillar).path == "mos-repos/ubuntu/8.0"   # the whole plan
     assert "password" not in str(call)
 
 

@@ -1,0 +1,58 @@
+"""Package backends behind one seam: the node side picks one from the plan and the node.
+
+A backend (``mosmu_apt.Apt``, ``mosmu_yum.Yum``) knows, for one node root and one plan:
+which files to write (``files()``), the argv lists to audit/recover an interrupted package
+manager, refresh the MU metadata, simulate, upgrade and list installed packages, and how to
+read their output. It runs nothing: the execution module runs the argv lists it returns.
+"""
+
+import mosmu_apt
+import mosmu_yum
+
+BACKENDS = {"apt": mosmu_apt.Apt, "yum": mosmu_yum.Yum}
+
+
+class BackendMissing(Exception):
+    """The node lacks the package tools the plan's backend needs."""
+
+
+def for_plan(plan, root, which, private=None):
+    """The backend for ``plan`` on this node.
+
+    :param plan: a :class:`mosmu_plan.Plan`
+    :param root: node root (``/`` on a real node)
+    :param which: ``shutil.which``-like lookup of a tool name (returns a path or None)
+    :param private: a private work dir: test mode keeps every file and all apt/yum state there
+    :raise BackendMissing: naming the tools that are missing
+    """
+    cls = BACKENDS[plan.backend]
+    tools = {name: which(name) for name in cls.candidates}
+    try:
+        return cls(root, plan, tools, private=private)
+    except LookupError as err:
+        raise BackendMissing(f"{err}; a {plan.distro} MOS {plan.mos_version} node needs "
+                             f"{' or '.join(cls.candidates)}") from err
+
+
+def by_name(name, root, which):
+    """A backend without a plan: enough to read the node's installed packages."""
+    cls = BACKENDS[name]
+    try:
+        return cls(root, None, {t: which(t) for t in cls.candidates})
+    except LookupError as err:
+        raise BackendMissing(str(err)) from err
+
+
+def available(which):
+    """Names of the backends whose tools exist on this node."""
+    return [name for name, cls in BACKENDS.items() if any(which(t) for t in cls.managers)]
+
+
+def diff_versions(before, after):
+    """``{name: {"old", "new"}}`` for every package added, removed or changed."""
+    out = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name, ""), after.get(name, "")
+        if old != new:
+            out[name] = {"old": old, "new": new}
+    return out
