@@ -252,6 +252,7 @@ def pending(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-
     the_plan = _plan(plan, kwargs)
     node_root = __salt__["mosmu.root"](root)
     tmp = tempfile.mkdtemp(prefix="mosmu-pending-")
+    backend = None
     try:
         backend = _backend(the_plan, node_root, private=tmp)
         for path in backend.private_dirs():
@@ -262,7 +263,8 @@ def pending(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-
         _refresh(backend, env)
         return _simulate(backend, env, before)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for path in [tmp] + (backend.private_leftovers() if backend else []):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _version(backend):
@@ -321,6 +323,7 @@ def upgrade(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-
               "repos": the_plan.repo_names, "backend": backend.name}
     result = {"changes": {}, "kept_back": [], "recovered": [], "files": []}
     run = mosmu_status.NodeRun(node_root, record)
+    record = run.record
     try:
         with run:
             run.step("write repo files")
@@ -358,8 +361,8 @@ def upgrade(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-
             run.step("Murano dashboard fixup")
             _horizon_fixup(backend, env)
     except CommandExecutionError as err:
-        raise CommandExecutionError(str(err), info=dict(result, failed_step=run.current)) \
-            from err
+        raise CommandExecutionError(getattr(err, "error", None) or str(err),
+                                    info=dict(result, failed_step=run.current)) from err
     except OSError as err:
         raise CommandExecutionError(
             f"{run.current} failed on root {node_root}: {err}",

@@ -64,7 +64,7 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
         try:
             todo = __salt__["mosmu.pending"](the_plan, node_root)
         except CommandExecutionError as err:
-            ret["comment"] = str(err)
+            ret["comment"] = getattr(err, "error", None) or str(err)
             return ret
         ret["changes"] = todo
         ret["result"] = None if todo else True
@@ -77,7 +77,7 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
     except CommandExecutionError as err:
         info = getattr(err, "info", None) or {}
         ret["changes"] = info.get("changes", {})
-        ret["comment"] = f"{err}; status UPDATE=FAIL"
+        ret["comment"] = f"{getattr(err, 'error', err)}; status UPDATE=FAIL"
         return ret
     ret["result"] = True
     ret["changes"] = done["changes"]

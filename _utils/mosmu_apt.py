@@ -172,6 +172,9 @@ class Apt:
         return [os.path.join(self.private, sub) for sub in
                 ("lists/partial", "cache/archives/partial")]
 
+    def private_leftovers(self):  # pylint: disable=no-self-use
+        return []
+
     def version_argv(self):
         return ["apt-get", "--version"]
 
@@ -184,7 +187,14 @@ class Apt:
 
     def interrupted(self, audit_stdout):
         """Problems to recover from: dpkg's audit and an unfinished dpkg journal."""
-        problems = [ln.strip() for ln in audit_stdout.splitlines() if ln.strip()]
+        problems, header = [], None
+        for line in audit_stdout.splitlines():
+            if line.startswith(" ") and line.strip():
+                problems.append(f"dpkg --audit: {line.split()[0]} ({header or 'not installed'})")
+            elif line.strip() and header is None:
+                header = line.strip().rstrip(".").lower()
+            elif not line.strip():
+                header = None
         updates = node_path(self.root, "var/lib/dpkg/updates")
         if os.path.isdir(updates) and any(n.isdigit() for n in os.listdir(updates)):
             problems.append("dpkg was interrupted (unfinished journal in /var/lib/dpkg/updates)")

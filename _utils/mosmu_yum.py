@@ -112,6 +112,14 @@ class Yum:
             return []
         return [os.path.join(self.private, sub) for sub in ("cache", "persist", "log")]
 
+    def private_leftovers(self):
+        """dnf 4 resolves some of cachedir/logdir inside --installroot and some on the host
+        (verified: repodata on the host, expired_repos.json and dnf.log under the root), so
+        test mode removes the private dir at both places."""
+        if not self.private or not self.alt:
+            return []
+        return [os.path.join(self.root, self.private.lstrip("/"))]
+
     def version_argv(self):
         return [self.tool, "--version"]
 

@@ -179,6 +179,7 @@ def test_yum_alt_root_and_private_state():
     argv = backend.simulate_argv()
     assert "--installroot=/srv/c1" in argv and "--setopt=cachedir=/tmp/q/cache" in argv
     assert "--setopt=reposdir=/tmp/q/yum.repos.d" in argv and argv[-1] == "check-update"
+    assert backend.private_leftovers() == ["/srv/c1/tmp/q"]   # dnf puts part of it there
     assert backend.installed_argv()[:2] == ["rpm", "--root=/srv/c1"]
 
 
@@ -214,7 +215,9 @@ def test_apt_interrupted_dpkg_journal_is_detected(tmp_path):
     assert backend.interrupted("") == []
     (tmp_path / "var/lib/dpkg/updates/0001").write_text("")
     assert len(backend.interrupted("")) == 1
-    assert backend.interrupted("The following packages are only half configured\n x\n")
+    assert backend.interrupted("The following packages are only half configured.\n x  X\n") == [
+        "dpkg --audit: x (the following packages are only half configured)",
+        "dpkg was interrupted (unfinished journal in /var/lib/dpkg/updates)"]
 
 
 def test_available_backends_follow_the_tools():
