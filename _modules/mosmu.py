@@ -269,6 +269,8 @@ def pending(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-
 
 def _version(backend):
     key = f"mosmu.{backend.name}_version"
+    if backend.version_argv() is None:
+        return None
     if key not in __context__:
         ret = __salt__["cmd.run_all"](backend.version_argv(), python_shell=False,
                                       ignore_retcode=True, output_loglevel="quiet")

@@ -8,6 +8,7 @@ through runner arguments, which Salt keeps in the job cache and on the event bus
 Errors end the run with ``{"error": "...", "retcode": 2}``: one line naming cause and fix.
 """
 
+import dataclasses
 import logging
 import time
 
@@ -247,12 +248,38 @@ def _sync_plans(cfg, plans):
     for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
         _progress(f"mirror: syncing {name} ({', '.join(repos)}) from {cfg['mirror_upstream']}")
         result = mosmu_mirror.sync_tree(cfg["mirror_upstream"], cfg["mirror_root"], tree, repos,
-                                        timeout=int(cfg["timeout"]) * 4)
-        _progress(f"mirror: {name} " + ", ".join(
+                                        timeout=int(cfg["timeout"]) * 4,
+                                        keep=cfg["keep_snapshots"],
+                                        staging_dir=cfg["mirror_staging"])
+        _progress(f"mirror: {name} {result['state']}: " + ", ".join(
             f"{s} {state}" for s, state in sorted(result["suites"].items()))
             + f" ({result['files']} file(s) fetched, {result['seconds']} s)")
         results[name] = result
     return results
+
+
+def _pin_snapshots(cfg, plans, mirror):
+    """Pre-flight, then point every plan at the snapshot its tree has now.
+
+    Nodes of this run read ``<repo_url>/.snapshots/<tree>/<id>``: a publish during the run
+    cannot change what a later wave installs. A tree that lacks a suite the plan needs stops
+    the run here, before any node is touched (also with ``sync=False`` and in test mode).
+    """
+    for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
+        lacking = mosmu_mirror.missing(cfg["mirror_root"], tree, repos)
+        if lacking:
+            raise ConfigError(
+                f"the master's mirror lacks {', '.join(lacking)} of {name} under "
+                f"{cfg['mirror_root']}; no node was touched. Run salt-run mosmu.sync "
+                f"mos_version={tree.version} distro={tree.distro} repos={','.join(repos)} "
+                "(or drop sync=False)")
+        snapshot = (mirror.get(name) or {}).get("snapshot_path") or \
+            mosmu_mirror.current_snapshot(cfg["mirror_root"], tree)
+        for entry in plans.values():
+            plan = entry.get("plan")
+            if plan and cfg["catalog"].get(plan.distro, plan.mos_version) == tree:
+                entry["plan"] = dataclasses.replace(plan, path=snapshot)
+
 
 
 def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repos=None,  # pylint: disable=redefined-outer-name
@@ -317,6 +344,7 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
             _progress("test mode: the mirror is not synced; nodes compare against what it "
                       "publishes now (salt-run mosmu.sync first to see upstream's newest)")
         mirror = _sync_plans(cfg, plan["plans"]) if sync and not test else {}
+        _pin_snapshots(cfg, plan["plans"], mirror)
     except MosmuError as err:
         return _fail(str(err))
 
@@ -405,9 +433,23 @@ def status(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # p
     return report
 
 
-def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False):
+def _tree_of(cfg, mos_version, distro):
+    if mos_version is None:
+        raise ConfigError("give mos_version=X.Y (and distro=centos for CentOS trees)")
+    try:
+        return cfg["catalog"].get(mosmu_validate.word(distro, "distro"),
+                                  mosmu_validate.mos_version(mos_version))
+    except ValueError as err:
+        raise ConfigError(f"{err}; fix the argument") from err
+
+
+def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False,
+         rollback=False, test=False):
     """
     Sync the mirror only: the MU repos of a catalog tree, or of the chosen environments.
+
+    Each tree is synced into a new snapshot, verified, then published by one atomic symlink
+    swap; the previous ``mosmu:keep_snapshots`` snapshots stay for rollback.
 
     mos_version
         MOS version to mirror, e.g. ``8.0`` or ``8.0-mu-3``; or give ``env`` / ``all_envs``.
@@ -419,6 +461,10 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         Environment id whose tree to mirror.
     all_envs
         Every operational environment's tree.
+    rollback
+        Re-point the tree (``mos_version``/``distro``) at its previous snapshot instead.
+    test
+        Only report what would be transferred.
 
     CLI Example:
 
@@ -427,20 +473,53 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         salt-run mosmu.sync mos_version=8.0 repos=updates,security
         salt-run mosmu.sync mos_version=6.1 distro=centos
         salt-run mosmu.sync env=11
+        salt-run mosmu.sync rollback=True mos_version=8.0
     """
     try:
+        rollback, test = _flag(rollback, "rollback"), _flag(test, "test")
         cfg = _config()
+        if rollback:
+            tree = _tree_of(cfg, mos_version, distro)
+            done = mosmu_mirror.rollback(cfg["mirror_root"], tree,
+                                         staging_dir=cfg["mirror_staging"])
+            return {"mirror": {tree.name: dict(done, state="rolled back")}, "retcode": 0}
         if env is None and not all_envs:
-            if mos_version is None:
-                raise ConfigError("give mos_version=X.Y (and distro=), env=N or all_envs=True")
-            tree = cfg["catalog"].get(mosmu_validate.word(distro, "distro"),
-                                      mosmu_validate.mos_version(mos_version))
+            tree = _tree_of(cfg, mos_version, distro)
             plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"],
                                                        mosmu_select.as_list(repos))}}
         else:
             plans = _plan(cfg, env, all_envs, mos_version=mos_version, repos=repos)["plans"]
+        if test:
+            return {"mirror": {name: mosmu_mirror.sync_tree(
+                cfg["mirror_upstream"], cfg["mirror_root"], tree, repos_,
+                timeout=int(cfg["timeout"]) * 4, staging_dir=cfg["mirror_staging"], test=True)
+                for name, (tree, repos_) in sorted(_trees(cfg, plans).items())}, "retcode": 0}
         return {"mirror": _sync_plans(cfg, plans), "retcode": 0}
     except ValueError as err:
         return _fail(f"{err}; fix the argument")
+    except MosmuError as err:
+        return _fail(str(err))
+
+
+def snapshots(mos_version=None, distro="ubuntu"):
+    """
+    The mirror snapshots of a catalog tree: time, which is published, and what changed.
+
+    mos_version
+        MOS version of the tree, e.g. ``8.0``.
+    distro
+        ``ubuntu`` (default) or ``centos``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run mosmu.snapshots mos_version=8.0
+    """
+    try:
+        cfg = _config()
+        tree = _tree_of(cfg, mos_version, distro)
+        return {"tree": tree.name, "snapshots": mosmu_mirror.snapshots(cfg["mirror_root"], tree),
+                "retcode": 0}
     except MosmuError as err:
         return _fail(str(err))

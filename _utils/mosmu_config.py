@@ -30,6 +30,7 @@ DEFAULTS = {
     "apply_timeout": 3600,
     "catalog": None,          # rows added to / overriding the built-in release catalog
     "keep_snapshots": 3,      # published mirror snapshots kept for rollback
+    "mirror_staging": None,   # default <dirname(mirror_root)>/.mosmu-staging (same filesystem)
 }
 
 
@@ -88,6 +89,12 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
         raise ConfigError(f"mosmu:match {cfg['match']!r} is not one of {', '.join(MATCHES)}")
     if not os.path.isabs(str(cfg["mirror_root"])):
         raise ConfigError(f"mosmu:mirror_root {cfg['mirror_root']!r} must be an absolute path")
+    keep = cfg["keep_snapshots"]
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ConfigError(f"mosmu:keep_snapshots {keep!r} must be an integer >= 1")
+    if cfg["mirror_staging"] is not None and not os.path.isabs(str(cfg["mirror_staging"])):
+        raise ConfigError(f"mosmu:mirror_staging {cfg['mirror_staging']!r} must be an absolute "
+                          "path on the mirror's filesystem")
     for key in ("timeout", "apply_timeout"):
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] <= 0:
             raise ConfigError(f"mosmu:{key} must be a positive number of seconds")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 
+from . import rpmrepo
 from .stack import Sandbox, SandboxError
 
 UPDATED_VERSION = "1.1"
@@ -72,36 +73,67 @@ def installed_versions(root):
     return dict(line.split() for line in proc.stdout.splitlines() if line.strip())
 
 
-def demo(nodes, directory=None):
-    """up -> mosmu.update env=1 -> mosmu.status -> check versions -> down. Returns exit code."""
+def installed_rpms(root):
+    """``{package: version}`` installed in a CentOS node root, read with ``rpm --root -qa``
+    (the release, ``-1``, dropped)."""
+    return {name: version.rsplit("-", 1)[0]
+            for name, version in rpmrepo.installed(root).items()}
+
+
+def node_packages(root, distro):
+    """``{package: version}`` in a node root: dpkg-query for Ubuntu, rpm for CentOS."""
+    return installed_rpms(root) if distro == "centos" else installed_versions(root)
+
+
+def demo_rows(box, report, status):
+    """``(ok, {env: [row, ...]})``: one row per sandbox node, grouped by environment; ok only
+    when every node is in the report, OK, and has every package at ``UPDATED_VERSION``."""
+    entries = {e.get("minion"): (ip, e) for ip, e in node_entries(report).items()}
+    ok, envs = True, {}
+    for minion, info in sorted(box.state["minions"].items(), key=lambda i: i[1]["ip"]):
+        ip, entry = entries.get(minion, (info["ip"], {"result": "MISSING"}))
+        versions = node_packages(info["root"], info["distro"])
+        upgraded = bool(versions) and all(v == UPDATED_VERSION for v in versions.values())
+        ok = ok and entry["result"] == "OK" and upgraded
+        envs.setdefault(info["env"], []).append((
+            ip, minion, info["distro"], entry["result"], len(entry.get("changes") or {}),
+            (status.get(minion) or {}).get("line"),
+            ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
+    return ok, envs
+
+
+def demo(nodes, centos_nodes=2, directory=None):
+    """up -> mosmu.update all_envs=True -> mosmu.status -> check versions -> down.
+
+    Returns the exit code: 0 only when every node of every environment ended OK, upgraded.
+    """
     directory = directory or tempfile.mkdtemp(prefix="mosmu-demo-")
     box = Sandbox(directory)
     try:
-        print(f"sandbox: starting Fuel API, rsync, HTTP, salt-master and {nodes} minion(s) "
-              f"in {directory}", flush=True)
-        box.up(nodes=nodes)
-        report, code = run_update(box, "env=1")
+        print(f"sandbox: starting Fuel API, rsync, HTTP, salt-master and {nodes} Ubuntu + "
+              f"{centos_nodes} CentOS minion(s) in {directory}", flush=True)
+        box.up(nodes=nodes, centos_nodes=centos_nodes)
+        report, code = run_update(box, "all_envs=True")
         if not isinstance(report, dict) or "error" in report:
             print("update failed:", report.get("error") if isinstance(report, dict) else report)
             return code or 1
         status = json.loads(box.run_salt("salt", "*", "mosmu.status", "--out=json",
-                                         "--static").stdout)
-        rows, ok = [], code == 0
-        for ip, entry in sorted(node_entries(report).items()):
-            minion = entry["minion"]
-            versions = installed_versions(box.node_root(minion)) if minion else {}
-            upgraded = versions and all(v == UPDATED_VERSION for v in versions.values())
-            ok = ok and entry["result"] == "OK" and upgraded
-            rows.append((ip, minion, entry["result"], len(entry.get("changes") or {}),
-                         (status.get(minion) or {}).get("line"),
-                         ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
-        print()
-        print(table(rows, ("node IP", "minion", "result", "upgraded", "status file",
-                           "packages in node root")))
+                                         "--static", check=False).stdout or "{}")
+        ok, envs = demo_rows(box, report, status)
+        for env, rows in sorted(envs.items()):
+            print(f"\nenvironment {env}")
+            print(table(rows, ("node IP", "minion", "distro", "result", "upgraded",
+                               "status file", "packages in node root")))
         print(f"\nsummary: {report.get('summary')}  retcode: {report.get('retcode')}")
-        return 0 if ok else 1
+        return 0 if ok and code == 0 else 1
     finally:
         box.down()
+
+
+def _prog():
+    """How the operator ran us: ``mosmu-sandbox`` (entry point) or ``python -m sandbox``."""
+    name = os.path.basename(sys.argv[0])
+    return "python -m sandbox" if name in ("__main__.py", "cli.py") else name
 
 
 def main(argv=None):
@@ -109,12 +141,15 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the sandbox in DIR")
     up.add_argument("--dir", required=True)
-    up.add_argument("--nodes", type=int, default=3)
-    up.add_argument("--inventory", help="inventory JSON instead of the default environment")
+    up.add_argument("--nodes", type=int, default=3, help="Ubuntu nodes of env 1 (MOS 8.0)")
+    up.add_argument("--centos-nodes", type=int, default=2,
+                    help="CentOS nodes of env 2 (MOS 6.1); 0 for none")
+    up.add_argument("--inventory", help="inventory JSON instead of the default environments")
     down = sub.add_parser("down", help="stop everything started in DIR and remove DIR")
     down.add_argument("--dir", required=True)
-    dm = sub.add_parser("demo", help="up, update env=1, status, down")
+    dm = sub.add_parser("demo", help="up, update all_envs=True, status, down")
     dm.add_argument("--nodes", type=int, default=3)
+    dm.add_argument("--centos-nodes", type=int, default=2)
     dm.add_argument("--dir")
     args = parser.parse_args(argv)
     try:
@@ -123,16 +158,18 @@ def main(argv=None):
             if args.inventory:
                 with open(args.inventory, encoding="utf-8") as handle:
                     inventory = json.load(handle)
-            state = Sandbox(args.dir).up(nodes=args.nodes, inventory=inventory)
+            state = Sandbox(args.dir).up(nodes=args.nodes, centos_nodes=args.centos_nodes,
+                                         inventory=inventory)
             print(f"sandbox up in {state['dir']} with minions: {', '.join(state['minions'])}")
+            print(f"trees:   {', '.join(state['trees'])}")
             print(f"update:  {state['commands']['update']}")
             print(f"status:  {state['commands']['status']}")
-            print(f"stop:    {os.path.basename(sys.argv[0])} down --dir {state['dir']}")
+            print(f"stop:    {_prog()} down --dir {state['dir']}")
             return 0
         if args.command == "down":
             Sandbox(args.dir).down()
             return 0
-        return demo(args.nodes, args.dir)
+        return demo(args.nodes, args.centos_nodes, args.dir)
     except SandboxError as err:
         print(f"mosmu-sandbox: {err}", file=sys.stderr)
         return 2

@@ -1,8 +1,11 @@
-"""Build the sandbox's upstream MOS mirror: real ``.deb`` files and real apt indices.
+"""Build the sandbox's upstream apt trees: real ``.deb`` files and real apt indices.
 
-Layout as on mirror.fuel-infra.org: ``mos-repos/ubuntu/<ver>/pool/main/<x>/<src>/*.deb`` and
-``dists/mos<ver>[-<repo>]/{Release, main|restricted/binary-amd64/Packages(.gz)}``.
-Packages carry no maintainer scripts (dpkg would run them chrooted into the node root).
+One tree per catalog row (``mosmu_catalog.Tree`` with ``backend == "apt"``), laid out as on
+mirror.fuel-infra.org: ``<upstream>/<tree.upstream>/pool/<component>/<x>/<src>/*.deb`` and
+``dists/<tree.suite_of(repo)>/{Release, <component>/binary-amd64/Packages(.gz)}`` for every
+repo the row offers. Packages carry no maintainer scripts (dpkg would run them chrooted into
+the node root). Building is idempotent: an index file is rewritten only when its content
+changes, and ``Release`` (written last, atomically) only when an index changed.
 """
 
 import gzip
@@ -11,17 +14,21 @@ import os
 import subprocess
 import tempfile
 
-# package -> source dir; versions per suite below
+# package -> source package (the pool directory)
 PACKAGES = {"nova-common": "nova", "python-nova": "nova", "neutron-common": "neutron"}
 GA_VERSION = "1.0"
-SUITE_VERSIONS = {          # suite suffix -> {package: version}
-    "": {p: GA_VERSION for p in PACKAGES},
-    "-updates": {p: "1.1" for p in PACKAGES},
-    "-security": {"python-nova": "1.1"},
-    "-proposed": {"nova-common": "1.2"},
-    "-holdback": {},
+# Below updates' 1.1 for dpkg (1.05 would sort above 1.1: dpkg compares 05 and 1 as numbers),
+# so only apt pinning (holdback 1100 > updates 1050) can make a node end at this version.
+HOLDBACK_VERSION = "1.0.5"
+GA_VERSIONS = {p: GA_VERSION for p in PACKAGES}
+REPO_VERSIONS = {           # MU repo -> {package: version} it publishes
+    "updates": {p: "1.1" for p in PACKAGES},
+    "security": {"python-nova": "1.1"},
+    "proposed": {"nova-common": "1.2"},
+    "holdback": {"neutron-common": HOLDBACK_VERSION},
 }
 COMPONENTS = ("main", "restricted")
+REPO_PLACEHOLDER = "-{repo}"
 
 
 def _run(argv, **kwargs):
@@ -31,11 +38,29 @@ def _run(argv, **kwargs):
     return proc.stdout
 
 
+def _put(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically unless it already holds it; True if
+    written."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.new"
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+    return True
+
+
 def build_deb(outdir, name, version):
     """``<outdir>/<name>_<version>_all.deb`` with one data file, no maintainer scripts."""
     path = os.path.join(outdir, f"{name}_{version}_all.deb")
     if os.path.exists(path):
         return path
+    os.makedirs(outdir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tree:
         os.makedirs(os.path.join(tree, "DEBIAN"))
         data = os.path.join(tree, "usr", "share", "mos", name)
@@ -47,8 +72,15 @@ def build_deb(outdir, name, version):
                          "Maintainer: MOS sandbox <sandbox@mosmu.invalid>\nSection: net\n"
                          f"Priority: optional\nDescription: MOS {name} (sandbox)\n"
                          " Sandbox stand-in for a Mirantis OpenStack package.\n")
-        _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", tree, path])
+        _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", tree, f"{path}.new"])
+    os.replace(f"{path}.new", path)
     return path
+
+
+def build_ga(outdir, versions=None):
+    """The GA debs nodes start with (``GA_VERSIONS``), in ``outdir``; their paths."""
+    return [build_deb(outdir, name, version)
+            for name, version in sorted((versions or GA_VERSIONS).items())]
 
 
 def _stanza(repo_root, deb):
@@ -62,46 +94,89 @@ def _stanza(repo_root, deb):
             f"SHA256: {hashlib.sha256(blob).hexdigest()}\n")
 
 
-def write_suite(repo_root, suite, debs):
-    """Packages(.gz) for ``main`` (the debs) and ``restricted`` (empty), then Release."""
+def write_suite(repo_root, suite, debs, components=COMPONENTS, label="mos"):
+    """Packages(.gz) of the first component (the debs) and the others (empty), then Release.
+
+    Returns True when anything was (re)written.
+    """
     dist = os.path.join(repo_root, "dists", suite)
-    for component in COMPONENTS:
+    changed = False
+    for index, component in enumerate(components):
         bdir = os.path.join(dist, component, "binary-amd64")
-        os.makedirs(bdir, exist_ok=True)
-        text = "\n".join(_stanza(repo_root, d) for d in debs) if component == "main" else ""
-        with open(os.path.join(bdir, "Packages"), "w", encoding="utf-8") as handle:
-            handle.write(text)
-        with gzip.GzipFile(os.path.join(bdir, "Packages.gz"), "wb", mtime=0) as handle:
-            handle.write(text.encode())
+        text = "\n".join(_stanza(repo_root, d) for d in debs) if index == 0 else ""
+        changed |= _put(os.path.join(bdir, "Packages"), text.encode())
+        changed |= _put(os.path.join(bdir, "Packages.gz"),
+                        gzip.compress(text.encode(), mtime=0))
+    if not changed and os.path.exists(os.path.join(dist, "Release")):
+        return False
     release = _run([
         "apt-ftparchive",
         "-o", "APT::FTPArchive::Release::Origin=Mirantis",
-        "-o", "APT::FTPArchive::Release::Label=mos8.0",
+        "-o", f"APT::FTPArchive::Release::Label={label}",
         "-o", f"APT::FTPArchive::Release::Suite={suite}",
         "-o", f"APT::FTPArchive::Release::Codename={suite}",
         "-o", "APT::FTPArchive::Release::Architectures=amd64",
-        "-o", f"APT::FTPArchive::Release::Components={' '.join(COMPONENTS)}",
+        "-o", f"APT::FTPArchive::Release::Components={' '.join(components)}",
         "-o", "APT::FTPArchive::Release::Default-Patterns=false",
         "-o", "APT::FTPArchive::Release::Patterns::=Packages*",
         "release", dist])
-    tmp = os.path.join(dist, ".Release.new")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(release)
-    os.replace(tmp, os.path.join(dist, "Release"))   # Release last, atomically
+    _put(os.path.join(dist, "Release"), release.encode())   # Release last, atomically
+    return True
+
+
+def ga_suite(tree):
+    """The GA suite next to a row's MU suites (``mos8.0`` for ``mos8.0-{repo}``), or None
+    when the row's suites have no such stem (5.1.1/6.0: ``precise``)."""
+    if tree.suite.endswith(REPO_PLACEHOLDER) and "{" not in tree.suite[:-len(REPO_PLACEHOLDER)]:
+        return tree.suite[:-len(REPO_PLACEHOLDER)]
+    return None
+
+
+def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None):
+    """Write the apt tree of catalog row ``tree`` under ``upstream_root``; return its path.
+
+    :param upstream_root: the rsync module root (``<sandbox>/upstream``)
+    :param tree: a ``mosmu_catalog.Tree`` with ``backend == "apt"``
+    :param repo_versions: ``{repo: {package: version}}`` (default ``REPO_VERSIONS``); a repo
+        the row offers but the mapping lacks gets an empty suite
+    :param ga_versions: packages of the GA suite, when the row has one (``ga_suite``)
+    """
+    if tree.backend != "apt":
+        raise ValueError(f"{tree.name} is a {tree.backend} tree, not apt")
+    repo_versions = REPO_VERSIONS if repo_versions is None else repo_versions
+    suites = {tree.suite_of(repo): repo_versions.get(repo, {}) for repo in tree.repos}
+    if len(suites) != len(tree.repos):
+        raise ValueError(f"{tree.name}: several repos share one suite ({tree.suite})")
+    ga = ga_suite(tree)
+    if ga is not None and ga not in suites:
+        suites[ga] = GA_VERSIONS if ga_versions is None else ga_versions
+    components = tuple(tree.components.split()) or ("main",)
+    repo_root = os.path.join(upstream_root, tree.upstream)
+    label = f"mos{tree.version}"
+    for suite, versions in suites.items():
+        debs = []
+        for name, version in sorted(versions.items()):
+            source = PACKAGES.get(name, name)
+            pool = os.path.join(repo_root, "pool", components[0], source[0], source)
+            debs.append(build_deb(pool, name, version))
+        write_suite(repo_root, suite, debs, components, label)
+    return repo_root
 
 
 def build_upstream(upstream_root, mos_version="8.0", suite_versions=None):
-    """Write ``mos-repos/ubuntu/<ver>`` under ``upstream_root``; return the GA debs' paths."""
-    suite_versions = suite_versions or SUITE_VERSIONS
+    """Compatibility wrapper: the 8.0 layout (``mos-repos/ubuntu/<ver>``, suites
+    ``mos<ver>`` + ``-<repo>``); ``suite_versions`` is keyed by suite suffix (``-updates``).
+    Returns the GA debs' paths."""
     repo_root = os.path.join(upstream_root, "mos-repos", "ubuntu", mos_version)
+    suite_versions = suite_versions or dict(
+        {"": GA_VERSIONS}, **{f"-{r}": v for r, v in REPO_VERSIONS.items()})
     ga = []
     for suffix, versions in suite_versions.items():
         debs = []
         for name, version in sorted(versions.items()):
             pool = os.path.join(repo_root, "pool", "main", PACKAGES[name][0], PACKAGES[name])
-            os.makedirs(pool, exist_ok=True)
             debs.append(build_deb(pool, name, version))
-        write_suite(repo_root, f"mos{mos_version}{suffix}", debs)
+        write_suite(repo_root, f"mos{mos_version}{suffix}", debs, label=f"mos{mos_version}")
         if suffix == "":
             ga = debs
     return ga

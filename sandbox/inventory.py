@@ -2,7 +2,9 @@
 
 Field sets follow reference/FUEL.md sections 1.2-1.5 (NodeSerializer, ClusterSerializer and
 ReleaseSerializer at fuel-web 8.0). Releases and node ``meta`` come from Fuel's own fixtures
-in ``data/``. Admin IPs (10.20.0.x) are data only: nothing ever connects to them.
+in ``data/``: an 8.0 master that also manages a 6.1 environment serves the releases of both
+(8.0: ids 1 CentOS, 2 Ubuntu; 6.1: ids 3 CentOS, 4 Ubuntu). Admin IPs (10.20.0.x) are data
+only: nothing ever connects to them.
 """
 
 import copy
@@ -28,18 +30,40 @@ RELEASE_FIELDS = ("id", "name", "version", "can_update_from_versions", "descript
                   "vmware_attributes_metadata", "components_metadata")
 
 
-def releases_80():
-    """The two 8.0 releases (CentOS id 1, Ubuntu id 2) from fuel-web's openstack.yaml."""
-    with open(os.path.join(DATA, "fuel-web_8.0_openstack.yaml"), encoding="utf-8") as handle:
+# Release ids the sandbox gives each fixture's releases (in fixture order: CentOS, Ubuntu).
+RELEASE_IDS = {"8.0": (1, 2), "6.1": (3, 4)}
+UBUNTU_80_RELEASE = 2       # Liberty on Ubuntu 14.04
+CENTOS_61_RELEASE = 3       # Juno on CentOS 6.5 (2014.2.2-6.1)
+
+
+def _releases(fuel_version):
+    """The releases of fuel-web's openstack.yaml fixture at ``fuel_version``."""
+    with open(os.path.join(DATA, f"fuel-web_{fuel_version}_openstack.yaml"),
+              encoding="utf-8") as handle:
         fixture = yaml.safe_load(handle)
     base = next(e["fields"] for e in fixture if "extend" not in e)
     out = []
-    for pk, entry in enumerate((e for e in fixture if "extend" in e), 1):
+    for pk, entry in zip(RELEASE_IDS[fuel_version], (e for e in fixture if "extend" in e)):
         fields = dict(copy.deepcopy(base), **entry["fields"])
         fields.setdefault("state", "available")
         fields.update(id=pk, is_deployable=fields["state"] == "available")
         out.append({k: fields.get(k) for k in RELEASE_FIELDS})
     return out
+
+
+def releases_80():
+    """The two 8.0 releases (CentOS id 1, Ubuntu id 2) from fuel-web's openstack.yaml."""
+    return _releases("8.0")
+
+
+def releases_61():
+    """The two 6.1 releases (CentOS id 3, Ubuntu id 4) from fuel-web's 6.1 openstack.yaml."""
+    return _releases("6.1")
+
+
+def releases():
+    """Every release the sandbox master knows: 8.0 (ids 1, 2) and 6.1 (ids 3, 4)."""
+    return releases_80() + releases_61()
 
 
 def _sample_metas():
@@ -88,12 +112,13 @@ def node(node_id, cluster=1, roles=("controller",), status="ready", online=True,
     }
 
 
-def cluster(cluster_id=1, release_id=2, name=None, status="operational"):
-    """One Nailgun 8.0 cluster (environment) object."""
+def cluster(cluster_id=1, release_id=2, name=None, status="operational", fuel_version="8.0"):
+    """One Nailgun 8.0 cluster (environment) object (``fuel_version``: the Fuel version that
+    created it)."""
     return {
         "id": cluster_id, "name": name or f"env-{cluster_id}", "mode": "ha_compact",
         "changes": [], "status": status, "is_customized": False, "net_provider": "neutron",
-        "release_id": release_id, "fuel_version": "8.0",
+        "release_id": release_id, "fuel_version": fuel_version,
         "ui_settings": {"view_mode": "standard", "filter": {}, "sort": [{"roles": "asc"}],
                         "filter_by_labels": {}, "sort_by_labels": [], "search": ""},
         "pending_release_id": None, "is_locked": True,
@@ -108,13 +133,22 @@ def version_80():
             "openstack_version": "liberty-8.0", "auth_required": True}
 
 
-def default(nodes=3):
-    """One MOS 8.0 environment (id 1) of ``nodes`` Ubuntu nodes, ready and online."""
+def default(nodes=3, centos_nodes=0):
+    """Environment 1: MOS 8.0 (Liberty on Ubuntu 14.04) of ``nodes`` Ubuntu nodes (ids
+    1..nodes); with ``centos_nodes``, environment 2: MOS 6.1 (Juno on CentOS 6.5) of that many
+    CentOS nodes (ids nodes+1..). All ready and online; roles cycle controller / compute /
+    compute+cinder per environment. The releases of 8.0 and 6.1 are always listed.
+
+    The sandbox's own default is both environments (``Sandbox.up(nodes=3, centos_nodes=2)``);
+    this function keeps ``centos_nodes=0`` so that callers adding their own clusters and node
+    ids after ``default(n)`` keep working.
+    """
     metas = _sample_metas()
-    return {
-        "version": version_80(),
-        "releases": releases_80(),
-        "clusters": [cluster(1)],
-        "nodes": [node(i, roles=ROLE_CYCLE[(i - 1) % 3], metas=metas)
-                  for i in range(1, nodes + 1)],
-    }
+    clusters = [cluster(1, release_id=UBUNTU_80_RELEASE)]
+    out = [node(i, roles=ROLE_CYCLE[(i - 1) % 3], metas=metas) for i in range(1, nodes + 1)]
+    if centos_nodes:
+        clusters.append(cluster(2, release_id=CENTOS_61_RELEASE, fuel_version="6.1"))
+        out += [node(nodes + i, cluster=2, roles=ROLE_CYCLE[(i - 1) % 3], os_platform="centos",
+                     metas=metas) for i in range(1, centos_nodes + 1)]
+    return {"version": version_80(), "releases": releases(), "clusters": clusters,
+            "nodes": out}

@@ -4,6 +4,11 @@ one salt-minion per node, and one alternate filesystem root per node.
 Everything binds to 127.0.0.1 on free ports. Inventory addresses (10.20.0.x) are data: the
 minions only carry them as their ``ipv4`` grain. State lives in ``DIR/sandbox.json``;
 ``down`` stops every process whose command line names DIR and removes DIR.
+
+The upstream mirror (``DIR/upstream``, rsync module ``mirror``) holds one tree per catalog row
+an environment uses (``build_tree``: apt rows via ``debrepo``, yum rows via ``rpmrepo``). Node
+roots start with the GA packages of their distro: dpkg for Ubuntu nodes, an rpm database for
+CentOS nodes (``reset_node`` re-creates one for another layout).
 """
 
 import json
@@ -20,12 +25,25 @@ import yaml
 
 from . import debrepo
 from . import inventory as inventory_mod
+from . import rpmrepo
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.join(REPO, "_utils") not in sys.path:      # mosmu_catalog, as Salt loads it
+    sys.path.insert(0, os.path.join(REPO, "_utils"))
+import mosmu_catalog  # noqa: E402  pylint: disable=wrong-import-position
+
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 TOOLS = {"rsync": "rsync", "dpkg-deb": "dpkg-dev", "apt-ftparchive": "apt-utils",
          "apt-get": "apt", "dpkg": "dpkg", "dpkg-query": "dpkg"}
+YUM_TOOLS = {"rpm": "rpm", "rpmbuild": "rpm", "createrepo_c": "createrepo-c", "dnf": "dnf"}
 READY_TIMEOUT = 180
+DISTROS = {"ubuntu": {"module": debrepo, "grains": {}},
+           "centos": {"module": rpmrepo, "grains": {"os_family": "RedHat", "os": "CentOS"}}}
+# What nodes start with ("ga") and what each MU repo publishes, per distro (tests read this).
+PACKAGE_VERSIONS = {
+    "ubuntu": dict({"ga": debrepo.GA_VERSIONS}, **debrepo.REPO_VERSIONS),
+    "centos": dict({"ga": rpmrepo.GA_VERSIONS}, **rpmrepo.REPO_VERSIONS),
+}
 
 
 class SandboxError(Exception):
@@ -74,6 +92,24 @@ def _yaml(path, data, mode=0o644):
     _write(path, yaml.safe_dump(data, default_flow_style=False, sort_keys=True), mode)
 
 
+def env_rows(inv, catalog=None):
+    """``[(distro, mos_version), ...]`` of the inventory's environments, from their releases
+    (the same rule the runner uses), in cluster order, without duplicates."""
+    releases = {r["id"]: r for r in inv["releases"]}
+    out = []
+    for cluster in inv["clusters"]:
+        release = releases.get(cluster["release_id"])
+        if release is None:
+            raise SandboxError(f"cluster {cluster['id']}: release {cluster['release_id']} "
+                               "is not in the inventory")
+        key = (mosmu_catalog.distro_of_release(release),
+               mosmu_catalog.mos_version_of_release(release))
+        (catalog or mosmu_catalog.Catalog()).get(*key)      # ValueError names what is known
+        if key not in out:
+            out.append(key)
+    return out
+
+
 def node_root_skeleton(root):
     """The directories apt and dpkg expect on a Debian/Ubuntu system."""
     for sub in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers",
@@ -119,6 +155,160 @@ class Sandbox:
                                f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
         return proc
 
+    # -- upstream trees and node roots --------------------------------------------------------
+
+    @property
+    def upstream_dir(self):
+        return os.path.join(self.dir, "upstream")
+
+    def build_tree(self, distro, version=None, repo_versions=None):
+        """Build (idempotently) the upstream tree of a catalog row; return its path.
+
+        Callable on a running sandbox: the rsync daemon serves the new tree at once.
+
+        :param distro: ``ubuntu``/``centos`` with ``version``, or a ``mosmu_catalog.Tree``
+            (e.g. a made-up row from ``mosmu_catalog.Catalog(overrides).get(...)``)
+        :param version: MOS version of the built-in row (``8.0``, ``6.1``, ``9.2-mu-3``...)
+        :param repo_versions: ``{repo: {package: version}}`` instead of
+            ``PACKAGE_VERSIONS[distro]`` (without its ``ga`` entry)
+        :returns: ``<upstream>/<tree.upstream>``
+        """
+        tree = _tree(distro, version)
+        if tree.backend == "yum":
+            _check_tools(YUM_TOOLS)
+            path = rpmrepo.build_tree(self.upstream_dir, tree, repo_versions,
+                                      pool=os.path.join(self.dir, "packages", "rpm-pool"))
+        else:
+            path = debrepo.build_tree(self.upstream_dir, tree, repo_versions)
+        built = self.state.setdefault("trees", [])
+        if tree.name not in built:
+            built.append(tree.name)
+            if os.path.exists(self.state_path):
+                self._save()
+        return path
+
+    def ga_packages(self, distro):
+        """Paths of the GA package files (``PACKAGE_VERSIONS[distro]["ga"]``) nodes start
+        with; built once into ``DIR/packages/<distro>-ga``."""
+        outdir = os.path.join(self.dir, "packages", f"{distro}-ga")
+        if distro not in DISTROS:
+            raise SandboxError(f"no GA packages for distro {distro!r}; choose from "
+                               f"{', '.join(DISTROS)}")
+        return DISTROS[distro]["module"].build_ga(outdir)
+
+    def make_node_root(self, root, distro, version=None):
+        """Create a node root with the GA packages of a layout installed in it.
+
+        :param root: the directory to create (must not hold another node)
+        :param distro: ``ubuntu``/``centos`` with ``version``, or a ``mosmu_catalog.Tree``
+
+        Ubuntu: the dpkg/apt skeleton and ``dpkg --root=R --log=R/var/log/dpkg.log -i``;
+        ``etc/apt/sources.list`` names the row's GA suite when it has one. CentOS:
+        ``rpm --root=R --initdb`` then ``rpm --root=R -i --nodeps`` (see ``rpmrepo``).
+        """
+        tree = _tree(distro, version) if version or not isinstance(distro, str) else None
+        distro = tree.distro if tree else distro
+        if distro == "centos":
+            _check_tools(YUM_TOOLS)
+            try:
+                rpmrepo.init_root(root, self.ga_packages("centos"))
+            except RuntimeError as err:
+                raise SandboxError(f"CentOS node root {root}: {err}") from err
+            return
+        if distro != "ubuntu":
+            raise SandboxError(f"no node roots for distro {distro!r}")
+        node_root_skeleton(root)
+        ga = debrepo.ga_suite(tree) if tree else None
+        if ga and "http" in self.state.get("ports", {}):
+            _write(os.path.join(root, "etc/apt/sources.list"),
+                   f"deb http://127.0.0.1:{self.state['ports']['http']}/{tree.path} {ga} "
+                   f"{tree.components.split()[0]}\n")
+        proc = subprocess.run(["dpkg", f"--root={root}",
+                               f"--log={os.path.join(root, 'var/log/dpkg.log')}", "-i",
+                               *self.ga_packages("ubuntu")],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SandboxError(f"dpkg --root={root} -i failed: {proc.stderr.strip()}")
+
+    def reset_node(self, minion_id, distro=None, version=None):
+        """Wipe a minion's node root and re-create it with the GA packages of a layout.
+
+        :param minion_id: a minion of this sandbox
+        :param distro: ``ubuntu``/``centos`` or a ``mosmu_catalog.Tree`` (default: the
+            minion's current layout); the layout's upstream tree is built too
+        :param version: MOS version of the layout (default: the minion's current one)
+        :returns: the minion's state entry (``ip``, ``root``, ``distro``, ``version``,
+            ``env``). When the distro changes, the minion is restarted with the other
+            distro's grains (``os_family``/``os``) and waited for.
+        """
+        info = self.state.get("minions", {}).get(minion_id)
+        if info is None:
+            raise SandboxError(f"{minion_id} is not a minion of the sandbox in {self.dir}")
+        if isinstance(distro, mosmu_catalog.Tree):
+            tree = distro
+        else:
+            tree = _tree(distro or info["distro"], version or info["version"])
+        self.build_tree(tree)
+        root = info["root"]
+        shutil.rmtree(root, ignore_errors=True)
+        self.make_node_root(root, tree)
+        restart = tree.distro != info["distro"]
+        info.update(distro=tree.distro, version=tree.version)
+        self._save()
+        if restart:
+            self._restart_minion(minion_id)
+        return info
+
+    def _minion_config(self, minion_id, info, index):
+        cfg_dir = os.path.join(self.dir, "salt", "minions", minion_id)
+        short = f"n{index}"
+        ports = self.state["ports"]
+        _yaml(os.path.join(cfg_dir, "minion"), {
+            "id": minion_id, "master": "127.0.0.1", "master_port": ports["salt_ret"],
+            "publish_port": ports["salt_publish"], "user": _user(),
+            "root_dir": os.path.join(self.dir, "salt", short),
+            "sock_dir": os.path.join(self.dir, "run", short),
+            "log_file": os.path.join(self.dir, "logs", f"minion-{minion_id}.log"),
+            "log_level_logfile": "info", "enable_fqdns_grains": False,
+            "grains": dict(DISTROS[info["distro"]]["grains"], ipv4=[info["ip"]],
+                           mosmu_sandbox=True),
+            "mosmu": {"root": info["root"]}})
+        return cfg_dir
+
+    def _start_minion(self, minion_id):
+        info = self.state["minions"][minion_id]
+        cfg_dir = self._minion_config(minion_id, info, info["index"])
+        # HOME pinned: Debian's rpm finds a node's database at <root>/<HOME>/.rpmdb
+        self._spawn(f"minion-{minion_id}", [os.path.join(BIN, "salt-minion"), "-c", cfg_dir,
+                                            "-l", "quiet"], env=rpmrepo.rpm_env())
+
+    def _restart_minion(self, minion_id):
+        pid = self.state.get("pids", {}).get(f"minion-{minion_id}")
+        if pid and _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            for proc in self._procs:
+                if proc.pid == pid:
+                    proc.wait(timeout=30)
+            wait_for(lambda: not _alive(pid), f"{minion_id} to stop", timeout=30)
+        self._start_minion(minion_id)
+        wait_for(lambda: minion_id in self._pinged(), f"{minion_id} to answer")
+        self.run_salt("salt", minion_id, "saltutil.sync_all", "--out=json")
+        self.run_salt("salt", minion_id, "saltutil.refresh_grains", "--out=json")
+        family = DISTROS[self.state["minions"][minion_id]["distro"]]["grains"].get("os_family")
+        wait_for(lambda: self._cached_family(minion_id, family), "the master's grains cache")
+
+    def _cached_family(self, minion_id, family):
+        proc = self.run_salt("salt-run", "cache.grains", f"tgt={minion_id}", "--out=json",
+                             check=False)
+        try:
+            grains = json.loads(proc.stdout or "{}").get(minion_id) or {}
+        except ValueError:
+            return False
+        return family is None or grains.get("os_family") == family
+
     def _spawn(self, name, argv, env=None):
         log_path = os.path.join(self.dir, "logs", f"{name}.log")
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -136,27 +326,39 @@ class Sandbox:
 
     # -- up ----------------------------------------------------------------------------------
 
-    def up(self, nodes=3, inventory=None):
-        """Start everything; return the state dict (ports, commands, minions)."""
-        missing = sorted({pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None})
-        if missing:
-            raise SandboxError(f"missing Debian packages: {' '.join(missing)}; install them "
-                               f"(apt-get install {' '.join(missing)}) or run make demo")
+    def up(self, nodes=3, centos_nodes=2, inventory=None):
+        """Start everything; return the state dict (ports, commands, minions, trees).
+
+        :param nodes: Ubuntu nodes of environment 1 (MOS 8.0)
+        :param centos_nodes: CentOS nodes of environment 2 (MOS 6.1); 0 for none
+        :param inventory: an inventory dict instead of ``inventory.default(nodes,
+            centos_nodes)``
+        """
+        inv = inventory or inventory_mod.default(nodes, centos_nodes)
+        try:
+            rows = env_rows(inv)
+        except ValueError as err:
+            raise SandboxError(f"inventory: {err}") from err
+        _check_tools(TOOLS)
+        if any(d == "centos" for d, _v in rows) or any(
+                n.get("os_platform") == "centos" for n in inv["nodes"]):
+            _check_tools(YUM_TOOLS)
         if self.state:
             raise SandboxError(f"a sandbox is already up in {self.dir}; run "
-                               f"mosmu-sandbox down --dir {self.dir} first")
+                               f"python -m sandbox down --dir {self.dir} first")
         if os.path.exists(self.dir) and os.listdir(self.dir):
             raise SandboxError(f"{self.dir} exists and is not empty; give a new --dir")
         os.makedirs(self.dir, exist_ok=True)
         names = ("keystone", "nailgun", "http", "rsync", "salt_publish", "salt_ret")
         ports = dict(zip(names, free_ports(len(names))))
-        inv = inventory or inventory_mod.default(nodes)
-        self.state = {"dir": self.dir, "ports": ports, "pids": {}}
+        self.state = {"dir": self.dir, "ports": ports, "pids": {}, "trees": []}
         self._save()
         try:
             self._start_fuel_api(inv, ports)
-            ga_debs = self._start_mirrors(ports)
-            self._start_salt(inv, ports, ga_debs)
+            for distro, version in rows:
+                self.build_tree(distro, version)
+            self._start_mirrors(ports)
+            self._start_salt(inv, ports)
         except BaseException:
             self.down(remove=False)
             raise
@@ -180,8 +382,8 @@ class Sandbox:
                         os.path.abspath(__file__)))))
 
     def _start_mirrors(self, ports):
-        upstream = os.path.join(self.dir, "upstream")
-        ga_debs = debrepo.build_upstream(upstream, "8.0")
+        upstream = self.upstream_dir
+        os.makedirs(upstream, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "www"), exist_ok=True)
         rsync_dir = os.path.join(self.dir, "rsync")
         conf = os.path.join(rsync_dir, "rsyncd.conf")
@@ -197,14 +399,22 @@ class Sandbox:
                              "--bind", "127.0.0.1", "--directory", os.path.join(self.dir, "www")])
         for name in ("keystone", "nailgun", "rsync", "http"):
             wait_for(lambda p=ports[name]: port_open(p), f"the sandbox {name} port")
-        return ga_debs
 
-    def _node_ids(self, inv):
-        """Minion id (fqdn) and admin IP of every deployed node."""
-        return [(n["fqdn"], n["ip"]) for n in inv["nodes"]
-                if n["cluster"] is not None and n["status"] in ("ready", "error")]
+    def _nodes(self, inv):
+        """``(minion id (fqdn), admin IP, env, distro, MOS version)`` of every deployed node."""
+        releases = {r["id"]: r for r in inv["releases"]}
+        clusters = {c["id"]: releases[c["release_id"]] for c in inv["clusters"]}
+        out = []
+        for n in inv["nodes"]:
+            if n["cluster"] is None or n["status"] not in ("ready", "error"):
+                continue
+            release = clusters[n["cluster"]]
+            distro = (n.get("os_platform") or mosmu_catalog.distro_of_release(release)).lower()
+            out.append((n["fqdn"], n["ip"], n["cluster"], distro,
+                        mosmu_catalog.mos_version_of_release(release)))
+        return out
 
-    def _start_salt(self, inv, ports, ga_debs):
+    def _start_salt(self, inv, ports):
         etc = self.config_dir
         master_root = os.path.join(self.dir, "salt", "master")
         _yaml(os.path.join(etc, "master"), {
@@ -212,11 +422,12 @@ class Sandbox:
             "sock_dir": os.path.join(self.dir, "run", "master"),
             "interface": "127.0.0.1", "publish_port": ports["salt_publish"],
             "ret_port": ports["salt_ret"], "user": _user(), "auto_accept": True,
-            "file_roots": {"base": [REPO]},
+            "file_roots": {"base": [REPO, os.path.join(self.dir, "salt", "states")]},
             "pillar_roots": {"base": [os.path.join(self.dir, "salt", "pillar")]},
             "worker_threads": 3, "log_file": os.path.join(self.dir, "logs", "salt-master.log"),
             "log_level_logfile": "info", "enable_fqdns_grains": False})
         _write(os.path.join(self.dir, "salt", "pillar", "top.sls"), "base: {}\n")
+        os.makedirs(os.path.join(self.dir, "salt", "states"), exist_ok=True)
         _yaml(os.path.join(etc, "master.d", "mosmu.conf"), {"mosmu": {
             "fuel_url": f"http://127.0.0.1:{ports['nailgun']}",
             "keystone_url": f"http://127.0.0.1:{ports['keystone']}/v2.0",
@@ -226,30 +437,13 @@ class Sandbox:
             "mirror_root": os.path.join(self.dir, "www"), "trusted": True, "timeout": 30}},
             mode=0o600)
         self._spawn("salt-master", [os.path.join(BIN, "salt-master"), "-c", etc, "-l", "quiet"])
-        minions = {}
-        for minion_id, ip in self._node_ids(inv):
+        minions = self.state["minions"] = {}
+        for index, (minion_id, ip, env, distro, version) in enumerate(self._nodes(inv)):
             root = self.node_root(minion_id)
-            node_root_skeleton(root)
-            _write(os.path.join(root, "etc/apt/sources.list"),
-                   f"deb http://127.0.0.1:{ports['http']}/mos-repos/ubuntu/8.0 mos8.0 main\n")
-            proc = subprocess.run(["dpkg", f"--root={root}", "-i", *ga_debs],
-                                  capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                raise SandboxError(f"dpkg --root={root} -i failed: {proc.stderr.strip()}")
-            cfg_dir = os.path.join(self.dir, "salt", "minions", minion_id)
-            short = f"n{len(minions)}"
-            _yaml(os.path.join(cfg_dir, "minion"), {
-                "id": minion_id, "master": "127.0.0.1", "master_port": ports["salt_ret"],
-                "publish_port": ports["salt_publish"], "user": _user(),
-                "root_dir": os.path.join(self.dir, "salt", short),
-                "sock_dir": os.path.join(self.dir, "run", short),
-                "log_file": os.path.join(self.dir, "logs", f"minion-{minion_id}.log"),
-                "log_level_logfile": "info", "enable_fqdns_grains": False,
-                "grains": {"ipv4": [ip], "mosmu_sandbox": True},
-                "mosmu": {"root": root}})
-            self._spawn(f"minion-{minion_id}", [os.path.join(BIN, "salt-minion"), "-c", cfg_dir,
-                                                "-l", "quiet"])
-            minions[minion_id] = {"ip": ip, "root": root}
+            self.make_node_root(root, distro, version)
+            minions[minion_id] = {"ip": ip, "root": root, "env": env, "distro": distro,
+                                  "version": version, "index": index}
+            self._start_minion(minion_id)
         self.state["minions"] = minions
         self._save()
         wait_for(lambda: port_open(ports["salt_ret"]), "the salt-master")
@@ -259,8 +453,8 @@ class Sandbox:
         # the runner maps nodes to minions by the grains the master cached from each minion
         wait_for(lambda: self._cached_minions() >= set(minions), "the master's grains cache")
         self.state["commands"] = {
-            "update": " ".join(self.salt_argv("salt-run", "mosmu.update", "env=1")),
-            "status": " ".join(self.salt_argv("salt", "*", "mosmu.status")),
+            "update": " ".join(self.salt_argv("salt-run", "mosmu.update", "all_envs=True")),
+            "status": " ".join(self.salt_argv("salt", "'*'", "mosmu.status")),
         }
         self._save()
 
@@ -323,6 +517,23 @@ class Sandbox:
                 pass
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _tree(distro, version=None):
+    """A catalog row: ``distro`` itself when it is a ``Tree``, else the built-in row."""
+    if isinstance(distro, mosmu_catalog.Tree):
+        return distro
+    try:
+        return mosmu_catalog.Catalog().get(distro, version)
+    except ValueError as err:
+        raise SandboxError(str(err)) from err
+
+
+def _check_tools(tools):
+    missing = sorted({pkg for tool, pkg in tools.items() if shutil.which(tool) is None})
+    if missing:
+        raise SandboxError(f"missing Debian packages: {' '.join(missing)}; install them "
+                           f"(apt-get install {' '.join(missing)}) or run make demo")
 
 
 def _ancestors():

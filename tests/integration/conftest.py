@@ -1,6 +1,7 @@
 """One real sandbox per test session: Fuel API stand-in, rsync daemon, HTTP web root,
-salt-master and two salt-minions with their own node roots. Shared by every integration test
-(a master and two minions take ~20 s to start on 2 cores)."""
+salt-master and three salt-minions with their own node roots: two Ubuntu nodes in env 1
+(MOS 8.0) and one CentOS node in env 2 (MOS 6.1). Shared by every integration test (a master
+and three minions take ~25 s to start on 2 cores)."""
 
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from sandbox.stack import Sandbox
 from tests.integration.helpers import host_fingerprint
 
 NODES = 2
+CENTOS_NODES = 1
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +26,7 @@ def sandbox(host_before):  # pylint: disable=unused-argument,redefined-outer-nam
     """host_before is taken before anything starts."""
     box = Sandbox(tempfile.mkdtemp(prefix="mosmu-it-", dir="/tmp"))
     try:
-        box.up(nodes=NODES)
+        box.up(nodes=NODES, centos_nodes=CENTOS_NODES)
         yield box
     finally:
         box.down()

@@ -17,8 +17,20 @@ def host_fingerprint():
             with open(path, "rb") as handle:
                 apt.append(f"{path} {hashlib.sha256(handle.read()).hexdigest()}")
     mu_logs = sorted(n for n in os.listdir("/var/log") if n.startswith("mos_apply_mu"))
+    # dpkg --root logs to the host's /var/log/dpkg.log unless told --log (a past bug), and
+    # dnf --installroot could write the host's dnf logs, cache or rpm database
+    logs = {}
+    for path in ("/var/log/dpkg.log", "/var/log/dnf.log", "/var/log/dnf.rpm.log",
+                 "/var/log/hawkey.log",
+                 "/var/log/dnf.librepo.log", "/var/lib/rpm", "/var/cache/dnf",
+                 "/var/lib/dnf", os.path.expanduser("~/.rpmdb")):
+        try:
+            info = os.stat(path)
+            logs[path] = (info.st_size, info.st_mtime_ns)
+        except FileNotFoundError:
+            logs[path] = None
     return {"dpkg -l": hashlib.sha256(dpkg.encode()).hexdigest(), "/etc/apt": sorted(apt),
-            "/var/log/mos_apply_mu*": mu_logs}
+            "/var/log/mos_apply_mu*": mu_logs, "package manager files": logs}
 
 
 class Run:

@@ -1,5 +1,6 @@
-"""End to end on the sandbox: salt-run mosmu.* against a real master, two real minions, the
-Keystone/Nailgun stand-in, a real rsync daemon and HTTP repo, real apt/dpkg in node roots.
+"""End to end on the sandbox: salt-run mosmu.* against a real master, the Ubuntu minions of
+env 1 (MOS 8.0), the Keystone/Nailgun stand-in, a real rsync daemon and HTTP repo, real apt/dpkg
+in node roots. (The CentOS environment is covered by test_update_distros.py.)
 
 The tests run in file order and build on each other like an operator's session:
 preview -> sync -> dry run -> update -> status -> second run -> failure -> recovery.
@@ -15,28 +16,37 @@ PACKAGES = {"neutron-common", "nova-common", "python-nova"}
 
 
 def _minions(box):
-    return sorted(box.state["minions"])
+    return sorted(m for m, info in box.state["minions"].items() if info["env"] == 1)
+
+
+def _env1_ips(box):
+    return {box.state["minions"][m]["ip"] for m in _minions(box)}
 
 
 def test_nodes_preview_maps_every_node_to_its_minion(sandbox):
     run = salt_cli(sandbox, "salt-run", "mosmu.nodes", "env=1")
     assert run.returncode == 0, run.stderr
     selected = {n["ip"]: n for n in run.data["selected"]}
-    assert set(selected) == {v["ip"] for v in sandbox.state["minions"].values()}
-    for minion, info in sandbox.state["minions"].items():
+    assert set(selected) == _env1_ips(sandbox)
+    for minion in _minions(sandbox):
+        info = sandbox.state["minions"][minion]
         node = selected[info["ip"]]
         assert node["minion"] == minion
         assert node["mos_version"] == "8.0"
         assert node["status"] == "ready" and node["online"] is True
-    assert run.data["skipped"] == []
+    assert {s["reason"] for s in run.data["skipped"]} == {"in environment 2, not selected"}
 
 
 def test_sync_publishes_the_updates_suite(sandbox):
     run = salt_cli(sandbox, "salt-run", "mosmu.sync", "env=1")
     assert run.returncode == 0, run.data
-    assert run.data["mirror"]["8.0"]["suites"] == {"mos8.0-updates": "updated"}
-    suite = os.path.join(sandbox.dir, "www/mos-repos/ubuntu/8.0/dists/mos8.0-updates")
-    assert os.path.islink(suite) and os.path.isfile(os.path.join(suite, "Release"))
+    result = run.data["mirror"]["ubuntu/8.0"]
+    assert result["state"] == "updated" and result["suites"]["mos8.0-updates"] == "updated"
+    tree = os.path.join(sandbox.dir, "www/mos-repos/ubuntu/8.0")
+    assert os.path.islink(tree)          # published by an atomic symlink swap
+    assert os.path.realpath(tree) == os.path.realpath(
+        os.path.join(sandbox.dir, "www", result["snapshot_path"]))
+    assert os.path.isfile(os.path.join(tree, "dists/mos8.0-updates/Release"))
 
 
 def test_dry_run_reports_pending_packages_and_changes_nothing(sandbox):
@@ -69,7 +79,8 @@ def test_update_upgrades_every_node(sandbox):
 
 
 def test_minions_report_ok_status(sandbox):
-    run = salt_cli(sandbox, "salt", "*", "mosmu.status", "--static")
+    run = salt_cli(sandbox, "salt", "-L", ",".join(_minions(sandbox)), "mosmu.status",
+                   "--static")
     assert run.returncode == 0
     assert set(run.data) == set(_minions(sandbox))
     for ret in run.data.values():
@@ -85,7 +96,7 @@ def test_second_run_changes_nothing(sandbox):
               .st_mtime_ns for m in _minions(sandbox)}
     run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1")
     assert run.returncode == 0, run.data
-    assert run.data["mirror"]["8.0"]["suites"] == {"mos8.0-updates": "unchanged"}
+    assert run.data["mirror"]["ubuntu/8.0"]["state"] == "unchanged"
     for entry in node_entries(run.data).values():
         assert entry["result"] == "OK" and entry["changes"] == {}
     for minion in _minions(sandbox):
@@ -94,14 +105,26 @@ def test_second_run_changes_nothing(sandbox):
 
 
 def test_failed_node_update_is_reported_and_recorded(sandbox):
-    """holdback was never synced and sync=False keeps it so: apt-get update gets a 404."""
-    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=holdback", "sync=False")
+    """A package the MU index names cannot be downloaded (removed from the published snapshot
+    behind mosmu's back): the upgrade fails, the run says FAIL, the node records it."""
+    sync = salt_cli(sandbox, "salt-run", "mosmu.sync", "mos_version=8.0", "repos=proposed")
+    assert sync.returncode == 0, sync.data
+    tree = os.path.realpath(os.path.join(sandbox.dir, "www/mos-repos/ubuntu/8.0"))
+    deb = next(os.path.join(d, f) for d, _s, fs in os.walk(tree) for f in fs
+               if f == "nova-common_1.2_all.deb")
+    os.rename(deb, deb + ".hidden")
+    try:
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=proposed",
+                       "sync=False")
+    finally:
+        os.rename(deb + ".hidden", deb)
     assert run.returncode == 2 and run.data["retcode"] == 2
     for entry in node_entries(run.data).values():
         assert entry["result"] == "FAIL"
-        assert "mos8.0-holdback" in entry["comment"] and "404" in entry["comment"]
+        assert "nova-common_1.2" in entry["comment"] and "404" in entry["comment"]
     for minion in _minions(sandbox):
         assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=FAIL"]
+        assert node_versions(sandbox, minion)["nova-common"] == "1.1"
     status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1")
     assert status.returncode == 2
     assert {e["result"] for e in node_entries(status.data).values()} == {"FAIL"}
@@ -149,12 +172,13 @@ def test_formula_applies_from_static_pillar(sandbox):
         yaml.safe_dump({"mosmu": {"mos_version": "8.0", "repo_url": repo_url,
                                   "repos": ["updates"], "trusted": True}}, handle)
     with open(os.path.join(pillar, "top.sls"), "w", encoding="utf-8") as handle:
-        handle.write("base:\n  'node-*':\n    - mosmu\n")
+        handle.write("base:\n" + "".join(f"  '{m}':\n    - mosmu\n"
+                                          for m in _minions(sandbox)))
     try:
         salt_cli(sandbox, "salt", "*", "saltutil.refresh_pillar", "--static")
         for test in ("True", "False"):
-            run = salt_cli(sandbox, "salt", "node-*", "state.apply", "mosmu", f"test={test}",
-                           "--static")
+            run = salt_cli(sandbox, "salt", "-L", ",".join(_minions(sandbox)), "state.apply",
+                           "mosmu", f"test={test}", "--static")
             assert run.returncode == 0, run.data
             for minion, states in run.data.items():
                 (state,) = states.values()

@@ -42,6 +42,10 @@ def runner(api):
               "twin-a": {"ipv4": ["10.20.0.5"]}, "twin-b": {"ipv4": ["10.20.0.5"]}}
     module.__opts__ = {"mosmu": dict(api)}
     module.__salt__ = {"cache.grains": lambda tgt: grains}
+    # a published mirror: pre-flight passes, plans point at the tree's current snapshot
+    module.mosmu_mirror = mock.Mock(wraps=module.mosmu_mirror)
+    module.mosmu_mirror.missing.return_value = []
+    module.mosmu_mirror.current_snapshot.return_value = ".snapshots/mos-repos/ubuntu/8.0/1"
     return module
 
 
@@ -71,7 +75,8 @@ def test_update_reports_no_minion_and_silent_minions(runner):
                              "state.apply", ["mosmu"])
     pillar = call.kwargs["kwarg"]["pillar"]["mosmu"]
     assert pillar["mos_version"] == "8.0" and [r["name"] for r in pillar["repos"]] == ["updates"]
-    assert mosmu_plan.Plan.from_pillar(pillar).path == "mos-repos/ubuntu/8.0"   # the whole plan
+    # the whole plan, reading the snapshot of this run, not the moving published path
+    assert mosmu_plan.Plan.from_pillar(pillar).path == ".snapshots/mos-repos/ubuntu/8.0/1"
     assert "password" not in str(call)
 
 
@@ -96,3 +101,17 @@ def test_config_errors_are_one_line(runner, config, words):
     runner.__opts__ = {"mosmu": config} if config is not None else {}
     result = runner.nodes(env=1)
     assert result["retcode"] == 2 and words in result["error"]
+
+
+def test_preflight_stops_an_unsynced_mirror_before_any_node(runner):
+    """A first test=True (or sync=False) on a fresh master used to send every node to an apt
+    404 and leave them UPDATE=FAIL; now the run stops before any node is touched."""
+    runner.mosmu_mirror.missing.return_value = ["mos8.0-updates"]
+    client = mock.create_autospec(salt.client.LocalClient, instance=True)
+    client.__enter__.return_value = client
+    with mock.patch.object(runner.salt.client, "get_local_client", return_value=client):
+        for kwargs in ({"sync": False}, {"test": True}):
+            report = runner.update(env=1, **kwargs)
+            assert report["retcode"] == 2 and "mos8.0-updates" in report["error"]
+            assert "salt-run mosmu.sync mos_version=8.0" in report["error"]
+    client.cmd.assert_not_called()

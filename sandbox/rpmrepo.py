@@ -1,0 +1,168 @@
+"""Build the sandbox's upstream yum trees (real ``.rpm`` files, ``createrepo_c`` metadata) and
+CentOS node roots (an rpm database inside the root, GA packages installed with ``rpm --root``).
+
+One yum repo per MU repo of a catalog row: ``<upstream>/<tree.upstream>/<tree.suite_of(repo)>/``
+holds ``Packages/*.rpm`` and ``repodata/``. Packages are noarch, with one data file and no
+scriptlets. Building is idempotent: a repo's metadata is regenerated only when its set of
+packages changes.
+
+Debian's rpm keeps its database at ``%_dbpath`` = ``~/.rpmdb`` (not ``/var/lib/rpm``), so:
+every rpm command on a *package file* (rpmbuild, ``rpm -qp``) gets a private ``_dbpath``, or it
+would create ``$HOME/.rpmdb`` on the host; every command on a *node root* runs with
+``rpm_env()`` (``HOME`` = the user's passwd home) so the sandbox, its minions (dnf) and the
+tests all find the node's database at ``<root>/<home>/.rpmdb``.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+
+PACKAGES = ("openstack-nova-common", "python-nova", "openstack-neutron")
+GA_VERSION = "1.0"
+RELEASE = "1"
+GA_VERSIONS = {p: GA_VERSION for p in PACKAGES}
+REPO_VERSIONS = {           # MU repo -> {package: version} it publishes (yum has no holdback)
+    "updates": {p: "1.1" for p in PACKAGES},
+    "security": {"python-nova": "1.1"},
+    "proposed": {"openstack-nova-common": "1.2"},
+}
+QUERY_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
+
+SPEC = """\
+Name: %{pkgname}
+Version: %{pkgver}
+Release: %{pkgrel}
+Summary: MOS %{pkgname} (sandbox)
+License: Apache-2.0
+BuildArch: noarch
+AutoReqProv: no
+%description
+Sandbox stand-in for a Mirantis OpenStack package.
+%install
+mkdir -p %{buildroot}/usr/share/mos/%{pkgname}
+echo "%{pkgname} %{pkgver}" > %{buildroot}/usr/share/mos/%{pkgname}/VERSION
+%files
+/usr/share/mos/%{pkgname}/VERSION
+"""
+
+
+def _run(argv, env=None):
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def rpm_env():
+    """Environment for rpm/dnf on a node root: ``HOME`` pinned to the passwd home, because
+    Debian's ``%_dbpath`` is ``~/.rpmdb`` (inside the root: ``<root>/<home>/.rpmdb``)."""
+    return dict(os.environ, HOME=pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def rpm_name(name, version, release=RELEASE):
+    return f"{name}-{version}-{release}.noarch.rpm"
+
+
+def build_rpm(outdir, name, version, release=RELEASE):
+    """``<outdir>/<name>-<version>-<release>.noarch.rpm`` built with rpmbuild; its path."""
+    path = os.path.join(outdir, rpm_name(name, version, release))
+    if os.path.exists(path):
+        return path
+    os.makedirs(outdir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as top:
+        spec = os.path.join(top, "sandbox.spec")
+        with open(spec, "w", encoding="utf-8") as handle:
+            handle.write(SPEC)
+        out = os.path.join(top, "out")
+        _run(["rpmbuild", "-bb", "--quiet",
+              "--define", f"_topdir {top}", "--define", f"_tmppath {top}",
+              "--define", f"_dbpath {top}/rpmdb", "--define", f"_rpmdir {out}",
+              "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+              "--define", "__os_install_post %{nil}",
+              "--define", f"pkgname {name}", "--define", f"pkgver {version}",
+              "--define", f"pkgrel {release}", spec])
+        shutil.move(os.path.join(out, os.path.basename(path)), f"{path}.new")
+    os.replace(f"{path}.new", path)
+    return path
+
+
+def build_ga(outdir, versions=None):
+    """The GA rpms CentOS nodes start with (``GA_VERSIONS``), in ``outdir``; their paths."""
+    return [build_rpm(outdir, name, version)
+            for name, version in sorted((versions or GA_VERSIONS).items())]
+
+
+def query_package(path):
+    """``(name, "version-release")`` of an rpm file, without touching any rpm database."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = _run(["rpm", "--define", f"_dbpath {scratch}", "-qp", "--qf",
+                    "%{NAME}\t%{VERSION}-%{RELEASE}", path])
+    name, version = out.split("\t")
+    return name, version
+
+
+def write_repo(repo_dir, rpms):
+    """``repo_dir/Packages/`` = exactly ``rpms`` (hard links or copies), then createrepo_c.
+
+    Returns True when the repo changed.
+    """
+    pkgdir = os.path.join(repo_dir, "Packages")
+    os.makedirs(pkgdir, exist_ok=True)
+    wanted = {os.path.basename(p): p for p in rpms}
+    have = {n for n in os.listdir(pkgdir) if n.endswith(".rpm")}
+    if have == set(wanted) and os.path.exists(os.path.join(repo_dir, "repodata", "repomd.xml")):
+        return False
+    for name in have - set(wanted):
+        os.unlink(os.path.join(pkgdir, name))
+    for name in sorted(set(wanted) - have):
+        try:
+            os.link(wanted[name], os.path.join(pkgdir, name))
+        except OSError:
+            shutil.copy2(wanted[name], os.path.join(pkgdir, name))
+    _run(["createrepo_c", "--quiet", "--no-database", repo_dir])
+    return True
+
+
+def build_tree(upstream_root, tree, repo_versions=None, pool=None):
+    """Write the yum tree of catalog row ``tree`` under ``upstream_root``; return its path.
+
+    :param upstream_root: the rsync module root (``<sandbox>/upstream``)
+    :param tree: a ``mosmu_catalog.Tree`` with ``backend == "yum"``
+    :param repo_versions: ``{repo: {package: version}}`` (default ``REPO_VERSIONS``); a repo
+        the row offers but the mapping lacks gets an empty repo
+    :param pool: where built rpms are kept (default ``<tree>/.pool``, not below any repo)
+    """
+    if tree.backend != "yum":
+        raise ValueError(f"{tree.name} is a {tree.backend} tree, not yum")
+    repo_versions = REPO_VERSIONS if repo_versions is None else repo_versions
+    dirs = {repo: tree.suite_of(repo) for repo in tree.repos}
+    if len(set(dirs.values())) != len(dirs):
+        raise ValueError(f"{tree.name}: several repos share one directory ({tree.suite})")
+    tree_root = os.path.join(upstream_root, tree.upstream)
+    pool = pool or os.path.join(upstream_root, ".rpm-pool")
+    for repo, subdir in dirs.items():
+        rpms = [build_rpm(pool, name, version)
+                for name, version in sorted(repo_versions.get(repo, {}).items())]
+        write_repo(os.path.join(tree_root, subdir), rpms)
+    return tree_root
+
+
+# -- node roots ------------------------------------------------------------------------------
+
+def init_root(root, rpms):
+    """An rpm database inside ``root`` and the ``rpms`` installed into it (``--nodeps``: the
+    root has no base system). Nothing outside ``root`` is written."""
+    for sub in ("etc/yum.repos.d", "var/log", "var/cache/dnf", "var/lib/dnf", "tmp"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    env = rpm_env()
+    _run(["rpm", f"--root={root}", "--initdb"], env=env)
+    if rpms:
+        _run(["rpm", f"--root={root}", "-i", "--nodeps", *rpms], env=env)
+
+
+def installed(root):
+    """``{name: "version-release"}`` of the packages in a node root's rpm database."""
+    out = _run(["rpm", f"--root={root}", "-qa", "--qf", QUERY_FORMAT], env=rpm_env())
+    return dict(line.split("\t", 1) for line in out.splitlines() if line.strip())
