@@ -28,7 +28,7 @@ def measure(nodes):
     box = Sandbox(tempfile.mkdtemp(prefix="mosmu-bench-", dir="/tmp"))
     try:
         started = time.monotonic()
-        box.up(nodes=nodes)
+        box.up(nodes=nodes, centos_nodes=0)
         up = time.monotonic() - started
         first, rc1 = timed(box, "mosmu.update", "env=1")
         second, rc2 = timed(box, "mosmu.update", "env=1")
