@@ -1,64 +1,165 @@
-"""Mirror sync with real rsync over a real upstream tree of real .deb files."""
+"""Pure parts of the mirror: ids, layout rules, index parsing, pruning, version order.
 
+The syncs themselves (real rsync daemon, real .debs/rpms) are in tests/mirror/."""
+
+import gzip
+import hashlib
 import os
+import re
 
 import pytest
 
+import mosmu_catalog
 import mosmu_mirror
 from mosmu_errors import MirrorError
-from sandbox import debrepo
 
-SUITE = "mos8.0-updates"
-
-
-@pytest.fixture
-def upstream(tmp_path):
-    root = tmp_path / "upstream"
-    debrepo.build_upstream(str(root), "8.0")
-    return root
+TREE = mosmu_catalog.Catalog().get("ubuntu", "8.0")
 
 
-def _published(mirror):
-    return os.path.join(mirror, "mos-repos/ubuntu/8.0/dists", SUITE)
+def test_snapshot_ids_sort_by_time_and_are_unique_within_a_second(tmp_path):
+    ids = []
+    for _ in range(50):
+        sid = mosmu_mirror._new_id(str(tmp_path))
+        os.mkdir(tmp_path / sid)
+        ids.append(sid)
+    assert ids == sorted(ids) and len(set(ids)) == 50
+    assert all(re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z", sid) for sid in ids)
 
 
-def test_first_sync_publishes_verified_suite_then_noop(upstream, tmp_path):
-    mirror = str(tmp_path / "www")
-    first = mosmu_mirror.sync_apt(str(upstream), mirror, "8.0", [SUITE])
-    assert first["suites"] == {SUITE: "updated"} and first["files"] == 3
-    assert os.path.islink(_published(mirror))
-    pool = mosmu_mirror.verify_suite(_published(mirror), SUITE)
-    assert len(pool) == 3
-    mosmu_mirror.verify_pool(os.path.join(mirror, "mos-repos/ubuntu/8.0"), pool)
-    # only what the plan needs: no GA (1.0) or proposed (1.2) packages were fetched
-    debs = [f for _, _, files in os.walk(mirror) for f in files if f.endswith(".deb")]
-    assert sorted(debs) == sorted(os.path.basename(p) for p in pool)
-    second = mosmu_mirror.sync_apt(str(upstream), mirror, "8.0", [SUITE])
-    assert second["suites"] == {SUITE: "unchanged"} and second["files"] == 0
-    assert not os.listdir(os.path.join(mirror, mosmu_mirror.STAGING))
+def test_staging_inside_the_web_root_or_relative_is_refused(tmp_path):
+    with pytest.raises(MirrorError, match="inside mirror_root"):
+        mosmu_mirror._Layout(str(tmp_path / "www"), TREE, str(tmp_path / "www" / ".stage"))
+    with pytest.raises(MirrorError, match="absolute"):
+        mosmu_mirror._Layout("www", TREE)
+    layout = mosmu_mirror._Layout(str(tmp_path / "www"), TREE)
+    assert layout.stage == str(tmp_path / mosmu_mirror.STAGING / TREE.path)
+    assert layout.snapdir == str(tmp_path / "www" / mosmu_mirror.SNAPSHOTS / TREE.path)
 
 
-def test_corrupt_upstream_pool_file_is_never_published(upstream, tmp_path):
-    mirror = str(tmp_path / "www")
-    mosmu_mirror.sync_apt(str(upstream), mirror, "8.0", [SUITE])
-    before = os.readlink(_published(mirror))
-    # upstream publishes a new suite whose pool file is damaged in transit
-    debrepo.build_upstream(str(upstream), "8.0", {"-updates": {"nova-common": "1.3"}})
-    deb = upstream / "mos-repos/ubuntu/8.0/pool/main/n/nova/nova-common_1.3_all.deb"
-    deb.write_bytes(deb.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(MirrorError, match="failed verification"):
-        mosmu_mirror.sync_apt(str(upstream), mirror, "8.0", [SUITE])
-    assert os.readlink(_published(mirror)) == before
-    assert not os.listdir(os.path.join(mirror, mosmu_mirror.STAGING))
+def test_a_foreign_symlink_is_not_taken_for_a_snapshot(tmp_path):
+    www = tmp_path / "www"
+    (www / "mos-repos/ubuntu").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", www / TREE.path)
+    with pytest.raises(MirrorError, match="not to a mosmu snapshot"):
+        mosmu_mirror.current_snapshot(str(www), TREE)
 
 
-def test_missing_suite_upstream_is_named(upstream, tmp_path):
-    with pytest.raises(MirrorError, match="mos8.0-backports"):
-        mosmu_mirror.sync_apt(str(upstream), str(tmp_path / "www"), "8.0", ["mos8.0-backports"])
+def _snapshots(tmp_path, names):
+    layout = mosmu_mirror._Layout(str(tmp_path / "www"), TREE)
+    os.makedirs(layout.snapdir)
+    os.makedirs(os.path.dirname(layout.link), exist_ok=True)
+    for name in names:
+        os.mkdir(os.path.join(layout.snapdir, name))
+    return layout
 
 
-def test_release_entries_skip_other_sections():
-    text = ("MD5Sum:\n 00 1 main/x/Packages\nSHA256:\n"
-            " ab 12 main/binary-amd64/Packages\n cd 5 main/binary-amd64/Packages.gz\n")
-    assert mosmu_mirror.release_entries(text) == {
-        "main/binary-amd64/Packages": (12, "ab"), "main/binary-amd64/Packages.gz": (5, "cd")}
+def test_prune_keeps_the_newest_and_the_published_one(tmp_path):
+    names = [f"20260101T00000{i}.000000Z" for i in range(5)]
+    layout = _snapshots(tmp_path, names)
+    layout.point(names[1])
+    mosmu_mirror._prune(layout, 2)
+    assert layout.ids() == [names[1], names[3], names[4]]
+
+
+def test_prune_after_a_rollback_drops_the_snapshots_rolled_back_from(tmp_path):
+    names = [f"20260101T00000{i}.000000Z" for i in range(4)]
+    layout = _snapshots(tmp_path, names)
+    layout.point(names[3])            # synced after rolling back from 2 to 1
+    mosmu_mirror._prune(layout, 3, after=names[1])
+    assert layout.ids() == [names[0], names[1], names[3]]
+
+
+def test_point_swaps_the_link_atomically_and_relatively(tmp_path):
+    names = ["20260101T000000.000000Z", "20260101T000001.000000Z"]
+    layout = _snapshots(tmp_path, names)
+    layout.point(names[0])
+    layout.point(names[1])
+    assert os.readlink(layout.link) == f"../../.snapshots/{TREE.path}/{names[1]}"
+    assert sorted(os.listdir(os.path.dirname(layout.link))) == ["8.0"]   # no temp link left
+
+
+def _write_suite(root, suite, packages_text, release_names=None):
+    dist = root / "dists" / suite / "main" / "binary-amd64"
+    dist.mkdir(parents=True)
+    raw = packages_text.encode()
+    (dist / "Packages").write_bytes(raw)
+    (dist / "Packages.gz").write_bytes(gzip.compress(raw))
+    lines = []
+    for name in release_names or ("main/binary-amd64/Packages", "main/binary-amd64/Packages.gz"):
+        data = (root / "dists" / suite / name).read_bytes()
+        lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}")
+    (root / "dists" / suite / "Release").write_text(
+        "Suite: s\nMD5Sum:\n 00 1 main/binary-amd64/Packages\nSHA256:\n" + "\n".join(lines) + "\n")
+
+
+def test_apt_check_reads_pool_entries_from_every_present_index(tmp_path):
+    digest = "ab" * 32
+    _write_suite(tmp_path, "s", f"Package: a\nVersion: 1\nFilename: pool/a_1.deb\nSize: 3\n"
+                                f"SHA256: {digest}\n\n")
+    pool = mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s")
+    assert pool == {"pool/a_1.deb": (3, "sha256", digest)}
+
+
+def test_apt_check_rejects_a_stanza_without_sha256_and_paths_leaving_the_tree(tmp_path):
+    _write_suite(tmp_path, "s", "Package: a\nVersion: 1\nFilename: pool/a.deb\nSize: 3\n\n")
+    with pytest.raises(MirrorError, match="no valid Size/SHA256"):
+        mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s")
+    _write_suite(tmp_path / "b", "s", f"Package: a\nVersion: 1\nFilename: ../../etc/x\n"
+                                      f"Size: 3\nSHA256: {'ab' * 32}\n\n")
+    with pytest.raises(MirrorError, match="leaves the tree"):
+        mosmu_mirror.BACKENDS["apt"].check(str(tmp_path / "b"), "s")
+
+
+def test_apt_check_fails_when_every_compression_of_a_listed_index_is_absent(tmp_path):
+    _write_suite(tmp_path, "s", "")
+    os.unlink(tmp_path / "dists/s/main/binary-amd64/Packages")     # .gz alone is fine
+    assert mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s") == {}
+    os.unlink(tmp_path / "dists/s/main/binary-amd64/Packages.gz")
+    with pytest.raises(MirrorError, match=r"main/binary-amd64/Packages \(any "
+                                          r"compression\) is missing"):
+        mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s")
+
+
+def test_corrupt_compressed_index_is_named():
+    with pytest.raises(MirrorError, match=r"dists/s/Packages\.gz is truncated"):
+        mosmu_mirror._decompress(gzip.compress(b"x" * 100)[:20], "dists/s/Packages.gz")
+
+
+def test_rpm_version_order():
+    assert mosmu_mirror._newer("0:1.10-1", "0:1.9-1", "yum")
+    assert mosmu_mirror._newer("1:1.0-1", "0:2.0-1", "yum")
+    assert mosmu_mirror._newer("1.0~rc1+1", "1.0~rc1", "apt")
+    assert not mosmu_mirror._newer("1.0~rc1", "1.0", "apt")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"keep": 0}, "keep=0"), ({"timeout": 0}, "timeout=0"), ({"bwlimit": -1}, "bwlimit=-1"),
+    ({"repos": []}, "no repos given")])
+def test_arguments_are_checked_before_any_side_effect(tmp_path, kwargs, match):
+    args = {"upstream": str(tmp_path), "mirror_root": str(tmp_path / "www"), "tree": TREE,
+            "repos": ["updates"], **kwargs}
+    with pytest.raises(MirrorError, match=match):
+        mosmu_mirror.sync_tree(**args)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_upstream_must_be_rsync_url_or_absolute_dir(tmp_path):
+    with pytest.raises(MirrorError, match="neither rsync://"):
+        mosmu_mirror.sync_tree("http://x/y", str(tmp_path / "www"), TREE, ["updates"])
+    with pytest.raises(MirrorError, match="does not exist"):
+        mosmu_mirror.sync_tree(str(tmp_path / "nope"), str(tmp_path / "www"), TREE, ["updates"])
+
+
+def test_a_filename_with_a_newline_cannot_smuggle_a_path_into_files_from():
+    with pytest.raises(MirrorError, match="not a plain path"):
+        mosmu_mirror._merge({}, "pool/a.deb\netc/shadow", (1, "sha256", "ab"), "Packages")
+    with pytest.raises(MirrorError, match="another size or digest"):
+        mosmu_mirror._merge({"pool/a.deb": (1, "sha256", "ab")}, "pool/a.deb",
+                            (2, "sha256", "ab"), "Packages")
+
+
+def test_repo_metadata_with_a_dtd_is_refused():
+    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><repomd>&a;</repomd>'
+    with pytest.raises(MirrorError, match="contains a DTD"):
+        mosmu_mirror._xml(bomb, "updates/repodata/repomd.xml")
