@@ -56,7 +56,7 @@ def _config(master_ip=None):
         raw = dict(raw, password=secret)
     cfg = mosmu_config.load(raw, master_ip=master_ip)
     try:
-        cfg["catalog"] = mosmu_catalog.Catalog(cfg["catalog"])
+        cfg["catalog"] = mosmu_catalog.Catalog(cfg["catalog"], cfg["mirror_key"])
     except ValueError as err:
         raise ConfigError(f"{err}; fix mosmu:catalog in the master config") from err
     return cfg

@@ -231,7 +231,10 @@ def normalise_repos(repos):
 class Catalog:
     """The built-in rows, with the master config's ``mosmu:catalog`` overrides applied."""
 
-    def __init__(self, overrides=None):
+    def __init__(self, overrides=None, default_key=None):
+        """:param overrides: ``mosmu:catalog`` rows (see the module docstring)
+        :param default_key: armoured key (``mosmu:mirror_key``) for rows without their own
+        """
         rows = {f"{r['distro']}/{r['version']}": dict(r) for r in ROWS}
         if overrides is not None and not isinstance(overrides, dict):
             raise ValueError("mosmu:catalog must be a mapping of distro/version: fields")
@@ -249,6 +252,10 @@ class Catalog:
                 rows[key].update(fields)
             else:
                 rows[key] = dict(fields, distro=distro, version=version)
+        if default_key is not None:
+            for data in rows.values():
+                if data.get("key") is None:
+                    data["key"] = default_key
         self._rows = {key: _row(data, key) for key, data in rows.items()}
 
     def rows(self):

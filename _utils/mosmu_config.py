@@ -31,6 +31,7 @@ DEFAULTS = {
     "catalog": None,          # rows added to / overriding the built-in release catalog
     "keep_snapshots": 3,      # published mirror snapshots kept for rollback
     "mirror_staging": None,   # default <dirname(mirror_root)>/.mosmu-staging (same filesystem)
+    "mirror_key": None,       # ASCII-armoured key file signing the upstream trees
 }
 
 
@@ -42,6 +43,23 @@ def master_ip_from_astute(path=ASTUTE_YAML):
         return data["ADMIN_NETWORK"]["ipaddress"]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return None
+
+
+def read_key(path):
+    """The text of an ASCII-armoured public key file (``mosmu:mirror_key``)."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise ConfigError(f"mosmu:mirror_key {path!r} must be the absolute path of an "
+                          "ASCII-armoured public key file")
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read(1 << 20)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"mosmu:mirror_key {path}: cannot read it ({err}); fix the path or "
+                          "export the key with gpg --armor --export") from err
+    if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in text:
+        raise ConfigError(f"mosmu:mirror_key {path} is not an ASCII-armoured public key; "
+                          "export it with gpg --armor --export KEYID")
+    return text
 
 
 def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
@@ -95,6 +113,8 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
     if cfg["mirror_staging"] is not None and not os.path.isabs(str(cfg["mirror_staging"])):
         raise ConfigError(f"mosmu:mirror_staging {cfg['mirror_staging']!r} must be an absolute "
                           "path on the mirror's filesystem")
+    if cfg["mirror_key"] is not None:
+        cfg["mirror_key"] = read_key(cfg["mirror_key"])
     for key in ("timeout", "apply_timeout"):
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] <= 0:
             raise ConfigError(f"mosmu:{key} must be a positive number of seconds")

@@ -203,3 +203,14 @@ def test_mos_version_of_release(version, expected):
 def test_mos_version_of_release_refuses_non_strings(release):
     with pytest.raises(ValueError, match="not a string"):
         mosmu_catalog.mos_version_of_release(release)
+
+
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF...\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+
+def test_mirror_key_signs_every_row_without_its_own():
+    own = KEY.replace("mQENBF", "mQINBG")
+    catalog = mosmu_catalog.Catalog({"ubuntu/6.1": {"key": own}}, default_key=KEY)
+    assert all(t.key for t in catalog.rows())
+    assert catalog.get("ubuntu", "6.1").key == own and catalog.get("centos", "7.0").key == KEY
+    assert mosmu_catalog.Catalog().get("ubuntu", "8.0").key is None
