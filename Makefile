@@ -8,7 +8,7 @@ DEB_PACKAGES := rsync dpkg-dev apt-utils rpm dnf createrepo-c gpg gpgv
 NODES ?= 3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench deps system-deps clean
+.PHONY: demo test bench deps system-deps clean lint test-matrix
 
 demo: deps
 	$(PY) -m sandbox demo --nodes $(NODES)
@@ -18,6 +18,26 @@ test: deps
 
 bench: deps
 	$(PY) benchmarks/bench_update.py
+
+# Salt release matrix: one venv per version under .venv-matrix/, the whole suite on each
+# (TESTS=tests/unit for one tier; SALT_VERSIONS="3006 3007 3008.4" to choose). Not in CI.
+test-matrix: system-deps
+	scripts/salt-matrix.sh
+
+# ruff (Python), yamllint (plain YAML/SLS), salt-lint (Jinja SLS) in their own venv. Runs all
+# three and fails at the end if any failed. Not part of `test` yet.
+LINT_VENV ?= .venv-lint
+lint: $(LINT_VENV)/.installed
+	@rc=0; \
+	echo "== ruff"; $(LINT_VENV)/bin/ruff check . || rc=1; \
+	echo "== yamllint"; $(LINT_VENV)/bin/yamllint -s mosmu pillar orch pillar.example .yamllint || rc=1; \
+	echo "== salt-lint"; $(LINT_VENV)/bin/salt-lint mosmu/*.sls pillar/*.sls orch/*.sls || rc=1; \
+	exit $$rc
+
+$(LINT_VENV)/.installed:
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install -q ruff yamllint salt-lint
+	touch $@
 
 deps: system-deps $(VENV)/.installed
 
@@ -40,4 +60,4 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) .venv-matrix build *.egg-info .pytest_cache

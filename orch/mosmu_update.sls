@@ -1,0 +1,45 @@
+{#- Orchestrate a mosmu update from the master:
+
+      salt-run state.orchestrate orch.mosmu_update pillar='{ "mosmu_orch": { "env": 11 } }'
+      salt-run state.orchestrate orch.mosmu_update \
+          pillar='{ "mosmu_orch": { "all_envs": true, "roles": "compute", "batch": 5, "interval": 60 } }'
+
+    Steps: preview (mosmu.nodes), update (mosmu.update), then every node's status
+    (mosmu.status). Each step runs only when the one before succeeded. Pillar
+    mosmu_orch carries the runner arguments (docs/orchestrate.md); never put credentials
+    there: they belong in the master config (mosmu:password, or sdb://).
+-#}
+{%- set orch = salt['pillar.get']('mosmu_orch', {}) %}
+{%- set select = {} %}
+{%- for key in ('env', 'all_envs', 'roles', 'nodes', 'offline', 'master_ip') %}
+{%-   if key in orch %}{%- do select.update({key: orch[key]}) %}{%- endif %}
+{%- endfor %}
+{%- set update = dict(select) %}
+{%- for key in ('repos', 'mos_version', 'sync', 'batch', 'interval', 'test') %}
+{%-   if key in orch %}{%- do update.update({key: orch[key]}) %}{%- endif %}
+{%- endfor %}
+
+mosmu-orch-preview:
+  salt.runner:
+    - name: mosmu.nodes
+{%- for key, value in select.items() %}
+    - {{ key }}: {{ value | json }}
+{%- endfor %}
+
+mosmu-orch-update:
+  salt.runner:
+    - name: mosmu.update
+{%- for key, value in update.items() %}
+    - {{ key }}: {{ value | json }}
+{%- endfor %}
+    - require:
+      - salt: mosmu-orch-preview
+
+mosmu-orch-status:
+  salt.runner:
+    - name: mosmu.status
+{%- for key, value in select.items() %}
+    - {{ key }}: {{ value | json }}
+{%- endfor %}
+    - require:
+      - salt: mosmu-orch-update
