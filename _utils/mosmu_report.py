@@ -1,0 +1,480 @@
+"""The runner's report: one entry per node, a summary, a retcode, a text table, events.
+
+Pure functions, no Salt: the runner builds entries from minion returns with
+:func:`state_entry` / :func:`status_from_record`, and the ``mosmu`` outputter renders the
+finished report with :func:`table` and progress events with :func:`progress_line`.
+Everything here uses the standard library only, so the outputter can load it on its own.
+"""
+
+import datetime
+import re
+from collections.abc import Mapping
+
+UPDATE_RESULTS = ("OK", "FAIL", "TIMEOUT", "NO_MINION", "SKIPPED")
+STATUS_RESULTS = ("STARTED", "NONE", "UNKNOWN")
+RESULTS = UPDATE_RESULTS + STATUS_RESULTS
+FAILED = ("FAIL", "TIMEOUT")
+STATE_PREFIX = "mosmu_|-"
+REPORT_KEYS = ("skipped", "summary", "retcode", "mirror", "outputter")
+WIDTH = 118
+
+_SYNC_HINT = " (run salt '*' saltutil.sync_all)"
+_KERNEL_RE = re.compile(r"(linux-(signed-)?image-.*|kernel(-core|-default|-PAE|-xen)?)")
+_USERINFO_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_TAG_PART_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+# -- entries --------------------------------------------------------------------------------
+
+def entry(node, result, **fields):
+    """One node's report entry.
+
+    :param node: a selected node (``id``, ``ip``, ``cluster``, ``roles``; ``fqdn`` and
+        ``minion`` when known)
+    :param result: one of :data:`RESULTS`: ``OK FAIL TIMEOUT NO_MINION SKIPPED`` (update)
+        or, for ``mosmu.status``, also ``STARTED NONE UNKNOWN``
+    :param fields: more keys, overriding the defaults (``comment``, ``changes``,
+        ``duration``, ``reboot_required``, ``test``, ``line``, ``record`` ...)
+    :return: ``{"id", "ip", "fqdn", "env", "roles", "minion", "result", "changes" ({}),
+        "comment" (""), "duration" (None, seconds), "reboot_required" (False), **fields}``
+    :raises ValueError: for an unknown result
+    """
+    if result not in RESULTS:
+        raise ValueError(f"result={result!r} is not one of {', '.join(RESULTS)}")
+    out = {"id": node["id"], "ip": node.get("ip"), "fqdn": node.get("fqdn"),
+           "env": node.get("cluster", node.get("env")), "roles": list(node.get("roles") or ()),
+           "minion": node.get("minion"), "result": result, "changes": {}, "comment": "",
+           "duration": None, "reboot_required": False}
+    out.update(fields)
+    return out
+
+
+def _text(value):
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def _hint(text):
+    if "mosmu.updated" in text or "'mosmu.status' is not available" in text:
+        return _SYNC_HINT
+    if "No matching sls found for 'mosmu'" in text:
+        return " (is the mosmu formula in the master's file_roots?)"
+    return ""
+
+
+def _not_returned(node):
+    minion = node.get("minion") or "<minion>"
+    return (f"{minion} did not return in time; the update may still be running: check "
+            f"salt-run mosmu.status (or salt {minion} mosmu.status) before rerunning")
+
+
+def _state_name(key):
+    parts = key.split("_|-")
+    return f"{parts[0]}.{parts[3]} {parts[1]}" if len(parts) == 4 else key
+
+
+def _seconds(value):
+    return None if value is None else round(float(value), 1)
+
+
+def reboot_required(changes):
+    """Whether a set of package changes needs a reboot to take effect (a new kernel).
+
+    :param changes: ``{package: {"old", "new"}}``
+    :return: True when a kernel image package (``linux-image-*``, ``kernel``...) changed
+    """
+    return any(_KERNEL_RE.fullmatch(str(name)) for name in changes or {})
+
+
+def state_entry(node, minion_return, test=False, duration=None):
+    """Turn one minion's ``state.apply mosmu`` return (``full_return=True``) into an entry.
+
+    A minion that did not return is ``TIMEOUT`` (its update may still be running); a
+    render or compile error (a list or string return) is ``FAIL`` with the text; any state
+    with ``result`` False, or no ``mosmu.*`` state in the return, is ``FAIL``; otherwise
+    ``OK``. Only states whose key starts with ``mosmu_|-`` give ``changes``.
+
+    :param node: the node (``id``, ``ip``, ``cluster``, ``roles``, ``minion``)
+    :param minion_return: ``{"ret": {state_key: {...}} | [errors] | "text", "retcode": n}``
+        as LocalClient returns it with ``full_return=True``, or None when absent
+    :param test: the run was a dry run (``changes`` are what would be upgraded)
+    :param duration: wall time in seconds the runner measured; default the sum of the
+        mosmu states' own ``duration`` (ms)
+    :return: an :func:`entry`; ``test`` True is added in test mode
+    """
+    extra = {"test": True} if test else {}
+    if minion_return is None:
+        return entry(node, "TIMEOUT", comment=_not_returned(node), duration=_seconds(duration),
+                     **extra)
+    data = minion_return.get("ret") if isinstance(minion_return, dict) else minion_return
+    if isinstance(minion_return, dict) and "ret" not in minion_return:
+        if minion_return.get("failed"):
+            return entry(node, "TIMEOUT", comment=_not_returned(node), **extra)
+        data = minion_return
+    if isinstance(data, str) and data.startswith("Minion did not return"):
+        return entry(node, "TIMEOUT", comment=f"{_not_returned(node)} ({data})", **extra)
+    if not isinstance(data, dict):
+        text = _text(data)
+        return entry(node, "FAIL", comment=f"state did not run: {text}{_hint(text)}",
+                     duration=_seconds(duration), **extra)
+    bad = [k for k, v in data.items() if not isinstance(v, dict)]
+    if bad:
+        return entry(node, "FAIL", duration=_seconds(duration), **extra,
+                     comment=f"unexpected state return for {', '.join(map(str, bad))}")
+    ours = {k: v for k, v in data.items() if str(k).startswith(STATE_PREFIX)}
+    failed = {k: v for k, v in data.items() if v.get("result") is False}
+    changes = {}
+    for state in ours.values():
+        changes.update(state.get("changes") or {})
+    if duration is None and ours:
+        duration = sum(float(v.get("duration") or 0) for v in ours.values()) / 1000
+    reboot = reboot_required(changes) or any(v.get("reboot_required") for v in ours.values())
+    common = {"changes": changes, "duration": _seconds(duration), "reboot_required": reboot,
+              **extra}
+    if failed:
+        comment = "; ".join(str(v.get("comment", "")) if k in ours
+                            else f"{_state_name(k)}: {v.get('comment', '')}"
+                            for k, v in failed.items())
+        return entry(node, "FAIL", comment=comment, **common)
+    if not ours:
+        return entry(node, "FAIL", comment="the mosmu state did not run: no mosmu.* state "
+                     "in the return; check the mosmu SLS" + _SYNC_HINT, **common)
+    comment = "; ".join(str(v.get("comment", "")) for v in ours.values())
+    retcode = minion_return.get("retcode") if isinstance(minion_return, dict) else None
+    if retcode not in (None, 0) and not test:
+        return entry(node, "FAIL", comment=f"{comment}; state.apply exited {retcode}", **common)
+    return entry(node, "OK", comment=comment, **common)
+
+
+def _duration_of(record):
+    try:
+        start = datetime.datetime.fromisoformat(record["started"])
+        end = datetime.datetime.fromisoformat(record["finished"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return _seconds((end - start).total_seconds())
+
+
+def status_from_record(node, status_return):
+    """Turn one minion's ``mosmu.status`` return into a ``mosmu.status`` report entry.
+
+    :param node: the node (``id``, ``ip``, ``cluster``, ``roles``, ``minion``)
+    :param status_return: the module's ``{"state", "line", "record"}``, or LocalClient's
+        ``full_return`` wrapping of it (``{"ret": {...}, "retcode": n}``), or None when the
+        minion did not answer
+    :return: an :func:`entry` with ``result`` the node's state (``OK FAIL STARTED NONE
+        UNKNOWN``; ``TIMEOUT`` or ``FAIL`` when there is no usable answer) and ``line``,
+        ``record``; ``changes``, ``duration``, ``finished`` and ``comment`` from the record
+    """
+    if status_return is None:
+        return entry(node, "TIMEOUT", line=None, record=None,
+                     comment=f"{node.get('minion') or '<minion>'} did not answer; is it up? "
+                             f"(salt {node.get('minion') or '<minion>'} test.ping)")
+    data = status_return
+    if isinstance(data, dict) and "ret" in data and "state" not in data:
+        data = data["ret"]
+    if not isinstance(data, dict) or data.get("state") not in ("OK", "FAIL", *STATUS_RESULTS):
+        text = _text(data)
+        if text.startswith("Minion did not return"):
+            return entry(node, "TIMEOUT", line=None, record=None, comment=text)
+        return entry(node, "FAIL", line=None, record=None,
+                     comment=f"mosmu.status failed: {text}{_hint(text)}")
+    record = data.get("record") if isinstance(data.get("record"), dict) else None
+    fields = {"line": data.get("line"), "record": data.get("record")}
+    if record:
+        changes = record.get("changes") if isinstance(record.get("changes"), dict) else {}
+        comment = ""
+        if record.get("error"):
+            step = record.get("failed_step")
+            comment = f"{step}: {record['error']}" if step else str(record["error"])
+        fields.update(changes=changes, duration=_duration_of(record), comment=comment,
+                      finished=record.get("finished"),
+                      reboot_required=reboot_required(changes))
+    if data["state"] == "NONE":
+        fields["comment"] = "never updated (no status file)"
+    elif data["state"] == "STARTED" and not fields.get("comment"):
+        fields["comment"] = "a run started and did not finish: still running, or interrupted"
+    elif data["state"] == "UNKNOWN":
+        fields["comment"] = f"unrecognised last status line {_cut(data.get('line'), 60)!r}"
+    return entry(node, data["state"], **fields)
+
+
+# -- summary --------------------------------------------------------------------------------
+
+def entries_of(report):
+    """The node entries of a report.
+
+    :param report: the runner's report (``{ip: entry, "summary": ..., ...}``) or an
+        iterable of entries
+    :return: a list of entries (dicts with a ``result``)
+    """
+    values = report.values() if isinstance(report, Mapping) else report
+    return [e for e in values if isinstance(e, Mapping) and "result" in e]
+
+
+def summary(entries):
+    """Count entries per result.
+
+    :param entries: a report or an iterable of entries (see :func:`entries_of`)
+    :return: ``{result: count}`` with results in :data:`RESULTS` order, absent ones left out
+    """
+    counts = {}
+    for item in entries_of(entries):
+        counts[item["result"]] = counts.get(item["result"], 0) + 1
+    known = [r for r in RESULTS if r in counts]
+    return {r: counts[r] for r in known + sorted(set(counts) - set(known), key=str)}
+
+
+def failures(entries):
+    """Number of entries that ended ``FAIL`` or ``TIMEOUT`` (what the stop threshold counts).
+
+    :param entries: a report or an iterable of entries
+    :return: an int
+    """
+    return sum(1 for e in entries_of(entries) if e["result"] in FAILED)
+
+
+def retcode(entries, failed_skips=()):
+    """The run's exit code: 0 only when there are entries and every one is ``OK``.
+
+    :param entries: a report or an iterable of entries
+    :param failed_skips: selection skips that count as failures (records with
+        ``"failed": True``; records with ``failed`` False are ignored), or their number
+    :return: 0 or 2
+    """
+    if isinstance(failed_skips, int):
+        failed = failed_skips
+    else:
+        failed = sum(1 for s in failed_skips if not isinstance(s, Mapping) or
+                     s.get("failed", True))
+    items = entries_of(entries)
+    return 0 if items and not failed and all(e["result"] == "OK" for e in items) else 2
+
+
+def summary_line(counts, code=None):
+    """``3 OK, 1 FAIL, 2 SKIPPED — retcode 2``.
+
+    :param counts: ``{result: count}`` as :func:`summary` returns it
+    :param code: the retcode to show, or None to leave it out
+    :return: one line
+    """
+    text = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no nodes"
+    return text if code is None else f"{text} — retcode {code}"
+
+
+def is_report(data):
+    """Whether ``data`` is a ``mosmu.update`` / ``mosmu.status`` report.
+
+    :param data: anything a runner returned
+    :return: True for a dict with ``summary`` and ``retcode`` whose other keys are node
+        entries or known report keys
+    """
+    if not isinstance(data, Mapping) or "retcode" not in data or \
+            not isinstance(data.get("summary"), Mapping):
+        return False
+    return all(k in REPORT_KEYS or (isinstance(v, Mapping) and "result" in v)
+               for k, v in data.items())
+
+
+# -- text -----------------------------------------------------------------------------------
+
+def _cut(text, width):
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _is_status(items):
+    return any("line" in e for e in items)
+
+
+def _row(item, status):
+    roles = _cut(",".join(item.get("roles") or ()) or "-", 24)
+    cells = [str(item.get("ip") or "-"), f"node-{item.get('id')}", str(item.get("env")), roles,
+             item["result"]]
+    if status:
+        return [*cells, _cut(item.get("line") or "-", 12), _cut(item.get("finished") or "-", 25)]
+    changes = item.get("changes")
+    count = len(changes) if isinstance(changes, Mapping) else 0
+    duration = item.get("duration")
+    return [*cells, str(count) if count or item["result"] in ("OK", "FAIL") else "-",
+            "-" if duration is None else f"{duration:.1f}s",
+            "yes" if item.get("reboot_required") else "-"]
+
+
+def _widths(headers, rows):
+    return [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+
+def _line(cells, widths):
+    return ("  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths))).rstrip()
+
+
+def _mirror_lines(mirror):
+    lines = []
+    for name, result in sorted((mirror or {}).items(), key=lambda i: str(i[0])):
+        if isinstance(result, Mapping):
+            lines.append(_cut(f"mirror {name}: {result.get('state', '?')} "
+                              f"({result.get('files', 0)} file(s) fetched)", WIDTH))
+    return lines
+
+
+def table(report):
+    """A runner report as the compact text an operator reads at a glance.
+
+    One row per node (ip, node id, roles, result, and packages changed, duration, reboot
+    required for ``mosmu.update``; status line and finish time for ``mosmu.status``),
+    grouped by environment in env id order, nodes in id order; then one line per node that
+    did not end OK with its comment; the summary line with the retcode; the number of nodes
+    skipped by the selection. Lines stay under 120 columns.
+
+    :param report: the runner's report, ``{ip: entry, ..., "skipped": [...], "summary":
+        {...}, "retcode": n}`` (``mirror`` optional)
+    :return: a multi-line string
+    """
+    items = entries_of(report)
+    status = _is_status(items)
+    headers = (["ip", "node", "env", "roles", "state", "line", "finished"] if status else
+               ["ip", "node", "env", "roles", "result", "pkgs", "time", "reboot"])
+    lines = _mirror_lines(report.get("mirror"))
+    if any(e.get("test") for e in items):
+        lines.append("test mode: nothing was changed; pkgs = packages that would be upgraded")
+    by_env = {}
+    for item in items:
+        by_env.setdefault(item.get("env"), []).append(item)
+
+    def order(value):
+        return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
+
+    groups = [(env, sorted(by_env[env], key=lambda e: (order(e.get("id")), str(e.get("ip")))))
+              for env in sorted(by_env, key=order)]
+    widths = _widths(headers, [_row(e, status) for e in items])
+    for env, group in groups:
+        lines.append(f"environment {env}: {len(group)} node(s)")
+        lines.append(_line(headers, widths))
+        lines += [_line(_row(e, status), widths) for e in group]
+    notes = [e for _env, group in groups for e in group
+             if e["result"] != "OK" and e.get("comment")]
+    if notes:
+        lines.append("not OK:")
+        lines += ["  " + _cut(f"node-{e.get('id')} {e.get('ip')} {e['result']}: {e['comment']}",
+                              WIDTH - 2) for e in notes]
+    code = report.get("retcode", retcode(items))
+    lines.append(summary_line(summary(items), code))
+    skipped = report.get("skipped") or []
+    if skipped:
+        failed = sum(1 for s in skipped if isinstance(s, Mapping) and s.get("failed"))
+        lines.append(f"skipped by selection: {len(skipped)} node(s)"
+                     + (f", {failed} counted as failed" if failed else "")
+                     + " (salt-run mosmu.nodes with the same arguments says why)")
+    return "\n".join(lines)
+
+
+def progress_line(event):
+    """One readable line for a runner progress event.
+
+    :param event: a progress payload as :func:`event_data` builds it, by ``kind``:
+        ``wave`` (``env``, ``wave``, ``waves``, ``nodes``), ``node`` (an entry's ``id``,
+        ``ip``, ``env``, ``result``, ``changes``, ``comment``), ``wait`` (``seconds``,
+        ``wave``, ``waves``, ``env``), ``mirror``/``stop``/other (``message``); or a plain
+        ``{"message": text}``
+    :return: one line (no newline)
+    """
+    if not isinstance(event, Mapping):
+        return _cut(event, WIDTH)
+    kind = event.get("kind") or ("node" if "result" in event else "message")
+    env = event.get("env")
+    if kind == "wave":
+        nodes = event.get("nodes") or []
+        names = ", ".join(f"node-{n}" for n in nodes)
+        return _cut(f"env {env} wave {event.get('wave')}/{event.get('waves')}: starting "
+                    f"{len(nodes)} node(s): {names}", WIDTH)
+    if kind == "node":
+        count = event.get("changes") or 0
+        text = f"env {env} node-{event.get('id')} {event.get('ip')}: {event.get('result')}"
+        if event.get("result") in ("OK", "FAIL"):
+            text += f", {count} package(s)"
+        if event.get("duration") is not None:
+            text += f", {event['duration']:.1f}s"
+        if event.get("result") != "OK" and event.get("comment"):
+            text += f" — {event['comment']}"
+        return _cut(text, WIDTH)
+    if kind == "wait":
+        return _cut(f"waiting {event.get('seconds')} s before wave {event.get('wave')}/"
+                    f"{event.get('waves')} of env {env}", WIDTH)
+    if kind == "done":
+        counts = event.get("summary") or {}
+        return _cut(f"env {env} done: {summary_line(counts, event.get('retcode'))}", WIDTH)
+    prefix = "" if kind == "message" else f"{kind}: "
+    return _cut(prefix + str(event.get("message", "")), WIDTH)
+
+
+# -- events ---------------------------------------------------------------------------------
+
+def _tag_part(value, name):
+    text = str(value)
+    if isinstance(value, bool) or not _TAG_PART_RE.fullmatch(text):
+        raise ValueError(f"{name}={value!r} cannot be part of an event tag")
+    return text
+
+
+def event_tags(env, node_id=None, result=None):
+    """Event bus tags of a ``mosmu.update`` run, for reactors and ``salt-run state.event``.
+
+    :param env: environment id
+    :param node_id: a node id, for the per-node tag
+    :param result: that node's result (one of :data:`RESULTS`)
+    :return: ``{"start": "mosmu/update/<env>/start", "node":
+        "mosmu/update/<env>/node/<id>/<result>" (None without node_id and result),
+        "done": "mosmu/update/<env>/done"}``
+    :raises ValueError: for an id or result that would break the tag
+    """
+    base = f"mosmu/update/{_tag_part(env, 'env')}"
+    node = None
+    if node_id is not None or result is not None:
+        if result not in RESULTS:
+            raise ValueError(f"result={result!r} is not one of {', '.join(RESULTS)}")
+        node = f"{base}/node/{_tag_part(node_id, 'node_id')}/{result}"
+    return {"start": f"{base}/start", "node": node, "done": f"{base}/done"}
+
+
+def _clean(text):
+    return _USERINFO_RE.sub(r"\1***@", _cut(text, 500))
+
+
+def event_data(source, jid=None, **extra):
+    """The payload of a progress or bus event: only what is meant for the bus.
+
+    Keeps ``kind``, ``id``, ``ip``, ``env`` (or a node's ``cluster``), ``result``,
+    ``changes`` (as a count), ``duration``, ``comment`` (one line, at most 500 characters,
+    URL credentials masked), ``jid`` and, for wave/wait/done events, ``wave``, ``waves``,
+    ``nodes`` (ids), ``seconds``, ``summary`` (counts), ``retcode``, ``message``. Anything else
+    (fqdn, minion, records, package names, pillar) is dropped.
+
+    :param source: a report entry, a node, or a dict of event fields
+    :param jid: the runner's job id
+    :param extra: fields added to or overriding ``source`` (e.g. ``kind="wave"``)
+    :return: a new dict
+    """
+    raw = dict(source or {}, **extra)
+    if "env" not in raw and "cluster" in raw:
+        raw["env"] = raw["cluster"]
+    out = {}
+    for key in ("kind", "id", "ip", "env", "result", "wave", "waves", "seconds", "retcode"):
+        if isinstance(raw.get(key), (int, float, str)) and not isinstance(raw[key], bool):
+            out[key] = raw[key]
+    if "changes" in raw:
+        changes = raw["changes"]
+        out["changes"] = changes if isinstance(changes, int) else len(changes or ())
+    if isinstance(raw.get("duration"), (int, float)):
+        out["duration"] = raw["duration"]
+    for key in ("comment", "message"):
+        if raw.get(key):
+            out[key] = _clean(raw[key])
+    if isinstance(raw.get("nodes"), (list, tuple)):
+        out["nodes"] = [n for n in raw["nodes"] if isinstance(n, (int, str))]
+    if isinstance(raw.get("summary"), Mapping):
+        out["summary"] = {str(k): v for k, v in raw["summary"].items() if isinstance(v, int)}
+    if jid is not None:
+        out["jid"] = str(jid)
+    return out

@@ -1,0 +1,281 @@
+"""Report entries from real-shaped Salt returns, summary, retcode, the text table, events."""
+
+import pytest
+
+import mosmu_report
+
+NODE = {"id": 3, "ip": "10.20.0.3", "cluster": 11, "roles": ["compute"], "fqdn": "node-3.local",
+        "minion": "node-3"}
+KEY = "mosmu_|-mosmu-init-mosmu-updated_|-mos-8.0_|-updated"
+
+
+def _state(result=True, changes=None, comment="upgraded 1 package(s)", duration=1500.0):
+    return {"name": "mos-8.0", "result": result, "changes": changes or {}, "comment": comment,
+            "duration": duration, "__run_num__": 0, "__id__": "mosmu-init-mosmu-updated"}
+
+
+def _ret(states, retcode=0):
+    return {"ret": states, "retcode": retcode, "jid": "20250101000000000000"}
+
+
+def test_entry_shape_and_defaults():
+    got = mosmu_report.entry(NODE, "OK", comment="fine")
+    assert got == {"id": 3, "ip": "10.20.0.3", "fqdn": "node-3.local", "env": 11,
+                   "roles": ["compute"], "minion": "node-3", "result": "OK", "changes": {},
+                   "comment": "fine", "duration": None, "reboot_required": False}
+    with pytest.raises(ValueError, match="result='DONE'"):
+        mosmu_report.entry(NODE, "DONE")
+
+
+def test_ok_with_changes_and_reboot():
+    changes = {"nova-compute": {"old": "1", "new": "2"},
+               "linux-image-3.13.0-100-generic": {"old": "", "new": "3.13.0-100.147"}}
+    got = mosmu_report.state_entry(NODE, _ret({KEY: _state(changes=changes)}))
+    assert got["result"] == "OK" and got["changes"] == changes
+    assert got["reboot_required"] is True and got["duration"] == 1.5
+    assert "test" not in got
+
+
+def test_runner_measured_duration_wins():
+    got = mosmu_report.state_entry(NODE, _ret({KEY: _state()}), duration=42.04)
+    assert got["duration"] == 42.0
+
+
+def test_no_reboot_for_ordinary_packages():
+    got = mosmu_report.state_entry(NODE, _ret({KEY: _state(changes={
+        "linux-firmware": {"old": "1", "new": "2"}, "kernel-headers": {"old": "1", "new": "2"}})}))
+    assert got["reboot_required"] is False
+    assert mosmu_report.reboot_required({"kernel": {"old": "1", "new": "2"}}) is True
+
+
+def test_test_mode_result_none_is_ok():
+    got = mosmu_report.state_entry(
+        NODE, _ret({KEY: _state(result=None, changes={"a": {"old": "1", "new": "2"}},
+                                comment="would upgrade 1 package(s): a 1 -> 2")}), test=True)
+    assert got["result"] == "OK" and got["test"] is True and len(got["changes"]) == 1
+
+
+def test_no_return_is_timeout_with_hint():
+    got = mosmu_report.state_entry(NODE, None)
+    assert got["result"] == "TIMEOUT"
+    assert "salt-run mosmu.status" in got["comment"]
+    assert "salt node-3 mosmu.status" in got["comment"]
+
+
+@pytest.mark.parametrize("ret", [
+    {"ret": "Minion did not return. [No response]", "retcode": 254},
+    {"failed": True},
+])
+def test_minion_did_not_return_forms(ret):
+    assert mosmu_report.state_entry(NODE, ret)["result"] == "TIMEOUT"
+
+
+def test_render_error_list_gets_sync_hint():
+    ret = {"ret": ["Rendering SLS 'base:mosmu' failed: State 'mosmu.updated' was not found "
+                   "in SLS 'mosmu'"], "retcode": 1}
+    got = mosmu_report.state_entry(NODE, ret)
+    assert got["result"] == "FAIL"
+    assert got["comment"].startswith("state did not run: Rendering SLS")
+    assert got["comment"].endswith("(run salt '*' saltutil.sync_all)")
+
+
+def test_missing_formula_gets_its_own_hint():
+    got = mosmu_report.state_entry(NODE, {"ret": ["No matching sls found for 'mosmu' in env "
+                                                  "'base'"], "retcode": 1})
+    assert got["result"] == "FAIL" and "file_roots" in got["comment"]
+    assert "sync_all" not in got["comment"]
+
+
+def test_failed_state_of_ours():
+    got = mosmu_report.state_entry(NODE, _ret({KEY: _state(
+        result=False, comment="apt-get upgrade failed: E: broken; status UPDATE=FAIL",
+        changes={"a": {"old": "1", "new": "2"}})}, retcode=2))
+    assert got["result"] == "FAIL" and got["changes"] == {"a": {"old": "1", "new": "2"}}
+    assert got["comment"] == "apt-get upgrade failed: E: broken; status UPDATE=FAIL"
+
+
+def test_failed_foreign_state_fails_and_is_named_but_gives_no_changes():
+    other = "file_|-motd_|-/etc/motd_|-managed"
+    got = mosmu_report.state_entry(NODE, _ret({
+        KEY: _state(), other: _state(result=False, comment="disk full",
+                                     changes={"diff": "x"})}, retcode=2))
+    assert got["result"] == "FAIL"
+    assert got["comment"] == "file.managed motd: disk full"
+    assert "diff" not in got["changes"]
+
+
+def test_foreign_states_only_is_fail():
+    got = mosmu_report.state_entry(NODE, _ret({"pkg_|-x_|-x_|-installed": _state()}))
+    assert got["result"] == "FAIL" and "mosmu state did not run" in got["comment"]
+
+
+def test_nonzero_retcode_without_a_failed_state_is_fail():
+    got = mosmu_report.state_entry(NODE, _ret({KEY: _state()}, retcode=2))
+    assert got["result"] == "FAIL" and "exited 2" in got["comment"]
+
+
+def test_malformed_state_value_is_fail():
+    got = mosmu_report.state_entry(NODE, _ret({KEY: "oops"}))
+    assert got["result"] == "FAIL" and KEY in got["comment"]
+
+
+def test_status_from_record():
+    record = {"started": "2025-01-01T10:00:00+00:00", "finished": "2025-01-01T10:01:30+00:00",
+              "changes": {"a": {"old": "1", "new": "2"}}, "state": "OK"}
+    got = mosmu_report.status_from_record(NODE, {"ret": {"state": "OK", "line": "UPDATE=OK",
+                                                         "record": record}, "retcode": 0})
+    assert got["result"] == "OK" and got["line"] == "UPDATE=OK"
+    assert got["duration"] == 90.0 and got["finished"] == record["finished"]
+    assert got["changes"] == record["changes"] and got["record"] == record
+
+
+def test_status_failed_record_names_step():
+    record = {"started": "x", "state": "FAIL", "failed_step": "upgrade", "error": "E: broken"}
+    got = mosmu_report.status_from_record(NODE, {"state": "FAIL", "line": "UPDATE=FAIL",
+                                                 "record": record})
+    assert got["result"] == "FAIL" and got["comment"] == "upgrade: E: broken"
+    assert got["duration"] is None
+
+
+@pytest.mark.parametrize("ret, result, text", [
+    (None, "TIMEOUT", "test.ping"),
+    ({"ret": "'mosmu.status' is not available.", "retcode": 254}, "FAIL", "sync_all"),
+    ({"ret": {"state": "WEIRD"}, "retcode": 0}, "FAIL", "mosmu.status failed"),
+    ({"ret": "Minion did not return. [Not connected]"}, "TIMEOUT", "Not connected"),
+    ({"state": "NONE", "line": None, "record": None}, "NONE", "never updated"),
+    ({"state": "STARTED", "line": "STARTED", "record": None}, "STARTED", "did not finish"),
+    ({"state": "UNKNOWN", "line": "REPO_UPD=OK", "record": None}, "UNKNOWN", "'REPO_UPD=OK'"),
+])
+def test_status_edge_cases(ret, result, text):
+    got = mosmu_report.status_from_record(NODE, ret)
+    assert got["result"] == result and text in got["comment"]
+
+
+def _report(entries, skipped=(), **extra):
+    report = {e["ip"]: e for e in entries}
+    report.update(skipped=list(skipped), summary=mosmu_report.summary(entries),
+                  retcode=mosmu_report.retcode(entries, skipped), **extra)
+    return report
+
+
+def _n(node_id, env, roles=("compute",), ip=None):
+    return {"id": node_id, "ip": ip or f"10.20.{env}.{node_id}", "cluster": env,
+            "roles": list(roles), "minion": f"node-{node_id}"}
+
+
+def test_summary_order_and_retcode():
+    entries = [mosmu_report.entry(_n(1, 11), "SKIPPED"), mosmu_report.entry(_n(2, 11), "OK"),
+               mosmu_report.entry(_n(3, 11), "FAIL"), mosmu_report.entry(_n(4, 11), "OK")]
+    assert list(mosmu_report.summary(entries).items()) == [("OK", 2), ("FAIL", 1), ("SKIPPED", 1)]
+    assert mosmu_report.retcode(entries) == 2
+    assert mosmu_report.failures(entries) == 1
+    oks = [e for e in entries if e["result"] == "OK"]
+    assert mosmu_report.retcode(oks) == 0
+    assert mosmu_report.retcode(oks, [{"id": 9, "failed": False}]) == 0
+    assert mosmu_report.retcode(oks, [{"id": 9, "failed": True}]) == 2
+    assert mosmu_report.retcode(oks, 1) == 2
+    assert mosmu_report.retcode([]) == 2
+    report = _report(oks)
+    assert mosmu_report.summary(report) == {"OK": 2} and mosmu_report.retcode(report) == 0
+
+
+def test_table_groups_by_env_and_is_narrow_and_deterministic():
+    long_roles = ("controller", "mongo", "cinder", "ceph-osd", "base-os", "zabbix-server")
+    entries = [
+        mosmu_report.entry(_n(12, 11), "OK", changes={"a": {}, "b": {}}, duration=12.34,
+                           reboot_required=True),
+        mosmu_report.entry(_n(2, 11, long_roles), "FAIL", comment="apt failed: " + "x" * 300),
+        mosmu_report.entry(_n(5, 3), "TIMEOUT", comment="node-5 did not return"),
+        mosmu_report.entry(_n(7, 11), "SKIPPED", comment="not started: 1 node failed"),
+    ]
+    report = _report(entries, skipped=[{"id": 40, "ip": "10.20.0.40", "reason": "offline",
+                                        "failed": False}])
+    text = mosmu_report.table(report)
+    lines = text.splitlines()
+    assert all(len(line) < 120 for line in lines)
+    assert lines[0] == "environment 3: 1 node(s)"
+    env11 = lines.index("environment 11: 3 node(s)")
+    rows = lines[env11 + 2:env11 + 5]
+    assert [r.split()[1] for r in rows] == ["node-2", "node-7", "node-12"]
+    assert rows[2].split()[2:] == ["11", "compute", "OK", "2", "12.3s", "yes"]
+    assert rows[1].split()[4:] == ["SKIPPED", "-", "-", "-"]
+    assert len({len(lines[1]), len(lines[env11 + 1])}) == 1     # one column layout for all envs
+    assert "1 OK, 1 FAIL, 1 TIMEOUT, 1 SKIPPED — retcode 2" in lines
+    assert lines[-1].startswith("skipped by selection: 1 node(s) (")
+    assert "  node-5 10.20.3.5 TIMEOUT: node-5 did not return" in lines
+    reordered = dict(reversed(list(report.items())))
+    assert mosmu_report.table(reordered) == text
+
+
+def test_table_test_mode_and_mirror_and_status_columns():
+    entries = [mosmu_report.entry(_n(1, 11), "OK", changes={"a": {}}, test=True)]
+    text = mosmu_report.table(_report(entries, mirror={"mos8.0-ubuntu": {
+        "state": "published", "files": 12, "suites": {}}}))
+    assert text.splitlines()[0] == "mirror mos8.0-ubuntu: published (12 file(s) fetched)"
+    assert "test mode" in text and text.endswith("1 OK — retcode 0")
+    status = [mosmu_report.entry(_n(1, 11), "STARTED", line="STARTED", record=None)]
+    text = mosmu_report.table(_report(status))
+    assert "  ip" in text and "line" in text.splitlines()[1]
+    assert "pkgs" not in text
+    assert mosmu_report.table({"summary": {}, "retcode": 2}) == "no nodes — retcode 2"
+
+
+def test_is_report():
+    entries = [mosmu_report.entry(_n(1, 11), "OK")]
+    assert mosmu_report.is_report(_report(entries, outputter="mosmu"))
+    assert not mosmu_report.is_report({"error": "x", "retcode": 2})
+    assert not mosmu_report.is_report({"selected": [], "skipped": []})
+    assert not mosmu_report.is_report(dict(_report(entries), extra="x"))
+
+
+@pytest.mark.parametrize("event, line", [
+    ({"kind": "wave", "env": 11, "wave": 1, "waves": 3, "nodes": [1, 2]},
+     "env 11 wave 1/3: starting 2 node(s): node-1, node-2"),
+    ({"kind": "node", "env": 11, "id": 3, "ip": "10.0.0.3", "result": "OK", "changes": 4,
+      "duration": 3.25}, "env 11 node-3 10.0.0.3: OK, 4 package(s), 3.2s"),
+    ({"env": 11, "id": 3, "ip": "10.0.0.3", "result": "TIMEOUT", "comment": "no answer"},
+     "env 11 node-3 10.0.0.3: TIMEOUT — no answer"),
+    ({"kind": "wait", "env": 11, "seconds": 60, "wave": 2, "waves": 3},
+     "waiting 60 s before wave 2/3 of env 11"),
+    ({"kind": "mirror", "message": "syncing mos8.0"}, "mirror: syncing mos8.0"),
+    ({"message": "selected 4 node(s)"}, "selected 4 node(s)"),
+    ({"kind": "done", "env": 11, "summary": {"OK": 3, "FAIL": 1}, "retcode": 2},
+     "env 11 done: 3 OK, 1 FAIL — retcode 2"),
+])
+def test_progress_line(event, line):
+    assert mosmu_report.progress_line(event) == line
+
+
+def test_progress_line_is_one_short_line():
+    line = mosmu_report.progress_line({"message": "a\nb " + "y" * 300})
+    assert "\n" not in line and len(line) <= mosmu_report.WIDTH
+
+
+def test_event_tags():
+    tags = mosmu_report.event_tags(11, 3, "FAIL")
+    assert tags == {"start": "mosmu/update/11/start", "node": "mosmu/update/11/node/3/FAIL",
+                    "done": "mosmu/update/11/done"}
+    assert mosmu_report.event_tags(11)["node"] is None
+
+
+@pytest.mark.parametrize("args", [("11/x",), (11, "3/../4", "OK"), (11, 3, "DONE"),
+                                  (True,), (11, 3, None)])
+def test_event_tags_reject(args):
+    with pytest.raises(ValueError):
+        mosmu_report.event_tags(*args)
+
+
+def test_event_data_keeps_only_bus_fields():
+    entry = mosmu_report.entry(NODE, "FAIL", changes={"a": {"old": "1", "new": "2"}},
+                               comment="fetch http://admin:s3cret@10.20.0.2:8080/x failed\nE",
+                               record={"password": "s3cret"}, duration=2.5)
+    got = mosmu_report.event_data(entry, jid=20250101)
+    assert got == {"id": 3, "ip": "10.20.0.3", "env": 11, "result": "FAIL", "changes": 1,
+                   "duration": 2.5, "jid": "20250101",
+                   "comment": "fetch http://***@10.20.0.2:8080/x failed E"}
+    assert "s3cret" not in repr(got)
+    wave = mosmu_report.event_data({"pillar": {"password": "p"}}, jid="1", kind="wave",
+                                   env=11, wave=1, waves=2, nodes=[1, 2])
+    assert wave == {"kind": "wave", "env": 11, "wave": 1, "waves": 2, "nodes": [1, 2],
+                    "jid": "1"}
+    assert mosmu_report.event_data(NODE)["env"] == 11
