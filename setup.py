@@ -41,16 +41,18 @@ setup(
     # _utils dir on sys.path; the loader dirs live inside the mosmu_salt package.
     package_dir={"": "_utils", "mosmu_salt": "mosmu_salt",
                  "mosmu_salt._modules": "_modules", "mosmu_salt._runners": "_runners",
-                 "mosmu_salt._states": "_states", "mosmu_sandbox": "sandbox"},
+                 "mosmu_salt._states": "_states", "mosmu_salt._output": "_output",
+                 "mosmu_sandbox": "sandbox"},
     py_modules=HELPERS,
     packages=["mosmu_salt", "mosmu_salt._modules", "mosmu_salt._runners",
-              "mosmu_salt._states", "mosmu_sandbox"],
+              "mosmu_salt._states", "mosmu_salt._output", "mosmu_sandbox"],
     package_data={"mosmu_sandbox": ["data/*"]},
     entry_points={
         "salt.loader": [
             "module_dirs = mosmu_salt.loader:module_dirs",
             "runner_dirs = mosmu_salt.loader:runner_dirs",
             "states_dirs = mosmu_salt.loader:states_dirs",
+            "outputter_dirs = mosmu_salt.loader:outputter_dirs",
         ],
         "console_scripts": [
             "mosmu-sandbox = mosmu_sandbox.cli:main",

@@ -1,24 +1,39 @@
 """mosmu runner: apply MOS maintenance updates to the nodes of Fuel environments.
 
-Nailgun inventory -> node selection -> mirror sync -> ``state.apply mosmu`` on the nodes'
-minions, in waves -> one report entry per node and a top-level ``retcode``.
+Arguments -> one validated request (no I/O before) -> Nailgun inventory -> node selection ->
+per-environment plans from the release catalog -> mirror sync and pre-flight -> ``state.apply
+mosmu`` on the nodes' minions in waves -> one report entry per node and a top-level
+``retcode``.
 
-Configuration comes from the master config only (``mosmu:`` section); credentials never go
-through runner arguments, which Salt keeps in the job cache and on the event bus.
-Errors end the run with ``{"error": "...", "retcode": 2}``: one line naming cause and fix.
+This module is Salt glue only: what to do is decided in ``_utils`` (``mosmu_request``,
+``mosmu_select``, ``mosmu_plan``, ``mosmu_waves``, ``mosmu_report``, ``mosmu_lock``...), the
+functions here walk those decisions and call Salt. Configuration comes from the master config
+only (``mosmu:`` section); credentials never go through runner arguments, which Salt keeps in
+the job cache and on the event bus. Every failure ends as ``{"error": "...", "retcode": 2}``:
+one line naming cause and fix, never a traceback.
 """
 
 import dataclasses
+import functools
 import logging
+import os
+import signal
+import threading
 import time
 
 import mosmu_catalog
 import mosmu_config
 import mosmu_fuel
+import mosmu_lock
+import mosmu_minions
 import mosmu_mirror
 import mosmu_plan
+import mosmu_report
+import mosmu_request
 import mosmu_select
+import mosmu_status
 import mosmu_validate
+import mosmu_waves
 import salt.client
 import salt.utils.sdb
 from mosmu_errors import ConfigError, MosmuError
@@ -26,24 +41,73 @@ from mosmu_errors import ConfigError, MosmuError
 log = logging.getLogger(__name__)
 
 __virtualname__ = "mosmu"
-STATE_PREFIX = "mosmu_|-"
+OUTPUTTER = "mosmu"
+LIVENESS = 20           # seconds between Salt's find_job checks on a running state.apply
+STATUS_TIMEOUT = 15     # seconds for the one-publish mosmu.status collections
 
 
 def __virtual__():
     return __virtualname__
 
 
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM while waves run: end with the report of what finished."""
+
+
 # -- plumbing -------------------------------------------------------------------------------
+
+def _retcode(value):
+    """Also in ``__context__``: orchestration takes a runner step's success from there."""
+    if "__context__" in globals():
+        __context__["retcode"] = value
+    return value
+
 
 def _fail(message):
     log.error("mosmu: %s", message)
-    return {"error": message, "retcode": 2}
+    return {"error": message, "retcode": _retcode(2), "outputter": OUTPUTTER}
 
 
-def _progress(message):
-    log.info("mosmu: %s", message)
-    if "__jid_event__" in globals():
-        __jid_event__.fire_event({"message": message}, "progress")
+def _boundary(func):
+    """Errors of a public function end as one line and a non-zero retcode, never a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MosmuError as err:
+            return _fail(str(err))
+        except ValueError as err:
+            return _fail(f"{err}; fix the argument")
+        except Exception as err:  # pylint: disable=broad-except
+            log.exception("mosmu.%s failed", func.__name__)
+            return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "
+                         f"{err}; see the salt-master log and report it")
+    return wrapper
+
+
+def _terminal():
+    """Progress goes to the terminal only with the default outputter: ``--out=json`` must
+    print exactly one document."""
+    return "__jid_event__" in globals() and __opts__.get("output") in (None, OUTPUTTER)
+
+
+def _progress(message=None, **event):
+    data = dict(event, message=message) if message else event
+    log.info("mosmu: %s", mosmu_report.progress_line(data))
+    if _terminal():
+        __jid_event__.fire_event(dict(data, outputter=OUTPUTTER), "progress")
+
+
+def _bus(tag, data):
+    """An event on the master bus for reactors (no secret: ``event_data`` whitelists)."""
+    try:
+        __salt__["event.send"](tag, data)
+    except Exception as err:  # pylint: disable=broad-except
+        log.warning("mosmu: could not send event %s: %s", tag, err)
+
+
+def _jid():
+    return globals().get("__jid__") or time.strftime("%Y%m%d%H%M%S")
 
 
 def _config(master_ip=None):
@@ -62,150 +126,65 @@ def _config(master_ip=None):
     return cfg
 
 
-def _flag(value, name):
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"{name}={value!r} is not a boolean; give {name}=True or {name}=False")
+def _client(cfg):
+    return mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
+                                 cfg["tenant"], cfg["keystone_url"], cfg["verify_tls"],
+                                 cfg["timeout"])
 
 
-def _count(value, name, minimum):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {minimum}")
-    return value
-
-
-def _minion_index(match):
-    """Map node keys (IP, fqdn or hostname) to minion ids from the master's grains cache."""
-    index = {}
-    for minion, grains in (__salt__["cache.grains"](tgt="*") or {}).items():
-        grains = grains or {}
-        if match == "ip":
-            keys = grains.get("ipv4") or []
-        elif match == "fqdn":
-            keys = {minion, grains.get("fqdn")}
-        else:
-            keys = {minion.split(".")[0], grains.get("host")}
-        for key in keys:
-            if key:
-                index.setdefault(key, set()).add(minion)
-    return index
-
-
-def _minion_of(node, index, match):
-    """Minion ids matching a node: one is a mapping, none or several are reported."""
-    key = {"ip": node["ip"], "fqdn": node.get("fqdn"), "hostname": node.get("hostname")}[match]
-    return sorted(index.get(key, ()))
-
-
-def _plan(cfg, env=None, all_envs=False, roles=None, nodes=None, offline=False,
-          mos_version=None, repos=None):
+def _plan(cfg, req):
     """Inventory, selection, per-env plans and minion mapping; no side effects."""
-    offline = _flag(offline, "offline")
-    all_envs = _flag(all_envs, "all_envs")
-    try:  # arguments are checked before the first request
-        mosmu_catalog.normalise_repos(mosmu_select.as_list(repos))
-        if mos_version is not None:
-            mos_version = mosmu_validate.mos_version(mos_version)
-    except ValueError as err:
-        raise ConfigError(f"{err}; fix the argument") from err
-    client = mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
-                                   cfg["tenant"], cfg["keystone_url"], cfg["verify_tls"],
-                                   cfg["timeout"])
-    inventory = client.inventory()
-    chosen = mosmu_select.select(inventory, env=env, all_envs=all_envs, roles=roles,
-                                 nodes=nodes, offline=offline)
+    inventory = _client(cfg).inventory()
+    chosen = mosmu_select.select(inventory, req)
     plans, selected, skipped = {}, [], list(chosen["skipped"])
     for env_id in chosen["envs"]:
         try:
             plan, dropped = mosmu_plan.env_plan(
                 inventory, env_id, cfg["catalog"], cfg["repo_url"],
-                mos_version or cfg["mos_version"], mosmu_select.as_list(repos),
-                bool(cfg["trusted"]))
+                req.mos_version or cfg["mos_version"], list(req.repos), bool(cfg["trusted"]))
             plans[env_id] = {"plan": plan, "dropped": dropped}
         except ValueError as err:
             plans[env_id] = {"error": f"{err}; fix the argument or add a catalog row"}
-    index = _minion_index(cfg["match"])
-    for node in chosen["selected"]:
+    index = mosmu_minions.minion_index(__opts__, cfg["match"])
+    for node in mosmu_minions.map_nodes(chosen["selected"], index, cfg["match"]):
         plan = plans[node["cluster"]]
         if "error" in plan:
-            skipped.append({"id": node["id"], "ip": node["ip"], "reason": plan["error"],
-                            "failed": True})
+            skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
+                            "reason": plan["error"], "failed": True})
             continue
-        minions = _minion_of(node, index, cfg["match"])
-        selected.append(dict(node, mos_version=plan["plan"].mos_version,
-                             minion=minions[0] if len(minions) == 1 else None,
-                             candidates=minions))
+        selected.append(dict(node, mos_version=plan["plan"].mos_version))
     return {"envs": chosen["envs"], "plans": plans, "selected": selected, "skipped": skipped}
-
-
-def _entry(node, **fields):
-    out = {"id": node["id"], "fqdn": node.get("fqdn"), "env": node["cluster"],
-           "roles": node["roles"], "minion": node.get("minion")}
-    out.update(fields)
-    return out
 
 
 def _unmapped(node, match):
     if node["candidates"]:
-        return _entry(node, result="NO_MINION",
-                      comment=f"several minions match {match} {node['ip']}: "
-                              f"{', '.join(node['candidates'])}; fix their grains or use "
-                              "mosmu:match fqdn")
-    return _entry(node, result="NO_MINION",
-                  comment=f"no minion matches {match} of node-{node['id']} ({node['ip']}); "
-                          "is its salt-minion running and its key accepted (salt-key -L)?")
-
-
-def _state_entry(node, ret, test):
-    """Turn one minion's ``state.apply`` return into a report entry."""
-    if ret is None:
-        return _entry(node, result="TIMEOUT",
-                      comment="the minion did not return; check it with "
-                              f"salt {node['minion']} test.ping and rerun")
-    data = ret.get("ret")
-    if not isinstance(data, dict):
-        text = "; ".join(data) if isinstance(data, list) else str(data)
-        hint = " (run salt '*' saltutil.sync_all)" if "mosmu.updated" in text else ""
-        return _entry(node, result="FAIL", comment=f"state did not run: {text}{hint}")
-    ours = [v for k, v in data.items() if k.startswith(STATE_PREFIX)]
-    failed = [v for v in data.values() if v.get("result") is False]
-    changes = {}
-    for state in ours:
-        changes.update(state.get("changes") or {})
-    comment = "; ".join(str(v.get("comment", "")) for v in (failed or ours))
-    if failed or not ours:
-        return _entry(node, result="FAIL", changes=changes,
-                      comment=comment or "the mosmu state did not run")
-    return _entry(node, result="OK", changes=changes, comment=comment,
-                  **({"test": True} if test else {}))
-
-
-def _summary(report):
-    counts = {}
-    for entry in report.values():
-        counts[entry["result"]] = counts.get(entry["result"], 0) + 1
-    return counts
+        return mosmu_report.entry(
+            node, "NO_MINION", comment=f"several minions match {match} of node-{node['id']}: "
+            f"{', '.join(node['candidates'])}; fix their grains or set mosmu:match fqdn")
+    return mosmu_report.entry(
+        node, "NO_MINION", comment=f"no minion matches {match} of node-{node['id']} "
+        f"({node['ip']}); is its salt-minion running and its key accepted (salt-key -L)?")
 
 
 # -- public functions -----------------------------------------------------------------------
 
-def nodes(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # pylint: disable=redefined-outer-name
-          mos_version=None, repos=None, master_ip=None):
+@_boundary
+def nodes(**kwargs):
     """
     Preview: the nodes an update would touch, and why every other node would not.
 
     env
-        Environment (cluster) id. Exactly one of ``env`` and ``all_envs``.
+        Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
     all_envs
         Every operational environment (one with a ``ready`` node).
     roles
         Only nodes with any of these roles (``a,b`` or a list).
     nodes
-        Only nodes with these admin IPs (``a,b`` or a list).
+        Only these nodes: ids, admin IPs, fqdns or hostnames (``a,b`` or a list).
     offline
         Include nodes Nailgun reports offline.
+    statuses
+        Node statuses counted as deployed (default ``ready,error``).
     mos_version
         Override the MOS version derived from each environment's release.
     repos
@@ -220,14 +199,14 @@ def nodes(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # py
         salt-run mosmu.nodes env=11
         salt-run mosmu.nodes all_envs=True roles=compute
     """
-    try:
-        plan = _plan(_config(master_ip), env, all_envs, roles, nodes, offline, mos_version, repos)
-    except MosmuError as err:
-        return _fail(str(err))
+    req = mosmu_request.parse(kwargs, mosmu_request.NODES)
+    plan = _plan(_config(req.master_ip), req)
     keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
-            "online", "mos_version", "minion")
+            "online", "mos_version", "minion", "candidates")
+    failed = [s for s in plan["skipped"] if s.get("failed")]
     return {"selected": [{k: n.get(k) for k in keep} for n in plan["selected"]],
-            "skipped": plan["skipped"]}
+            "skipped": plan["skipped"], "retcode": _retcode(2 if failed else 0),
+            "outputter": OUTPUTTER}
 
 
 def _trees(cfg, plans):
@@ -242,7 +221,7 @@ def _trees(cfg, plans):
     return wanted
 
 
-def _sync_plans(cfg, plans):
+def _sync_plans(cfg, plans, test=False):
     """Sync each catalog tree once, whatever the number of environments using it."""
     results = {}
     for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
@@ -250,10 +229,10 @@ def _sync_plans(cfg, plans):
         result = mosmu_mirror.sync_tree(cfg["mirror_upstream"], cfg["mirror_root"], tree, repos,
                                         timeout=int(cfg["timeout"]) * 4,
                                         keep=cfg["keep_snapshots"],
-                                        staging_dir=cfg["mirror_staging"])
+                                        staging_dir=cfg["mirror_staging"], test=test)
         _progress(f"mirror: {name} {result['state']}: " + ", ".join(
             f"{s} {state}" for s, state in sorted(result["suites"].items()))
-            + f" ({result['files']} file(s) fetched, {result['seconds']} s)")
+            + f" ({result['files']} file(s), {result['seconds']} s)")
         results[name] = result
     return results
 
@@ -281,26 +260,208 @@ def _pin_snapshots(cfg, plans, mirror):
                 entry["plan"] = dataclasses.replace(plan, path=snapshot)
 
 
+def _collect_status(client, minions):
+    """``{minion: mosmu.status return or None}`` in one publish."""
+    if not minions:
+        return {}
+    rets = client.cmd(minions, "mosmu.status", tgt_type="list", timeout=STATUS_TIMEOUT,
+                      full_return=True)
+    return {m: (rets.get(m) or {}).get("ret") if rets.get(m) else None for m in minions}
 
-def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repos=None,  # pylint: disable=redefined-outer-name
-           mos_version=None, master_ip=None, sync=True, batch=None, interval=0, test=False):
+
+def _retry_filter(client, mapped):
+    """``(to_update, skipped)``: only nodes whose last status is not OK (retry_failed)."""
+    status = _collect_status(client, [n["minion"] for n in mapped])
+    keep, skipped = [], []
+    for node in mapped:
+        ret = status.get(node["minion"])
+        if isinstance(ret, dict) and ret.get("state") == "OK":
+            skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
+                            "reason": "last status UPDATE=OK (retry_failed=True skips it)"})
+        else:
+            keep.append(node)
+    return keep, skipped
+
+
+def _sync_modules(client, mapped, report):
+    """One ``saltutil.sync_all`` per run: minions run the current mosmu modules. A minion
+    that does not answer is NO_MINION now, before any wave."""
+    minions = [n["minion"] for n in mapped]
+    rets = client.cmd(minions, "saltutil.sync_all", tgt_type="list", timeout=LIVENESS,
+                      full_return=True) if minions else {}
+    alive = []
+    for node in mapped:
+        ret = rets.get(node["minion"])
+        if not isinstance(ret, dict) or not isinstance(ret.get("ret"), dict):
+            report[node["ip"]] = mosmu_report.entry(
+                node, "NO_MINION", comment=f"{node['minion']} did not answer "
+                f"saltutil.sync_all: {ret.get('ret') if isinstance(ret, dict) else 'no reply'}"
+                f"; is its salt-minion running (salt {node['minion']} test.ping)?")
+        else:
+            alive.append(node)
+    return alive
+
+
+def _run_wave(client, wave, pillar, test, cfg):
+    """``state.apply mosmu`` on one wave; returns ``{minion: full_return}`` as they come.
+
+    Salt's own liveness checks (``saltutil.find_job`` every ``LIVENESS`` s) keep waiting only
+    while the job really runs on a minion, so a minion that is gone ends within about a
+    minute; ``apply_timeout`` bounds a job that is alive.
+    """
+    minions = [n["minion"] for n in wave]
+    by_minion = {n["minion"]: n for n in wave}
+    deadline = time.monotonic() + cfg["apply_timeout"]
+    started = time.monotonic()
+    rets = {}
+    for chunk in client.cmd_iter_no_block(minions, "state.apply", ["mosmu"], tgt_type="list",
+                                          timeout=LIVENESS, full_return=True,
+                                          kwarg={"pillar": pillar, "test": test}):
+        for minion, ret in (chunk or {}).items():
+            if minion in by_minion and minion not in rets:
+                rets[minion] = ret
+                entry = mosmu_report.state_entry(by_minion[minion], ret, test,
+                                                 time.monotonic() - started)
+                _progress(**mosmu_report.event_data(entry, kind="node"))
+        if len(rets) == len(minions) or time.monotonic() > deadline:
+            break
+    return rets, time.monotonic() - started
+
+
+def _lost_returns(client, wave, rets, since):
+    """Entries for nodes whose job return never came (master restart, dead minion): from
+    the node's own status record when it shows a run that ended after ``since``."""
+    missing = [n for n in wave if n["minion"] not in rets]
+    status = _collect_status(client, [n["minion"] for n in missing])
+    out = {}
+    for node in missing:
+        ret = status.get(node["minion"])
+        record = (ret or {}).get("record") if isinstance(ret, dict) else None
+        finished = (record or {}).get("finished") or ""
+        if isinstance(ret, dict) and ret.get("state") in ("OK", "FAIL") and finished >= since:
+            entry = mosmu_report.status_from_record(node, ret)
+            entry["comment"] = ("the job return was lost (master restart?); result from the "
+                                f"node's status record: {entry.get('comment') or ret['line']}")
+            out[node["ip"]] = entry
+        else:
+            out[node["ip"]] = mosmu_report.state_entry(node, None)
+    return out
+
+
+class _Signals:
+    """While waves run, Ctrl-C and SIGTERM raise :class:`_Interrupted` instead of salt-run's
+    own handler (which exits 0 and loses the finished waves' results)."""
+
+    def __enter__(self):
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, _frame):
+        raise _Interrupted(signal.Signals(signum).name)
+
+    def __exit__(self, *_exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _walk(client, cfg, plans, waves, req, report):
+    """Apply the waves in order; stop past ``max_failures``; interval between waves."""
+    last_wave = {}
+    for number, wave in enumerate(waves):
+        last_wave[wave[0]["cluster"]] = number
+    started_envs = set()
+    for number, wave in enumerate(waves):
+        env = wave[0]["cluster"]
+        if env not in started_envs:
+            started_envs.add(env)
+            _bus(mosmu_report.event_tags(env)["start"],
+                 mosmu_report.event_data({"env": env, "nodes": [n["id"] for n in wave]},
+                                         jid=_jid(), kind="start"))
+        if number and req.interval:
+            _progress(**mosmu_report.event_data({"env": env}, kind="wait",
+                                                seconds=req.interval, wave=number + 1,
+                                                waves=len(waves)))
+            time.sleep(req.interval)
+        _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
+                                            waves=len(waves), nodes=[n["id"] for n in wave]))
+        since = mosmu_status.now()
+        try:
+            rets, seconds = _run_wave(client, wave, {"mosmu": plans[env]["plan"].to_pillar()},
+                                      req.test, cfg)
+        except _Interrupted:
+            for node in wave:
+                report[node["ip"]] = mosmu_report.entry(
+                    node, "TIMEOUT", comment="the run was interrupted while this node was "
+                    "updating; the state may still be running: check salt-run mosmu.status")
+            raise
+        for node in wave:
+            if node["minion"] in rets:
+                report[node["ip"]] = mosmu_report.state_entry(node, rets[node["minion"]],
+                                                              req.test, seconds)
+        report.update(_lost_returns(client, wave, rets, since))
+        for node in wave:
+            entry = report[node["ip"]]
+            _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
+                 mosmu_report.event_data(entry, jid=_jid(), kind="node"))
+        if last_wave[env] == number:
+            done = [report[n["ip"]] for n in sum((w for w in waves if w[0]["cluster"] == env),
+                                                 [])]
+            counts = mosmu_report.summary(done)
+            _bus(mosmu_report.event_tags(env)["done"],
+                 mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,
+                                         retcode=mosmu_report.retcode(done)))
+        failures = mosmu_report.failures(mosmu_report.entries_of(report))
+        if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
+            rest = waves[number + 1:]
+            report.update(mosmu_waves.skipped_entries(
+                rest, f"not started: {failures} node(s) failed, more than max_failures="
+                      f"{req.max_failures}; fix them, then rerun with retry_failed=True"))
+            _progress(f"stopping: {failures} node(s) failed (max_failures={req.max_failures});"
+                      f" {sum(len(w) for w in rest)} node(s) not started")
+            return
+
+
+def _finish(report, plan, mirror=None, test=False):
+    failed_skips = [s for s in plan["skipped"] if s.get("failed")]
+    entries = mosmu_report.entries_of(report)
+    report.update(skipped=plan["skipped"], summary=mosmu_report.summary(entries),
+                  retcode=_retcode(mosmu_report.retcode(entries, failed_skips)),
+                  outputter=OUTPUTTER)
+    if mirror:
+        report["mirror"] = mirror
+    if test:
+        report["test"] = True
+    return report
+
+
+@_boundary
+def update(**kwargs):
     """
     Update the selected nodes: sync the mirror, then ``state.apply mosmu`` in waves.
 
-    Returns one entry per selected node keyed by its IP (``result`` OK / FAIL / NO_MINION /
-    TIMEOUT, ``changes`` ``{package: {old, new}}``, ``comment``), the ``skipped`` nodes with
-    their reason, a ``summary`` and ``retcode`` (0 only when every selected node ended OK).
+    Returns one entry per selected node keyed by its admin IP (``result`` OK / FAIL /
+    NO_MINION / TIMEOUT / SKIPPED, ``changes`` ``{package: {old, new}}``, ``comment``,
+    ``duration``, ``reboot_required``), the ``skipped`` nodes with their reason, a
+    ``summary`` and ``retcode`` (0 only when every selected node ended OK). The default
+    output is a table; ``--out=json`` prints the whole report as one JSON document.
 
     env
-        Environment (cluster) id. Exactly one of ``env`` and ``all_envs``.
+        Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
     all_envs
         Every operational environment.
     roles
         Only nodes with any of these roles.
     nodes
-        Only nodes with these admin IPs.
+        Only these nodes: ids, admin IPs, fqdns or hostnames.
     offline
         Include nodes Nailgun reports offline.
+    statuses
+        Node statuses counted as deployed (default ``ready,error``).
     repos
         Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
     mos_version
@@ -310,9 +471,14 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
     sync
         Sync the mirror first (default True). Never in test mode.
     batch
-        Nodes per wave (default: all selected nodes of an environment at once).
+        Nodes per wave: a count or a percentage of an environment (default: all at once).
+        Nodes with a role in ``mosmu:serial_roles`` (default ``controller``) go one at a time.
     interval
         Seconds to wait between waves (the old ``--interval``).
+    max_failures
+        Failed nodes tolerated before no new wave starts (default 0); the rest are SKIPPED.
+    retry_failed
+        Only the nodes whose last status (their status file) is not OK.
     test
         Dry run: each node reports the packages it would upgrade; nothing changes.
 
@@ -322,80 +488,84 @@ def update(env=None, all_envs=False, roles=None, nodes=None, offline=False, repo
 
         salt-run mosmu.update env=11
         salt-run mosmu.update env=11 test=True
-        salt-run mosmu.update all_envs=True roles=compute batch=5 interval=60
+        salt-run mosmu.update all_envs=True roles=compute batch=25% interval=60
+        salt-run mosmu.update env=11 retry_failed=True
     """
-    try:
-        sync, test = _flag(sync, "sync"), _flag(test, "test")
-        batch = _count(batch, "batch", 1)
-        interval = _count(interval, "interval", 0) or 0
-        cfg = _config(master_ip)
-        plan = _plan(cfg, env, all_envs, roles, nodes, offline, mos_version, repos)
-        if not plan["selected"] and not plan["skipped"]:
-            raise ConfigError("Nailgun lists no nodes at all; check mosmu:fuel_url")
-        plan_errors = [s["reason"] for s in plan["skipped"] if s.get("failed")]
-        if not plan["selected"] and plan_errors:
-            raise ConfigError(plan_errors[0])
-        if not plan["selected"]:
-            raise ConfigError(f"no node of environment(s) {plan['envs'] or 'none'} matches the "
-                              "selection; see salt-run mosmu.nodes with the same arguments")
-        _progress(f"selected {len(plan['selected'])} node(s) in environment(s) "
-                  f"{', '.join(map(str, plan['envs']))}; {len(plan['skipped'])} skipped")
-        if test:
-            _progress("test mode: the mirror is not synced; nodes compare against what it "
-                      "publishes now (salt-run mosmu.sync first to see upstream's newest)")
-        mirror = _sync_plans(cfg, plan["plans"]) if sync and not test else {}
-        _pin_snapshots(cfg, plan["plans"], mirror)
-    except MosmuError as err:
-        return _fail(str(err))
+    req = mosmu_request.parse(kwargs, mosmu_request.UPDATE)
+    cfg = _config(req.master_ip)
+    plan = _plan(cfg, req)
+    if not plan["selected"] and not plan["skipped"]:
+        raise ConfigError("Nailgun lists no nodes at all; check mosmu:fuel_url")
+    plan_errors = [s["reason"] for s in plan["skipped"] if s.get("failed")]
+    if not plan["selected"] and plan_errors:
+        raise ConfigError(plan_errors[0])
+    if not plan["selected"]:
+        raise ConfigError(f"no node of environment(s) {plan['envs'] or 'none'} matches the "
+                          "selection; see salt-run mosmu.nodes with the same arguments")
+    _progress(f"job {_jid()}: {len(plan['selected'])} node(s) selected in environment(s) "
+              f"{', '.join(map(str, plan['envs']))}; {len(plan['skipped'])} skipped")
+    for env_id, entry in sorted(plan["plans"].items()):
+        if entry.get("dropped"):
+            _progress(f"env {env_id}: MOS {entry['plan'].mos_version} on "
+                      f"{entry['plan'].distro} has no {', '.join(entry['dropped'])} repo")
+    mirror = {}
+    if req.test:
+        _progress("test mode: the mirror is not synced; nodes compare against what it "
+                  "publishes now (salt-run mosmu.sync first to see upstream's newest)")
+    elif req.sync:
+        mirror = _sync_plans(cfg, plan["plans"])
+    _pin_snapshots(cfg, plan["plans"], mirror)
 
     report = {}
     with salt.client.get_local_client(mopts=__opts__) as client:
-        for env_id in plan["envs"]:
-            group = [n for n in plan["selected"] if n["cluster"] == env_id]
-            for node in (n for n in group if not n["minion"]):
-                report[node["ip"]] = _unmapped(node, cfg["match"])
-            mapped = [n for n in group if n["minion"]]
-            size = batch or len(mapped) or 1
-            waves = [mapped[i:i + size] for i in range(0, len(mapped), size)]
-            pillar = {"mosmu": plan["plans"][env_id]["plan"].to_pillar()}
-            for number, wave in enumerate(waves, 1):
-                if number > 1 and interval:
-                    _progress(f"waiting {interval} s before wave {number}")
-                    time.sleep(interval)
-                rets = client.cmd([n["minion"] for n in wave], "state.apply", ["mosmu"],
-                                  tgt_type="list", timeout=cfg["apply_timeout"],
-                                  full_return=True, kwarg={"pillar": pillar, "test": test})
-                for node in wave:
-                    report[node["ip"]] = _state_entry(node, rets.get(node["minion"]), test)
-                _progress(f"env {env_id} wave {number}/{len(waves)}: " + ", ".join(
-                    f"{n['minion']} {report[n['ip']]['result']}" for n in wave))
-    summary = _summary(report)
-    failed_skips = [s for s in plan["skipped"] if s.get("failed")]
-    ok = summary.get("OK", 0) == len(report) and not failed_skips
-    report.update(skipped=plan["skipped"], summary=summary, retcode=0 if ok else 2)
-    if mirror:
-        report["mirror"] = mirror
-    return report
+        for node in (n for n in plan["selected"] if not n["minion"]):
+            report[node["ip"]] = _unmapped(node, cfg["match"])
+        mapped = [n for n in plan["selected"] if n["minion"]]
+        if req.retry_failed:
+            mapped, done_ok = _retry_filter(client, mapped)
+            plan["skipped"] += done_ok
+            _progress(f"retry_failed: {len(mapped)} node(s) not OK, {len(done_ok)} skipped")
+        lock_dir = os.path.join(__opts__["cachedir"], "mosmu", "locks")
+        with mosmu_lock.locked(lock_dir, [n["id"] for n in mapped], _jid()) as taken:
+            for stale in taken["stale"]:
+                _progress(f"cleared a stale lock of job {stale.get('jid')} (process "
+                          f"{stale.get('pid')} is gone)")
+            alive = _sync_modules(client, mapped, report)
+            waves = mosmu_waves.plan_waves(alive, req.batch, cfg["serial_roles"],
+                                           cfg["serial_order"])
+            try:
+                with _Signals():
+                    _walk(client, cfg, plan["plans"], waves, req, report)
+            except _Interrupted as err:
+                rest = [n for w in waves for n in w if n["ip"] not in report]
+                report.update(mosmu_waves.skipped_entries(
+                    [rest] if rest else [], f"not started: the run was interrupted ({err})"))
+                report["interrupted"] = str(err)
+                _progress(f"interrupted ({err}): reporting what finished")
+    return _finish(report, plan, mirror, req.test)
 
 
-def status(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # pylint: disable=redefined-outer-name
-           master_ip=None):
+@_boundary
+def status(**kwargs):
     """
     Each selected node's last MU result, read from its status file (the old ``--check``).
 
-    Entries are keyed by node IP with ``result`` (the node's ``state``: OK, FAIL, STARTED,
-    NONE; or NO_MINION / TIMEOUT) and ``line``; ``retcode`` is 0 only when all are OK.
+    Collected from every node in one publish. Entries are keyed by node IP with ``result``
+    (the node's ``state``: OK, FAIL, STARTED, NONE, UNKNOWN; or NO_MINION / TIMEOUT),
+    ``line`` and ``record``; ``retcode`` is 0 only when all are OK.
 
     env
-        Environment (cluster) id. Exactly one of ``env`` and ``all_envs``.
+        Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
     all_envs
         Every operational environment.
     roles
         Only nodes with any of these roles.
     nodes
-        Only nodes with these admin IPs.
+        Only these nodes: ids, admin IPs, fqdns or hostnames.
     offline
         Include nodes Nailgun reports offline.
+    statuses
+        Node statuses counted as deployed (default ``ready,error``).
     master_ip
         Master IP; only needed when neither config nor astute.yaml gives it.
 
@@ -405,32 +575,19 @@ def status(env=None, all_envs=False, roles=None, nodes=None, offline=False,  # p
 
         salt-run mosmu.status env=11
     """
-    try:
-        cfg = _config(master_ip)
-        plan = _plan(cfg, env, all_envs, roles, nodes, offline)
-    except MosmuError as err:
-        return _fail(str(err))
+    req = mosmu_request.parse(kwargs, mosmu_request.STATUS)
+    cfg = _config(req.master_ip)
+    plan = _plan(cfg, req)
     report = {}
     mapped = [n for n in plan["selected"] if n["minion"]]
     for node in (n for n in plan["selected"] if not n["minion"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
-    if mapped:
-        with salt.client.get_local_client(mopts=__opts__) as client:
-            rets = client.cmd([n["minion"] for n in mapped], "mosmu.status", tgt_type="list",
-                              timeout=int(cfg["timeout"]), full_return=True)
-        for node in mapped:
-            ret = rets.get(node["minion"])
-            data = ret.get("ret") if ret else None
-            if not isinstance(data, dict):
-                report[node["ip"]] = _entry(node, result="TIMEOUT" if ret is None else "FAIL",
-                                            comment=str(data) if ret else "no answer")
-            else:
-                report[node["ip"]] = _entry(node, result=data["state"], line=data["line"],
-                                            record=data.get("record"))
-    summary = _summary(report)
-    report.update(summary=summary,
-                  retcode=0 if report and summary.get("OK", 0) == len(report) else 2)
-    return report
+    with salt.client.get_local_client(mopts=__opts__) as client:
+        rets = client.cmd([n["minion"] for n in mapped], "mosmu.status", tgt_type="list",
+                          timeout=STATUS_TIMEOUT, full_return=True) if mapped else {}
+    for node in mapped:
+        report[node["ip"]] = mosmu_report.status_from_record(node, rets.get(node["minion"]))
+    return _finish(report, plan)
 
 
 def _tree_of(cfg, mos_version, distro):
@@ -443,6 +600,13 @@ def _tree_of(cfg, mos_version, distro):
         raise ConfigError(f"{err}; fix the argument") from err
 
 
+def _flag(value, name):
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name}={value!r} is not a boolean; give {name}=True or {name}=False")
+
+
+@_boundary
 def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False,
          rollback=False, test=False):
     """
@@ -475,32 +639,24 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         salt-run mosmu.sync env=11
         salt-run mosmu.sync rollback=True mos_version=8.0
     """
-    try:
-        rollback, test = _flag(rollback, "rollback"), _flag(test, "test")
-        cfg = _config()
-        if rollback:
-            tree = _tree_of(cfg, mos_version, distro)
-            done = mosmu_mirror.rollback(cfg["mirror_root"], tree,
-                                         staging_dir=cfg["mirror_staging"])
-            return {"mirror": {tree.name: dict(done, state="rolled back")}, "retcode": 0}
-        if env is None and not all_envs:
-            tree = _tree_of(cfg, mos_version, distro)
-            plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"],
-                                                       mosmu_select.as_list(repos))}}
-        else:
-            plans = _plan(cfg, env, all_envs, mos_version=mos_version, repos=repos)["plans"]
-        if test:
-            return {"mirror": {name: mosmu_mirror.sync_tree(
-                cfg["mirror_upstream"], cfg["mirror_root"], tree, repos_,
-                timeout=int(cfg["timeout"]) * 4, staging_dir=cfg["mirror_staging"], test=True)
-                for name, (tree, repos_) in sorted(_trees(cfg, plans).items())}, "retcode": 0}
-        return {"mirror": _sync_plans(cfg, plans), "retcode": 0}
-    except ValueError as err:
-        return _fail(f"{err}; fix the argument")
-    except MosmuError as err:
-        return _fail(str(err))
+    rollback, test = _flag(rollback, "rollback"), _flag(test, "test")
+    req = mosmu_request.parse({"env": env, "all_envs": all_envs, "repos": repos,
+                               "mos_version": mos_version}, mosmu_request.SYNC,
+                              require_env=False)
+    cfg = _config()
+    if rollback:
+        tree = _tree_of(cfg, req.mos_version, distro)
+        done = mosmu_mirror.rollback(cfg["mirror_root"], tree, staging_dir=cfg["mirror_staging"])
+        return {"mirror": {tree.name: dict(done, state="rolled back")}, "retcode": _retcode(0)}
+    if not req.envs and not req.all_envs:
+        tree = _tree_of(cfg, req.mos_version, distro)
+        plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"], list(req.repos))}}
+    else:
+        plans = _plan(cfg, req)["plans"]
+    return {"mirror": _sync_plans(cfg, plans, test=test), "retcode": _retcode(0)}
 
 
+@_boundary
 def snapshots(mos_version=None, distro="ubuntu"):
     """
     The mirror snapshots of a catalog tree: time, which is published, and what changed.
@@ -516,10 +672,7 @@ def snapshots(mos_version=None, distro="ubuntu"):
 
         salt-run mosmu.snapshots mos_version=8.0
     """
-    try:
-        cfg = _config()
-        tree = _tree_of(cfg, mos_version, distro)
-        return {"tree": tree.name, "snapshots": mosmu_mirror.snapshots(cfg["mirror_root"], tree),
-                "retcode": 0}
-    except MosmuError as err:
-        return _fail(str(err))
+    cfg = _config()
+    tree = _tree_of(cfg, mos_version, distro)
+    return {"tree": tree.name, "snapshots": mosmu_mirror.snapshots(cfg["mirror_root"], tree),
+            "retcode": _retcode(0)}

@@ -32,7 +32,10 @@ DEFAULTS = {
     "keep_snapshots": 3,      # published mirror snapshots kept for rollback
     "mirror_staging": None,   # default <dirname(mirror_root)>/.mosmu-staging (same filesystem)
     "mirror_key": None,       # ASCII-armoured key file signing the upstream trees
+    "serial_roles": ["controller"],   # nodes with these roles are updated one at a time
+    "serial_order": "first",  # serial-role nodes before ("first") or after ("last") the rest
 }
+SERIAL_ORDERS = ("first", "last")
 
 
 def master_ip_from_astute(path=ASTUTE_YAML):
@@ -113,6 +116,19 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
     if cfg["mirror_staging"] is not None and not os.path.isabs(str(cfg["mirror_staging"])):
         raise ConfigError(f"mosmu:mirror_staging {cfg['mirror_staging']!r} must be an absolute "
                           "path on the mirror's filesystem")
+    roles = cfg["serial_roles"]
+    if isinstance(roles, str):
+        roles = [r.strip() for r in roles.split(",") if r.strip()]
+    try:
+        if not isinstance(roles, list):
+            raise ValueError(f"{roles!r} is not a list")
+        cfg["serial_roles"] = [mosmu_validate.role(r) for r in roles]
+    except ValueError as err:
+        raise ConfigError(f"mosmu:serial_roles: {err}; give role names, e.g. [controller]") \
+            from err
+    if cfg["serial_order"] not in SERIAL_ORDERS:
+        raise ConfigError(f"mosmu:serial_order {cfg['serial_order']!r} is not one of "
+                          f"{', '.join(SERIAL_ORDERS)}")
     if cfg["mirror_key"] is not None:
         cfg["mirror_key"] = read_key(cfg["mirror_key"])
     for key in ("timeout", "apply_timeout"):

@@ -19,3 +19,7 @@ def runner_dirs():
 
 def states_dirs():
     return [os.path.join(_HERE, "_states")]
+
+
+def outputter_dirs():
+    return [os.path.join(_HERE, "_output")]
