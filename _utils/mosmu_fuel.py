@@ -1,16 +1,31 @@
 """Keystone v2.0 + Nailgun client: the inventory of a Fuel master.
 
-Plain ``requests``; no Salt. The password is used for one POST and never logged.
+Plain ``requests`` with one session; no Salt. Every request has connect/read timeouts and an
+overall deadline (the body is streamed and the clock checked, so a slowly dripped answer
+cannot hold a run), a size limit and a nesting-depth limit. Connection errors and HTTP
+502/503/504 are retried a bounded number of times with backoff; a 401 on Nailgun triggers one
+re-authentication. Each failure is one distinct line naming the cause and the config key that
+fixes it. The password is used for the token POST only, never logged, never in a message.
 """
 
+import json
 import logging
+import os
+import socket
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3.exceptions
 
 from mosmu_errors import FuelError
 
 log = logging.getLogger(__name__)
+
+MAX_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32
+RETRY_STATUSES = (502, 503, 504)
+CHUNK = 64 * 1024
 
 
 def default_keystone_url(fuel_url):
@@ -19,117 +34,317 @@ def default_keystone_url(fuel_url):
     return urlunsplit((parts.scheme, f"{parts.hostname}:5000", "/v2.0", "", ""))
 
 
+def _depth_ok(data, limit):
+    """True when ``data`` nests at most ``limit`` containers deep (iterative walk)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values()
+                         if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return True
+
+
+def _cause_chain(err):
+    seen = []
+    while err is not None and err not in seen:
+        seen.append(err)
+        err = err.__cause__ or err.__context__ or (
+            err.args[0] if err.args and isinstance(err.args[0], BaseException) else None)
+        reason = getattr(err, "reason", None)
+        if isinstance(reason, BaseException) and reason not in seen:
+            seen.append(reason)
+    return seen
+
+
+def _connection_kind(err):
+    """``"dns"``, ``"refused"`` or ``"other"`` for a requests ConnectionError."""
+    chain = _cause_chain(err)
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, (socket.gaierror, urllib3.exceptions.NameResolutionError))
+           for e in chain) or "Name or service not known" in text \
+            or "Failed to resolve" in text:
+        return "dns"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
+        return "refused"
+    return "other"
+
+
+class _Answer:  # pylint: disable=too-few-public-methods
+    """Status, headers and the complete body of one HTTP exchange."""
+
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+
 class FuelClient:
     """Read-only client for the parts of Nailgun that mosmu needs.
 
     :param fuel_url: Nailgun base URL, e.g. ``http://10.20.0.2:8000``
     :param username, password, tenant: Keystone v2.0 credentials
     :param keystone_url: Keystone v2.0 URL; default :func:`default_keystone_url`
-    :param verify_tls: passed to requests (bool or CA bundle path)
-    :param timeout: seconds per HTTP request
+    :param verify_tls: True (default), False, or a CA bundle path
+    :param timeout: overall deadline in seconds for one request (all tries, whole body)
+    :param connect_timeout: seconds to establish a connection (default ``min(10, timeout)``)
+    :param max_bytes: largest accepted response body
+    :param max_depth: deepest accepted JSON nesting
+    :param tries: attempts per request on connection errors and HTTP 502/503/504
+    :param backoff: seconds before the second try, doubled for each further one
     """
 
     def __init__(self, fuel_url, username, password, tenant="admin", keystone_url=None,
-                 verify_tls=True, timeout=30):
+                 verify_tls=True, timeout=30, connect_timeout=None, max_bytes=MAX_BYTES,
+                 max_depth=MAX_DEPTH, tries=3, backoff=0.5):
         self.fuel_url = fuel_url.rstrip("/")
         self.keystone_url = (keystone_url or default_keystone_url(fuel_url)).rstrip("/")
         self._username = username
         self._password = password
         self._tenant = tenant
         self._token = None
+        if isinstance(verify_tls, str) and not os.path.exists(verify_tls):
+            raise FuelError(f"mosmu:verify_tls names CA bundle {verify_tls}, which does not "
+                            "exist; fix mosmu:verify_tls in the master config")
         self._session = requests.Session()
         self._session.verify = verify_tls
-        self._timeout = timeout
+        self._session.trust_env = False  # no proxy or netrc from the environment
+        self._timeout = float(timeout)
+        self._connect_timeout = float(connect_timeout or min(10.0, self._timeout))
+        self._max_bytes = max_bytes
+        self._max_depth = max_depth
+        self._tries = max(1, int(tries))
+        self._backoff = backoff
+        self.requests_made = 0
+
+    def close(self):
+        """Close the session's connections."""
+        self._session.close()
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _request(self, method, url, what, **kwargs):
+    def _read_body(self, resp, what, url, deadline):
+        length = resp.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self._max_bytes:
+            raise FuelError(f"{what} at {url} announced a {int(length)}-byte answer, over the "
+                            f"{self._max_bytes}-byte limit; is mosmu:fuel_url the Fuel master?")
+        chunks, size = [], 0
+        while True:
+            if time.monotonic() > deadline:
+                raise FuelError(f"{what} at {url} did not finish answering within "
+                                f"{self._timeout:g} s (body too slow); check the Fuel master's "
+                                "load, or raise mosmu:timeout")
+            chunk = resp.raw.read1(CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise FuelError(f"{what} at {url} sent more than {self._max_bytes} bytes; "
+                                "is mosmu:fuel_url the Fuel master?")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _once(self, method, url, what, deadline, **kwargs):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise requests.exceptions.ReadTimeout("deadline passed")
+        self.requests_made += 1
+        resp = self._session.request(
+            method, url, stream=True,
+            timeout=(min(self._connect_timeout, remaining), remaining), **kwargs)
         try:
-            resp = self._session.request(method, url, timeout=self._timeout, **kwargs)
-        except requests.exceptions.SSLError as err:
+            body = self._read_body(resp, what, url, deadline)
+        finally:
+            resp.close()
+        return _Answer(resp.status_code, resp.headers, body)
+
+    def _request(self, method, url, what, **kwargs):
+        """One request with retries; returns an :class:`_Answer` or raises FuelError."""
+        deadline = time.monotonic() + self._timeout
+        failure = None
+        for attempt in range(1, self._tries + 1):
+            if attempt > 1:
+                pause = self._backoff * 2 ** (attempt - 2)
+                if time.monotonic() + pause >= deadline:
+                    break
+                log.debug("%s at %s: retry %d after %s", what, url, attempt, failure)
+                time.sleep(pause)
+            try:
+                answer = self._once(method, url, what, deadline, **kwargs)
+            except requests.exceptions.SSLError as err:
+                raise FuelError(
+                    f"TLS verification failed for {what} at {url} ({err.__class__.__name__}); "
+                    "set mosmu:verify_tls to the master's CA bundle (or False) in the master "
+                    "config") from err
+            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as err:
+                raise FuelError(
+                    f"{what} at {url} did not answer within {self._timeout:g} s; check that the "
+                    "Fuel master is up, or raise mosmu:timeout") from err
+            except requests.exceptions.ConnectionError as err:
+                kind = _connection_kind(err)
+                if kind == "dns":
+                    raise FuelError(
+                        f"cannot resolve the host name of {what} in {url}; fix "
+                        f"mosmu:{'keystone_url' if what == 'Keystone' else 'fuel_url'} in the "
+                        "master config (or the master's DNS)") from err
+                failure = ("refused", err) if kind == "refused" else ("unreachable", err)
+                continue
+            except (requests.exceptions.ChunkedEncodingError,
+                    urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError) as err:
+                failure = ("truncated", err)
+                continue
+            if answer.status in RETRY_STATUSES:
+                failure = ("server", answer.status)
+                continue
+            return answer
+        key = "keystone_url" if what == "Keystone" else "fuel_url"
+        kind, detail = failure or ("timeout", None)
+        if kind == "refused":
             raise FuelError(
-                f"TLS verification failed for {what} at {url}: {err.__class__.__name__}; "
-                "set mosmu:verify_tls to the master's CA bundle (or False) in the master config"
-            ) from err
-        except requests.exceptions.Timeout as err:
+                f"cannot connect to {what} at {url}: connection refused ({self._tries} tries); "
+                f"check mosmu:{key} in the master config and that the Fuel master's services "
+                "are running") from detail
+        if kind == "unreachable":
             raise FuelError(
-                f"{what} at {url} did not answer within {self._timeout} s; "
-                "check that the Fuel master is up, or raise mosmu:timeout"
-            ) from err
-        except requests.exceptions.ConnectionError as err:
+                f"cannot connect to {what} at {url} (host unreachable or connection reset, "
+                f"{self._tries} tries); check mosmu:{key} and the network to the Fuel "
+                "master") from detail
+        if kind == "truncated":
             raise FuelError(
-                f"cannot connect to {what} at {url} (connection refused or host unreachable); "
-                "check mosmu:fuel_url / mosmu:keystone_url in the master config and that the "
-                "Fuel master's services are running"
-            ) from err
-        return resp
+                f"{what} at {url} cut its answer off before the end ({self._tries} tries); "
+                "check the Fuel master's nginx and load") from detail
+        if kind == "server":
+            raise FuelError(
+                f"{what} at {url} answered HTTP {detail} (server error) after {self._tries} "
+                "tries; check the Fuel master's services (nailgun, keystone, nginx)")
+        raise FuelError(f"{what} at {url} did not answer within {self._timeout:g} s; check "
+                        "that the Fuel master is up, or raise mosmu:timeout")
+
+    def _json(self, answer, what, url):
+        ctype = answer.headers.get("Content-Type", "")
+        head = answer.body[:256].lstrip().lower()
+        if "html" in ctype or head.startswith((b"<!doctype", b"<html", b"<")):
+            raise FuelError(
+                f"{what} at {url} answered HTTP {answer.status} with an HTML page, not JSON; "
+                f"mosmu:{'keystone_url' if what == 'Keystone' else 'fuel_url'} points at a "
+                "web page, not the API (Nailgun is on port 8000, Keystone on 5000)")
+        try:
+            data = json.loads(answer.body)
+        except RecursionError as err:
+            raise FuelError(f"{what} at {url} returned JSON nested too deeply to read; the "
+                            "API is not Nailgun's") from err
+        except (ValueError, UnicodeDecodeError) as err:
+            raise FuelError(f"{what} at {url} returned malformed JSON ({str(err)[:80]}); "
+                            "check the Fuel master's API") from err
+        if not _depth_ok(data, self._max_depth):
+            raise FuelError(f"{what} at {url} returned JSON nested deeper than "
+                            f"{self._max_depth} levels; the API is not Nailgun's")
+        return data
 
     @staticmethod
-    def _json(resp, what, url):
-        try:
-            return resp.json()
-        except ValueError as err:
-            raise FuelError(
-                f"{what} at {url} answered HTTP {resp.status_code} with non-JSON content; "
-                "is mosmu:fuel_url pointing at Nailgun (port 8000)?"
-            ) from err
+    def _wrong_url(what, url, status):
+        key = "keystone_url" if what == "Keystone" else "fuel_url"
+        return FuelError(f"{what} at {url} answered HTTP {status} (not found); "
+                         f"mosmu:{key} does not point at the {what} API, fix it in the "
+                         "master config")
+
+    # -- API ---------------------------------------------------------------------------------
 
     def version(self):
         """``GET /api/v1/version`` (public): release and whether auth is required."""
         url = f"{self.fuel_url}/api/v1/version"
-        resp = self._request("GET", url, "Nailgun")
-        if resp.status_code != 200:
-            raise FuelError(f"Nailgun at {url} answered HTTP {resp.status_code}; "
+        answer = self._request("GET", url, "Nailgun")
+        if answer.status == 404:
+            raise self._wrong_url("Nailgun", url, 404)
+        if answer.status != 200:
+            self._json_error_or_html(answer, "Nailgun", url)
+            raise FuelError(f"Nailgun at {url} answered HTTP {answer.status}; "
                             "check mosmu:fuel_url")
-        data = self._json(resp, "Nailgun", url)
+        data = self._json(answer, "Nailgun", url)
         if not isinstance(data, dict):
-            raise FuelError(f"Nailgun at {url} returned {type(data).__name__}, not an object")
+            raise FuelError(f"Nailgun at {url} returned JSON of the wrong shape "
+                            f"({type(data).__name__}, not an object); the API is not Nailgun's")
+        if not isinstance(data.get("auth_required", True), bool):
+            raise FuelError(f"Nailgun at {url} returned JSON of the wrong shape "
+                            "(auth_required is not a boolean); the API is not Nailgun's")
         return data
 
-    def token(self):
-        """Keystone v2.0 token; obtained once per client."""
-        if self._token:
+    def _json_error_or_html(self, answer, what, url):
+        """Raise the HTML error when an error status came with a web page."""
+        head = answer.body[:256].lstrip().lower()
+        if "html" in answer.headers.get("Content-Type", "") or head.startswith(b"<"):
+            self._json(answer, what, url)
+
+    def token(self, renew=False):
+        """Keystone v2.0 token; obtained once per client (again with ``renew``)."""
+        if self._token and not renew:
             return self._token
+        self._token = None
         url = f"{self.keystone_url}/tokens"
         body = {"auth": {"tenantName": self._tenant,
                          "passwordCredentials": {"username": self._username,
                                                  "password": self._password}}}
-        resp = self._request("POST", url, "Keystone", json=body)
-        if resp.status_code in (401, 403):
+        answer = self._request("POST", url, "Keystone", json=body)
+        if answer.status in (401, 403):
             raise FuelError(
                 f"Keystone at {url} rejected the credentials of user '{self._username}' in "
-                f"tenant '{self._tenant}' (HTTP {resp.status_code}); fix mosmu:username, "
-                "mosmu:password and mosmu:tenant in the master config"
-            )
-        if resp.status_code != 200:
-            raise FuelError(f"Keystone at {url} answered HTTP {resp.status_code}; "
+                f"tenant '{self._tenant}' (HTTP {answer.status}); fix mosmu:username, "
+                "mosmu:password and mosmu:tenant in the master config")
+        if answer.status == 404:
+            raise self._wrong_url("Keystone", url, 404)
+        if answer.status != 200:
+            self._json_error_or_html(answer, "Keystone", url)
+            raise FuelError(f"Keystone at {url} answered HTTP {answer.status}; "
                             "check mosmu:keystone_url")
-        data = self._json(resp, "Keystone", url)
+        data = self._json(answer, "Keystone", url)
         try:
-            self._token = data["access"]["token"]["id"]
+            token = data["access"]["token"]["id"]
         except (KeyError, TypeError) as err:
-            raise FuelError(f"Keystone at {url} returned no access.token.id; "
-                            "is mosmu:keystone_url a Keystone v2.0 endpoint?") from err
-        return self._token
+            raise FuelError(f"Keystone at {url} returned JSON of the wrong shape (no "
+                            "access.token.id); is mosmu:keystone_url a Keystone v2.0 "
+                            "endpoint?") from err
+        if not isinstance(token, str) or not token or len(token) > 4096 \
+                or not token.isascii() or not token.isprintable():
+            raise FuelError(f"Keystone at {url} returned a token that is not a plain string; "
+                            "is mosmu:keystone_url a Keystone v2.0 endpoint?")
+        self._token = token
+        return token
 
     def get(self, path, params=None, auth=True):
-        """GET a Nailgun collection and return the decoded list."""
+        """GET a Nailgun collection and return the decoded list of objects.
+
+        A 401 with a token is answered by one re-authentication, then the request is retried.
+        """
         url = f"{self.fuel_url}{path}"
-        headers = {"X-Auth-Token": self.token()} if auth else {}
-        resp = self._request("GET", url, "Nailgun", params=params, headers=headers)
-        if resp.status_code == 401:
-            raise FuelError(f"Nailgun at {url} refused the Keystone token (HTTP 401); "
+        for renewed in (False, True):
+            headers = {"X-Auth-Token": self.token(renew=renewed)} if auth else {}
+            answer = self._request("GET", url, "Nailgun", params=params, headers=headers)
+            if answer.status != 401 or not auth:
+                break
+            log.info("Nailgun at %s refused the token (HTTP 401)%s", url,
+                     "" if renewed else "; authenticating again")
+        if answer.status == 401:
+            if not auth:
+                raise FuelError(f"Nailgun at {url} demands a token although /api/v1/version "
+                                "said auth_required is false; check mosmu:fuel_url")
+            raise FuelError(f"Nailgun at {url} refused a fresh Keystone token (HTTP 401); "
                             "check that mosmu:keystone_url belongs to this Fuel master")
-        if resp.status_code != 200:
-            raise FuelError(f"Nailgun at {url} answered HTTP {resp.status_code}")
-        data = self._json(resp, "Nailgun", url)
+        if answer.status == 404:
+            raise self._wrong_url("Nailgun", url, 404)
+        if answer.status != 200:
+            self._json_error_or_html(answer, "Nailgun", url)
+            raise FuelError(f"Nailgun at {url} answered HTTP {answer.status}")
+        data = self._json(answer, "Nailgun", url)
         if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-            raise FuelError(f"Nailgun at {url} returned {type(data).__name__}, "
-                            "not a list of objects; the API is not Nailgun's")
+            raise FuelError(f"Nailgun at {url} returned JSON of the wrong shape "
+                            f"({type(data).__name__}, not a list of objects); the API is not "
+                            "Nailgun's")
         return data
 
     def inventory(self):
-        """Nodes, clusters and releases, fetched with one token.
+        """Version first, then nodes, clusters and releases with one token.
 
         :return: ``{"version": {...}, "nodes": [...], "clusters": [...], "releases": [...]}``
         """

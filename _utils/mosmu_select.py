@@ -1,166 +1,416 @@
-"""Node selection and per-environment plans from a Nailgun inventory.
+"""Node selection from a Nailgun inventory, typed and validated at the boundary.
 
 Rules (DESIGN.md section 5): exactly one of ``env`` / ``all_envs``; an environment is
 operational when it has a ``ready`` node (online, or any with ``offline``); only deployed
-nodes are updated; ``roles`` and ``nodes`` filter within the chosen environments. Every node
-not selected is reported with the reason.
+nodes are updated; ``roles`` and ``nodes`` filter within the chosen environments. Every
+inventory node is either selected or skipped with exactly one reason.
+
+Every field is type-checked before it is used: a node whose record is wrong is skipped with
+a reason naming the field; nodes sharing an id, admin IP or fqdn are all skipped (report keys
+stay unique); an inventory whose environment list cannot be trusted is refused.
 """
 
-import mosmu_catalog
+import mosmu_request
 import mosmu_validate
-from mosmu_errors import ConfigError
+from mosmu_errors import ConfigError, FuelError
 
 # A node in "error" has an OS (and OpenStack packages) only when provisioning succeeded.
 DEPLOYED_ERROR_TYPES = ("deploy", "stop_deployment")
+NODE_STATUSES = ("ready", "discover", "provisioning", "provisioned", "deploying", "error",
+                 "removing", "stopped")
+ERROR_TYPES = ("deploy", "provision", "deletion", "discover", "stop_deployment")
+NOT_DEPLOYED = {
+    "discover": "bootstrap only, no OS installed",
+    "provisioning": "OS being installed",
+    "provisioned": "OS installed, OpenStack not deployed",
+    "deploying": "deployment in progress",
+    "removing": "being removed",
+    "stopped": "deployment stopped",
+}
+OS_NAMES = {"ubuntu": "ubuntu", "centos": "centos"}
+INVALID = "invalid Nailgun record"
 
 
 def as_list(value):
     """CLI list input: ``None``, ``"a,b"``, ``["a", "b"]`` or a scalar -> list of str."""
     if value is None or value == "":
         return []
-    if isinstance(value, (list, tuple, set)):
-        items = value
-    else:
-        items = str(value).split(",")
+    items = value if isinstance(value, (list, tuple, set)) else str(value).split(",")
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def parse_node(raw):
-    """Validated subset of a Nailgun node object; ``ValueError`` names the bad field."""
+# -- boundary: typed records -----------------------------------------------------------------
+
+def _field(raw, key, check, required=True):
+    if key not in raw:
+        if required:
+            raise ValueError(f"{key} is missing")
+        return None
     try:
-        node = {
-            "id": mosmu_validate.node_id(raw.get("id")),
-            "ip": mosmu_validate.ipv4(raw.get("ip")),
-            "status": mosmu_validate.word(raw.get("status"), "status"),
-            "online": raw.get("online"),
-            "cluster": raw.get("cluster"),
-            "roles": [mosmu_validate.role(r) for r in raw.get("roles") or []],
-            "os_platform": mosmu_validate.word(raw.get("os_platform") or "unknown",
-                                               "os_platform"),
-            "error_type": raw.get("error_type"),
-            "fqdn": raw.get("fqdn"),
-            "hostname": raw.get("hostname"),
-        }
+        return check(raw[key])
     except ValueError as err:
-        raise ValueError(f"node {raw.get('id')!r}: {err}") from err
-    if not isinstance(node["online"], bool):
-        raise ValueError(f"node {node['id']}: online {node['online']!r} is not a boolean")
-    if node["cluster"] is not None:
-        mosmu_validate.node_id(node["cluster"])
-    for key in ("fqdn", "hostname"):
-        if node[key] is not None:
-            node[key] = mosmu_validate.hostname(node[key])
+        raise ValueError(f"{key}: {err}") from err
+
+
+def _bool(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a boolean")
+    return value
+
+
+def _optional(check):
+    return lambda value: None if value is None else check(value)
+
+
+def _roles(value):
+    if not isinstance(value, list):  # a str would iterate into roles "c", "o", "n"...
+        raise ValueError(f"{_short(value)} is not a list of role names")
+    return tuple(mosmu_validate.role(r) for r in value)
+
+
+def _status(value):
+    if value not in NODE_STATUSES or not isinstance(value, str):
+        raise ValueError(f"{_short(value)} is not a Nailgun node status")
+    return value
+
+
+def _error_type(value):
+    if value not in ERROR_TYPES or not isinstance(value, str):
+        raise ValueError(f"{_short(value)} is not a Nailgun error type")
+    return value
+
+
+def _short(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def parse_node(raw):
+    """Typed subset of a Nailgun node object; ``ValueError`` names the bad field.
+
+    :return: dict with ``id``, ``ip``, ``status``, ``online``, ``cluster``, ``roles`` (list),
+        ``pending_roles``, ``pending_addition``, ``pending_deletion``, ``os_platform``,
+        ``error_type``, ``fqdn``, ``hostname``
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"node record is a {type(raw).__name__}, not an object")
+    node = {
+        "id": _field(raw, "id", mosmu_validate.node_id),
+        "ip": _field(raw, "ip", mosmu_validate.ipv4),
+        "status": _field(raw, "status", _status),
+        "online": _field(raw, "online", _bool),
+        "cluster": _field(raw, "cluster", _optional(mosmu_validate.node_id)),
+        "roles": list(_field(raw, "roles", _roles)),
+        "pending_roles": list(_field(raw, "pending_roles", _roles, required=False) or ()),
+        "pending_addition": _field(raw, "pending_addition", _bool),
+        "pending_deletion": _field(raw, "pending_deletion", _bool),
+        "os_platform": _field(raw, "os_platform",
+                              lambda v: mosmu_validate.word(v, "os_platform")),
+        "error_type": _field(raw, "error_type", _optional(_error_type), required=False),
+        # fqdn is null until provisioning on Fuel <= 6.1; hostname exists from 7.0
+        "fqdn": _field(raw, "fqdn", _optional(mosmu_validate.hostname), required=False),
+        "hostname": _field(raw, "hostname", _optional(mosmu_validate.hostname),
+                           required=False),
+    }
     return node
 
 
-def is_deployed(node):
-    """True for ``ready`` nodes and for ``error`` nodes whose OS was installed."""
-    return node["status"] == "ready" or (
-        node["status"] == "error" and node["error_type"] in DEPLOYED_ERROR_TYPES)
+def parse_release(raw):
+    """``{"id", "name", "version", "os"}`` of a release; ``ValueError`` names the bad field."""
+    rel = {"id": _field(raw, "id", mosmu_validate.node_id)}
+
+    def text(value):
+        if not isinstance(value, str) or not value or len(value) > 128:
+            raise ValueError(f"{_short(value)} is not a string")
+        return value
+
+    rel["name"] = _field(raw, "name", _optional(text), required=False)
+    rel["version"] = _field(raw, "version", text)
+    rel["os"] = _field(raw, "operating_system", lambda v: mosmu_validate.word(
+        text(v).lower(), "operating_system"))
+    return rel
 
 
-def _env_ids(clusters, nodes, env, all_envs, offline):
-    known = {c["id"]: c for c in clusters}
-    if all_envs and env is not None:
-        raise ConfigError("give env=N or all_envs=True, not both")
-    if not all_envs and env is None:
-        raise ConfigError("no environment chosen: give env=N (see salt-run mosmu.nodes "
-                          "all_envs=True) or all_envs=True")
-    if not all_envs:
+def _clusters(raw_clusters):
+    """Clusters by id, ``{"id", "name", "release_id"}``. An id that is missing, mistyped or
+    shared makes the environment list untrustworthy: the run is refused (FuelError)."""
+    out = {}
+    for raw in raw_clusters:
+        if not isinstance(raw, dict):
+            raise FuelError(f"Nailgun listed a cluster that is a {type(raw).__name__}, not an "
+                            "object; the inventory cannot be trusted")
         try:
-            env_id = mosmu_validate.node_id(int(env) if not isinstance(env, bool) else env)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"env={env!r} is not an environment id; give env=N") from err
-        if env_id not in known:
-            listing = ", ".join(f"{i} ({known[i].get('name')})" for i in sorted(known)) or "none"
-            raise ConfigError(f"environment {env_id} does not exist in Nailgun "
+            cid = _field(raw, "id", mosmu_validate.node_id)
+        except ValueError as err:
+            raise FuelError(f"Nailgun listed a cluster with {err} (name "
+                            f"{_short(raw.get('name'))}); the inventory cannot be trusted, "
+                            "check the Fuel master") from err
+        if cid in out:
+            raise FuelError(f"Nailgun listed cluster id {cid} twice; the inventory cannot be "
+                            "trusted, check the Fuel master")
+        name = raw.get("name")
+        out[cid] = {"id": cid, "name": name if isinstance(name, str) else None,
+                    "release_id": raw.get("release_id"), "error": None}
+    return out
+
+
+def _releases(raw_releases):
+    """Valid releases by id, plus ``{raw id: error}`` for broken ones."""
+    good, bad = {}, {}
+    for raw in raw_releases:
+        if not isinstance(raw, dict):
+            continue
+        try:
+            rel = parse_release(raw)
+        except ValueError as err:
+            rid = raw.get("id")
+            if isinstance(rid, int) and not isinstance(rid, bool):
+                bad[rid] = str(err)
+            continue
+        if rel["id"] in good or rel["id"] in bad:
+            bad[rel["id"]] = "release id listed twice"
+            good.pop(rel["id"], None)
+            continue
+        good[rel["id"]] = rel
+    return good, bad
+
+
+def _env_problems(clusters, releases, broken_releases):
+    """Per cluster: its release's OS, or why its nodes cannot be planned."""
+    for cluster in clusters.values():
+        rid = cluster["release_id"]
+        if isinstance(rid, bool) or not isinstance(rid, int) or rid < 1:
+            cluster["error"] = f"environment {cluster['id']}: release_id {_short(rid)} is not " \
+                               "a release id"
+        elif rid in broken_releases:
+            cluster["error"] = (f"environment {cluster['id']}: release {rid} is invalid "
+                                f"({broken_releases[rid]})")
+        elif rid not in releases:
+            cluster["error"] = (f"environment {cluster['id']}: release {rid} is not listed "
+                                "by Nailgun")
+        else:
+            cluster["os"] = OS_NAMES.get(releases[rid]["os"], releases[rid]["os"])
+
+
+def _duplicates(raws):
+    """``{index: reason}`` for records sharing an id, admin IP or fqdn with another."""
+    seen = {}
+    for index, raw in enumerate(raws):
+        if not isinstance(raw, dict):
+            continue
+        for key in ("id", "ip", "fqdn"):
+            value = raw.get(key)
+            if value is None or isinstance(value, (list, dict, bool)):
+                continue
+            norm = value.lower() if key == "fqdn" and isinstance(value, str) else value
+            seen.setdefault((key, norm), []).append(index)
+    reasons = {}
+    for (key, value), indexes in seen.items():
+        if len(indexes) < 2:
+            continue
+        for index in indexes:
+            others = [raws[i].get("id") for i in indexes if i != index]
+            reasons.setdefault(index, f"duplicate {key} {_short(value)}: shared with node(s) "
+                                      f"{', '.join(_short(o) for o in others)}")
+    return reasons
+
+
+def _check_inventory(inventory):
+    if not isinstance(inventory, dict):
+        raise FuelError("the inventory is not an object; the Fuel API is not Nailgun's")
+    for key in ("nodes", "clusters", "releases"):
+        if not isinstance(inventory.get(key), list):
+            raise FuelError(f"the inventory's {key} is not a list; the Fuel API is not "
+                            "Nailgun's")
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+def is_deployed(node, statuses=mosmu_request.DEFAULT_STATUSES):
+    """True when the node's status counts as deployed.
+
+    ``error`` counts only with an installed OS (error_type ``deploy`` / ``stop_deployment``).
+    """
+    if node["status"] not in statuses:
+        return False
+    return node["status"] != "error" or node["error_type"] in DEPLOYED_ERROR_TYPES
+
+
+def _not_deployed_reason(node, statuses):
+    status = node["status"]
+    if status == "error":
+        if "error" not in statuses:
+            return "status error: not counted as deployed (statuses= can count it)"
+        return f"status error (error_type {node['error_type']}): no OS installed"
+    if status in NOT_DEPLOYED:
+        extra = " (statuses= can count it)" if status in mosmu_request.OVERRIDABLE_STATUSES else ""
+        return f"status {status}: {NOT_DEPLOYED[status]}{extra}"
+    return f"status {status}: not counted as deployed (statuses= can count it)"
+
+
+def _env_ids(clusters, nodes, request):
+    if not request.all_envs:
+        missing = [e for e in request.envs if e not in clusters]
+        if missing:
+            listing = ", ".join(f"{i} ({clusters[i]['name']})" for i in sorted(clusters)) \
+                or "none"
+            raise ConfigError(f"environment {missing[0]} does not exist in Nailgun "
                               f"(environments: {listing}); check env=")
-        return [env_id]
+        return sorted(request.envs)
     operational = {n["cluster"] for n in nodes
                    if n["cluster"] is not None and n["status"] == "ready"
-                   and (n["online"] or offline)}
-    return sorted(i for i in known if i in operational)
+                   and (n["online"] or request.offline)}
+    return sorted(i for i in clusters if i in operational)
 
 
-def select(inventory, env=None, all_envs=False, roles=None, nodes=None, offline=False):
+def _matches(node, keys):
+    return (node["id"] in keys["id"] or node["ip"] in keys["ip"]
+            or (node["fqdn"] or "").lower() in {k.lower() for k in keys["fqdn"]}
+            or node["hostname"] in keys["hostname"])
+
+
+def _reason(node, clusters, chosen, request, keys):
+    """Why ``node`` is not selected, or None. The first rule that applies wins."""
+    if node["cluster"] is None:
+        return "unassigned (in no environment)"
+    if node["cluster"] not in chosen:
+        if node["cluster"] not in clusters:
+            return f"in environment {node['cluster']}, which Nailgun does not list"
+        if request.all_envs:
+            return f"in environment {node['cluster']}, not operational (no ready node)"
+        return f"in environment {node['cluster']}, not selected"
+    cluster = clusters[node["cluster"]]
+    if cluster["error"]:
+        return cluster["error"]
+    if node["pending_deletion"]:
+        return "pending deletion"
+    if node["pending_addition"]:
+        return "pending addition: not deployed yet"
+    if not is_deployed(node, request.statuses):
+        return _not_deployed_reason(node, request.statuses)
+    if not node["online"] and not request.offline:
+        return "offline in Nailgun (offline=True includes it)"
+    if node["os_platform"] != cluster["os"]:
+        return (f"os_platform {node['os_platform']} differs from environment "
+                f"{node['cluster']}'s release OS {cluster['os']}")
+    if request.roles and not set(request.roles) & set(node["roles"]):
+        return f"roles {','.join(node['roles']) or '(none)'} not in roles=" \
+               f"{','.join(request.roles)}"
+    if request.nodes and not _matches(node, keys):
+        return "not in nodes="
+    return None
+
+
+def select(inventory, request=None, **legacy):
     """Choose the nodes to act on.
 
-    :param inventory: ``FuelClient.inventory()`` result
-    :param env: environment (cluster) id, or None with ``all_envs``
-    :param all_envs: every operational environment
-    :param roles: list of roles; a node is kept when it has any of them
-    :param nodes: list of node IPs to keep
-    :param offline: also act on nodes Nailgun reports offline
-    :return: ``{"envs": [ids], "selected": [node], "skipped": [{id, ip, reason}]}``
+    :param inventory: ``FuelClient.inventory()`` result (``nodes``, ``clusters``,
+        ``releases`` lists of raw Nailgun objects)
+    :param request: a :class:`mosmu_request.Request`; or omit it and give the runner's
+        keyword arguments (``env=``, ``all_envs=``, ``roles=``, ``nodes=``, ``offline=``,
+        ``statuses=``), parsed with :func:`mosmu_request.parse`
+    :return: ``{"envs": [ids], "selected": [node], "skipped": [{"id", "ip", "env", "reason",
+        "failed"}]}``; ``failed`` is True when the record may belong to a chosen environment
+        but cannot be trusted (the run should not end OK)
+    :raise ConfigError: bad arguments or an unknown environment
+    :raise FuelError: an inventory whose environment list cannot be trusted
     """
-    try:
-        roles = [mosmu_validate.role(r) for r in as_list(roles)]
-    except ValueError as err:
-        raise ConfigError(f"roles=: {err}; give role names, e.g. roles=compute,cinder") from err
-    try:
-        wanted_ips = {mosmu_validate.ipv4(ip) for ip in as_list(nodes)}
-    except ValueError as err:
-        raise ConfigError(f"nodes=: {err}; give node admin IPs, e.g. nodes=10.20.0.3,10.20.0.4") \
-            from err
+    if request is None:
+        request = mosmu_request.parse(legacy, mosmu_request.ALL)
+    elif legacy:
+        raise TypeError("give a Request or keyword arguments, not both")
+    _check_inventory(inventory)
+    clusters = _clusters(inventory["clusters"])
+    releases, broken = _releases(inventory["releases"])
+    _env_problems(clusters, releases, broken)
+    raws = inventory["nodes"]
+    dups = _duplicates(raws)
     parsed, invalid = [], []
-    for raw in inventory["nodes"]:
+    for index, raw in enumerate(raws):
         try:
-            parsed.append(parse_node(raw))
+            node = parse_node(raw)
         except ValueError as err:
-            invalid.append((raw, err))
-    env_ids = _env_ids(inventory["clusters"], parsed, env, all_envs, offline)
+            invalid.append((raw, f"{INVALID}: {err}"))
+            continue
+        if index in dups:
+            invalid.append((raw, dups[index]))
+        else:
+            parsed.append(node)
+    env_ids = _env_ids(clusters, parsed, request)
     chosen = set(env_ids)
-    # a broken record fails the run when it may belong to a chosen environment
-    skipped = [{"id": raw.get("id"), "ip": raw.get("ip"),
-                "reason": f"invalid Nailgun record: {err}",
-                "failed": not isinstance(raw.get("cluster"), int) or raw["cluster"] in chosen}
-               for raw, err in invalid]
+    skipped = []
+    for raw, reason in invalid:
+        cluster = raw.get("cluster") if isinstance(raw, dict) else None
+        known = isinstance(cluster, int) and not isinstance(cluster, bool)
+        skipped.append({"id": _ident(raw, "id"), "ip": _ident(raw, "ip"),
+                        "env": cluster if known else None, "reason": reason,
+                        "failed": not known or cluster in chosen})
+    keys = request.node_keys()
     selected = []
     for node in parsed:
-        reason = None
-        if node["cluster"] is None:
-            reason = "unassigned (in no environment)"
-        elif node["cluster"] not in chosen:
-            reason = f"in environment {node['cluster']}, not selected"
-        elif not is_deployed(node):
-            reason = f"status {node['status']}: not deployed"
-        elif not node["online"] and not offline:
-            reason = "offline in Nailgun (offline=True includes it)"
-        elif roles and not set(roles) & set(node["roles"]):
-            reason = f"roles {','.join(node['roles'])} not in roles={','.join(roles)}"
-        elif wanted_ips and node["ip"] not in wanted_ips:
-            reason = "not in nodes="
+        reason = _reason(node, clusters, chosen, request, keys)
         if reason:
-            skipped.append({"id": node["id"], "ip": node["ip"], "reason": reason})
+            skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
+                            "reason": reason,
+                            "failed": node["cluster"] in chosen
+                            and bool(clusters[node["cluster"]]["error"])})
         else:
             selected.append(node)
     return {"envs": env_ids, "selected": selected, "skipped": skipped}
 
 
-def env_plan(inventory, env_id, mos_version=None, repos=None):
-    """What one environment needs: its MOS version, distro, repos and suites.
+def _ident(raw, key):
+    """A broken record's id / ip for the report: kept only when short and plain."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return value if len(str(value)) <= 64 else None
 
-    :param mos_version: explicit override; default from the environment's release
-    :param repos: extra repos (``security``, ``proposed``, ``holdback``)
+
+# -- output ----------------------------------------------------------------------------------
+
+_COLUMNS = ("id", "fqdn", "ip", "roles", "status", "online", "version", "minion")
+
+
+def render_nodes(result):
+    """``mosmu.nodes``' result as a compact text table per environment, then skipped nodes.
+
+    :param result: ``{"selected": [...], "skipped": [...]}`` as the runner returns it
+        (selected nodes carry ``cluster``, ``mos_version``, ``minion``)
+    :return: a multi-line string
     """
-    cluster = next(c for c in inventory["clusters"] if c["id"] == env_id)
-    release = next((r for r in inventory["releases"] if r.get("id") == cluster.get("release_id")),
-                   None)
-    if release is None:
-        raise ConfigError(f"environment {env_id} refers to release {cluster.get('release_id')!r}, "
-                          "which Nailgun does not list; give mos_version= explicitly")
-    try:
-        version = mosmu_validate.mos_version(
-            mos_version if mos_version is not None else mosmu_catalog.mos_version_of_release(release))
-        distro = mosmu_catalog.distro_of_release(release)
-        mosmu_catalog.check_supported(version, distro)
-        repo_list = mosmu_catalog.normalise_repos(as_list(repos))
-    except ValueError as err:
-        raise ConfigError(f"environment {env_id} ({release.get('name')}): {err}") from err
-    return {
-        "env": env_id,
-        "mos_version": version,
-        "distro": distro,
-        "repos": repo_list,
-        "suites": mosmu_catalog.apt_suites(version, repo_list),
-    }
+    def cell(node, col):
+        value = node.get("mos_version" if col == "version" else col)
+        if col == "roles":
+            return ",".join(value or ()) or "-"
+        if col == "online":
+            return "yes" if value else "no"
+        return "-" if value is None else str(value)
+
+    lines = []
+    by_env = {}
+    for node in result.get("selected", []):
+        by_env.setdefault(node.get("cluster"), []).append(node)
+    for env in sorted(by_env, key=str):
+        rows = [[cell(n, c) for c in _COLUMNS] for n in sorted(by_env[env],
+                                                                key=lambda n: n["id"])]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
+        lines.append(f"environment {env}: {len(rows)} selected")
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths)).rstrip())
+        lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+                     for r in rows)
+    skipped = result.get("skipped", [])
+    if skipped:
+        lines.append(f"skipped: {len(skipped)}")
+        rows = [[str(s.get("id", "-")), str(s.get("ip") or "-"),
+                 "-" if s.get("env") is None else str(s.get("env")),
+                 " ".join(str(s.get("reason", "")).split())] for s in skipped]
+        widths = [max(len(h), *(len(r[i]) for r in rows))
+                  for i, h in enumerate(("id", "ip", "env"))]
+        lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(("id", "ip", "env"), widths))
+                     + "  reason")
+        lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r[:3], widths)) + "  " + r[3]
+                     for r in rows)
+    if not lines:
+        lines.append("no nodes")
+    return "\n".join(lines)

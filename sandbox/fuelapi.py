@@ -71,7 +71,7 @@ class FuelState:
         self._fault_stamp = None
         self._fault_used = 0
         if inventory is None:
-            self.inventory  # pylint: disable=pointless-statement  # load now: fail early
+            self._inventory = self.inventory  # load now: fail early
 
     @property
     def inventory(self):
@@ -156,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
     state = None  # set per server class
     server_version = "nginx"
 
-    def log_message(self, fmt, *args):  # noqa: N802 - http.server API
+    def log_message(self, fmt, *args):
         log.info("%s %s", self.address_string(), fmt % args)
 
     def _send_bytes(self, code, body, ctype="application/json", fault=None):
@@ -224,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
             return fault, True
         return fault, False
 
-    def do_POST(self):  # noqa: N802 - http.server API
+    def do_POST(self):
         path = urlsplit(self.path).path
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length <= 1 << 20 else b""
@@ -257,7 +257,7 @@ class Handler(BaseHTTPRequestHandler):
                      creds["username"], "roles": [{"name": "admin"}], "roles_links": []},
             "metadata": {"is_admin": 0, "roles": ["admin"]}}}, fault=fault)
 
-    def do_GET(self):  # noqa: N802 - http.server API
+    def do_GET(self):
         url = urlsplit(self.path)
         fault, done = self._fault(url.path)
         if done:

@@ -27,7 +27,7 @@ def _resolve(entry):
     return dict(copy.deepcopy(base), **copy.deepcopy(entry.get("fields") or {}))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _releases(data_dir):
     out, pk = [], 0
     for version in VERSIONS:

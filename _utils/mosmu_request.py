@@ -1,0 +1,240 @@
+"""The runner's arguments as one validated, frozen :class:`Request`, built before any I/O.
+
+Salt hands a runner its CLI arguments YAML-typed (``env=011`` -> ``11``, ``test=yes`` ->
+``True``) plus its own ``__pub_*`` keys. :func:`parse` drops the latter, refuses unknown or
+misspelled arguments by name, and checks every value; each error is one line naming the
+argument and the fix.
+"""
+
+import dataclasses
+import difflib
+import re
+
+import mosmu_validate
+from mosmu_errors import ConfigError
+
+# Node statuses an operator may declare "deployed" with ``statuses=``. ``discover`` (a
+# bootstrap image, no OS on disk), ``provisioning``, ``deploying`` and ``removing`` are never
+# safe to update, whatever the override says.
+OVERRIDABLE_STATUSES = ("ready", "error", "provisioned", "stopped")
+DEFAULT_STATUSES = ("ready", "error")
+KNOWN_REPOS = ("updates", "security", "proposed", "holdback")
+
+# The arguments each runner function accepts (pass one of these as ``allowed``).
+NODES = frozenset({"env", "all_envs", "roles", "nodes", "offline", "repos", "mos_version",
+                   "master_ip", "statuses"})
+STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip", "statuses"})
+UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed"}
+SYNC = frozenset({"env", "all_envs", "mos_version", "repos"})
+ALL = UPDATE
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """Every runner argument, validated and normalised.
+
+    ``batch`` is None, a count or a percentage string (``"25%"``); ``envs`` is empty with
+    ``all_envs``; ``nodes`` holds node keys as given (ids as ``int``,
+    admin IPs, fqdns, hostnames as ``str``); ``statuses`` are those counted as deployed.
+    """
+
+    envs: tuple = ()
+    all_envs: bool = False
+    roles: tuple = ()
+    nodes: tuple = ()
+    offline: bool = False
+    repos: tuple = ()
+    mos_version: object = None
+    master_ip: object = None
+    sync: bool = True
+    batch: object = None
+    interval: int = 0
+    test: bool = False
+    statuses: tuple = DEFAULT_STATUSES
+    max_failures: int = 0
+    retry_failed: bool = False
+
+    def node_keys(self):
+        """``nodes`` split by kind: ``{"id": {..}, "ip": {..}, "fqdn": {..}, "hostname": {..}}``."""
+        keys = {"id": set(), "ip": set(), "fqdn": set(), "hostname": set()}
+        for key in self.nodes:
+            keys[node_key_kind(key)].add(key)
+        return keys
+
+
+def node_key_kind(key):
+    """Which node field a ``nodes=`` entry names: ``id``, ``ip``, ``fqdn`` or ``hostname``."""
+    if isinstance(key, int):
+        return "id"
+    if re.fullmatch(r"[0-9.]+", key) and "." in key:
+        return "ip"  # all-numeric dotted: meant as an address, validated as one
+    return "fqdn" if "." in key else "hostname"
+
+
+# -- value checkers: each returns the normalised value or raises ConfigError -----------------
+
+def _items(value, name):
+    """``"a,b"``, a YAML list or a scalar -> list of items (str items stripped, empties dropped)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (int, float)):
+        items = [value]
+    else:
+        raise ConfigError(f"{name}= must be a value, a comma-separated list or a list, "
+                          f"not {type(value).__name__}")
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            item = item.strip()
+            if not item:
+                continue
+        elif isinstance(item, (list, tuple, dict, set)) or item is None:
+            raise ConfigError(f"{name}= has a nested {type(item).__name__} item; give a flat list")
+        out.append(item)
+    return out
+
+
+def _env_id(item):
+    if isinstance(item, bool):
+        raise ConfigError(f"env={item!r} is a boolean, not an environment id; give env=N, "
+                          "or all_envs=True for every operational environment")
+    if isinstance(item, float):
+        raise ConfigError(f"env={item!r} is not a whole number; environment ids are integers, "
+                          "e.g. env=11")
+    if isinstance(item, str):
+        if not item.isascii() or not item.isdigit():
+            raise ConfigError(f"env={item!r} is not a number; give the environment id, e.g. "
+                              "env=11 (see salt-run mosmu.nodes all_envs=True)")
+        item = int(item)
+    if not isinstance(item, int):
+        raise ConfigError(f"env= item {item!r} is a {type(item).__name__}; give env=N")
+    if item < 1:
+        raise ConfigError(f"env={item} is not an environment id: Nailgun ids start at 1")
+    return item
+
+
+def _flag(value, name, default):
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "false", "no"):
+        return value.lower() in ("true", "yes")
+    raise ConfigError(f"{name}={value!r} is not a boolean; give {name}=True or {name}=False")
+
+
+def _count(value, name, minimum, default):
+    if value is None:
+        return default
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}={value!r} must be a whole number >= {minimum}")
+    return value
+
+
+def _batch(value):
+    """None, a whole number >= 1, or a percentage ``"25%"`` (1-100) of an environment."""
+    if isinstance(value, str) and value.endswith("%"):
+        number = value[:-1].strip()
+        if number.isascii() and number.isdigit() and 1 <= int(number) <= 100:
+            return f"{int(number)}%"
+        raise ConfigError(f"batch={value!r} is not a percentage from 1% to 100%")
+    return _count(value, "batch", 1, None)
+
+
+def _node_key(item):
+    if isinstance(item, (bool, float)):
+        raise ConfigError(f"nodes= item {item!r} is not a node id, admin IP, fqdn or hostname")
+    if isinstance(item, str) and item.isascii() and item.isdigit():
+        item = int(item)
+    try:
+        if isinstance(item, int):
+            return mosmu_validate.node_id(item)
+        if node_key_kind(item) == "ip":
+            return mosmu_validate.ipv4(item)
+        return mosmu_validate.hostname(item)
+    except ValueError as err:
+        raise ConfigError(f"nodes=: {err}; give node ids, admin IPs, fqdns or hostnames, "
+                          "e.g. nodes=10.20.0.3,node-4") from err
+
+
+def _unique(items):
+    return tuple(dict.fromkeys(items))
+
+
+def parse(kwargs, allowed=ALL, require_env=True):
+    """Validate the runner's keyword arguments into a :class:`Request`; no I/O.
+
+    :param kwargs: the runner function's ``**kwargs`` as Salt passes them; keys starting with
+        ``__`` (``__pub_user``, ``__pub_jid``...) are Salt's and ignored
+    :param allowed: names this runner function accepts, e.g. :data:`UPDATE`
+    :param require_env: demand exactly one of ``env`` / ``all_envs`` (``mosmu.sync`` may take
+        ``mos_version`` alone and passes False)
+    :return: a frozen :class:`Request`
+    :raise ConfigError: one line naming the argument and the fix
+    """
+    given = {k: v for k, v in kwargs.items() if not str(k).startswith("__")}
+    unknown = sorted(str(k) for k in set(given) - set(allowed))
+    if unknown:
+        hints = [f"{u} (did you mean {close[0]}?)" if close else u
+                 for u in unknown for close in [difflib.get_close_matches(u, allowed, 1, 0.4)]]
+        raise ConfigError(f"unknown argument(s): {', '.join(hints)}; known: "
+                          f"{', '.join(sorted(allowed))}")
+    envs = _unique(_env_id(item) for item in _items(given.get("env"), "env"))
+    if given.get("env") is not None and not envs:
+        raise ConfigError("env= is empty; give env=N or all_envs=True")
+    all_envs = _flag(given.get("all_envs"), "all_envs", False)
+    if envs and all_envs:
+        raise ConfigError("give env=N or all_envs=True, not both")
+    if require_env and not envs and not all_envs:
+        raise ConfigError("no environment chosen: give env=N (list them with salt-run "
+                          "mosmu.nodes all_envs=True) or all_envs=True")
+    try:
+        roles = _unique(mosmu_validate.role(r) for r in _items(given.get("roles"), "roles"))
+    except ValueError as err:
+        raise ConfigError(f"roles=: {err}; give role names, e.g. roles=compute,cinder") from err
+    repos = []
+    for repo in _items(given.get("repos"), "repos"):
+        if repo not in KNOWN_REPOS:
+            raise ConfigError(f"repos=: unknown repo {repo!r}; choose from "
+                              f"{', '.join(KNOWN_REPOS)}")
+        repos.append(repo)
+    mos_version = given.get("mos_version")
+    if mos_version is not None:
+        try:
+            mos_version = mosmu_validate.mos_version(mos_version)
+        except ValueError as err:
+            raise ConfigError(f"mos_version=: {err}") from err
+    master_ip = given.get("master_ip")
+    if master_ip is not None:
+        try:
+            master_ip = (mosmu_validate.ipv4(master_ip) if node_key_kind(str(master_ip)) == "ip"
+                         else mosmu_validate.hostname(master_ip))
+        except ValueError as err:
+            raise ConfigError(f"master_ip=: {err}; give the master's IP as the nodes reach "
+                              "it") from err
+    statuses = DEFAULT_STATUSES
+    if given.get("statuses") is not None:
+        statuses = _unique(_items(given["statuses"], "statuses"))
+        bad = [s for s in statuses if s not in OVERRIDABLE_STATUSES]
+        if bad or not statuses:
+            raise ConfigError(f"statuses=: {', '.join(map(repr, bad)) or 'nothing'} cannot "
+                              "count as deployed; choose from "
+                              f"{', '.join(OVERRIDABLE_STATUSES)}")
+    return Request(
+        envs=envs, all_envs=all_envs, roles=roles,
+        nodes=_unique(_node_key(n) for n in _items(given.get("nodes"), "nodes")),
+        offline=_flag(given.get("offline"), "offline", False),
+        repos=_unique(repos), mos_version=mos_version, master_ip=master_ip,
+        sync=_flag(given.get("sync"), "sync", True),
+        batch=_batch(given.get("batch")),
+        interval=_count(given.get("interval"), "interval", 0, 0),
+        test=_flag(given.get("test"), "test", False),
+        statuses=statuses,
+        max_failures=_count(given.get("max_failures"), "max_failures", 0, 0),
+        retry_failed=_flag(given.get("retry_failed"), "retry_failed", False))
