@@ -63,9 +63,17 @@ def _retcode(value):
     return value
 
 
+def _rendered(data):
+    """Name the mosmu outputter (a table) unless the operator chose one (``--out=json``
+    then prints the data alone, as one document)."""
+    if "__opts__" in globals() and __opts__.get("output") is None:
+        data["outputter"] = OUTPUTTER
+    return data
+
+
 def _fail(message):
     log.error("mosmu: %s", message)
-    return {"error": message, "retcode": _retcode(2), "outputter": OUTPUTTER}
+    return _rendered({"error": message, "retcode": _retcode(2)})
 
 
 def _boundary(func):
@@ -204,9 +212,8 @@ def nodes(**kwargs):
     keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
             "online", "mos_version", "minion", "candidates")
     failed = [s for s in plan["skipped"] if s.get("failed")]
-    return {"selected": [{k: n.get(k) for k in keep} for n in plan["selected"]],
-            "skipped": plan["skipped"], "retcode": _retcode(2 if failed else 0),
-            "outputter": OUTPUTTER}
+    return _rendered({"selected": [{k: n.get(k) for k in keep} for n in plan["selected"]],
+                      "skipped": plan["skipped"], "retcode": _retcode(2 if failed else 0)})
 
 
 def _trees(cfg, plans):
@@ -269,13 +276,22 @@ def _collect_status(client, minions):
     return {m: (rets.get(m) or {}).get("ret") if rets.get(m) else None for m in minions}
 
 
-def _retry_filter(client, mapped):
-    """``(to_update, skipped)``: only nodes whose last status is not OK (retry_failed)."""
+def _retry_filter(client, mapped, plans):
+    """``(to_update, skipped)``: only nodes whose last run is not OK (retry_failed).
+
+    A node counts as done only when its last status is OK for the same MOS version and repos
+    as this run's plan: a node skipped by an earlier failed run, whose older OK was for other
+    repos, is retried.
+    """
     status = _collect_status(client, [n["minion"] for n in mapped])
     keep, skipped = [], []
     for node in mapped:
         ret = status.get(node["minion"])
-        if isinstance(ret, dict) and ret.get("state") == "OK":
+        plan = plans[node["cluster"]]["plan"]
+        record = (ret.get("record") or {}) if isinstance(ret, dict) else {}
+        same = (record.get("mos_version"), record.get("repos")) == \
+            (plan.mos_version, plan.repo_names)
+        if isinstance(ret, dict) and ret.get("state") == "OK" and same:
             skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
                             "reason": "last status UPDATE=OK (retry_failed=True skips it)"})
         else:
@@ -430,8 +446,8 @@ def _finish(report, plan, mirror=None, test=False):
     failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     entries = mosmu_report.entries_of(report)
     report.update(skipped=plan["skipped"], summary=mosmu_report.summary(entries),
-                  retcode=_retcode(mosmu_report.retcode(entries, failed_skips)),
-                  outputter=OUTPUTTER)
+                  retcode=_retcode(mosmu_report.retcode(entries, failed_skips)))
+    _rendered(report)
     if mirror:
         report["mirror"] = mirror
     if test:
@@ -522,7 +538,7 @@ def update(**kwargs):
             report[node["ip"]] = _unmapped(node, cfg["match"])
         mapped = [n for n in plan["selected"] if n["minion"]]
         if req.retry_failed:
-            mapped, done_ok = _retry_filter(client, mapped)
+            mapped, done_ok = _retry_filter(client, mapped, plan["plans"])
             plan["skipped"] += done_ok
             _progress(f"retry_failed: {len(mapped)} node(s) not OK, {len(done_ok)} skipped")
         lock_dir = os.path.join(__opts__["cachedir"], "mosmu", "locks")

@@ -316,6 +316,15 @@ def _check_line(ip, entry):
     return f"Node {ip}: {result}" + (f" ({comment})" if comment else "")
 
 
+def _progress_line(event):
+    """One line per runner progress event (structured wave/node events, or a message)."""
+    try:
+        import mosmu_report  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return str(event.get("message") or event)
+    return mosmu_report.progress_line({k: v for k, v in event.items() if k != "outputter"})
+
+
 def report_lines(fun, ret):
     """``(stdout lines, stderr lines, exit code)`` for a runner return.
 
@@ -332,7 +341,7 @@ def report_lines(fun, ret):
     out = [line(ip, ret[ip]) for ip in _node_keys(ret)]
     for skip in ret.get("skipped") or []:
         if isinstance(skip, dict):
-            out.append(f"Node {skip.get('ip')}: skipped ({skip.get('reason')})")
+            out.append(f"Skipped {skip.get('ip')}: {skip.get('reason')}")
     summary = ret.get("summary") or {}
     counts = ", ".join(f"{n} {state}" for state, n in sorted(summary.items())) or "no nodes"
     skipped = len(ret.get("skipped") or [])
@@ -371,8 +380,8 @@ def run(opts, out=sys.stdout, err=sys.stderr):
         """Prints the runner's progress messages as plain lines, nothing else."""
 
         def print_async_event(self, suffix, event):
-            if suffix == "progress" and isinstance(event, dict) and event.get("message"):
-                print(f"mosmu: {event['message']}", file=out, flush=True)
+            if suffix == "progress" and isinstance(event, dict):
+                print(f"mosmu: {_progress_line(event)}", file=out, flush=True)
 
     client = Client(master)
     try:

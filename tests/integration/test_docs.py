@@ -127,6 +127,9 @@ def test_orchestrate_md_commands(private_etc):
 
 
 def test_orchestrate_dry_run_runs_every_step(sandbox, private_etc):
+    sync = subprocess.run([os.path.join(BIN, "salt-run"), "-c", private_etc, "mosmu.sync",
+                           "env=1"], capture_output=True, text=True, check=False, timeout=600)
+    assert sync.returncode == 0, sync.stdout + sync.stderr
     code, steps = _orchestrate(private_etc, {"mosmu_orch": {"env": 1, "test": True}})
     assert code == 0
     assert list(steps) == ["mosmu.nodes", "mosmu.update", "mosmu.status"]
@@ -137,10 +140,9 @@ def test_orchestrate_dry_run_runs_every_step(sandbox, private_etc):
     assert all(update[sandbox.state["minions"][m]["ip"]]["test"] is True for m in minions)
 
 
-@pytest.mark.xfail(strict=True, reason="the runner returns retcode 2 but leaves "
-                   "__context__['retcode'] at 0, so the salt.runner state (orchestration) "
-                   "reports a failed mosmu run as succeeded; fix in _runners/mosmu.py")
 def test_orchestrate_stops_at_a_failed_step(private_etc):
+    """Regression: the runner returned retcode 2 but left __context__['retcode'] at 0, so
+    the salt.runner state reported a failed mosmu run as succeeded and went on."""
     code, steps = _orchestrate(private_etc, {"mosmu_orch": {"env": 99}})
     assert steps["mosmu.nodes"]["result"] is False
     assert steps["mosmu.update"]["result"] is False  # requisite failed: nothing ran

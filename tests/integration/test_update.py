@@ -6,8 +6,10 @@ The tests run in file order and build on each other like an operator's session:
 preview -> sync -> dry run -> update -> status -> second run -> failure -> recovery.
 """
 
+import json
 import os
 import stat
+import subprocess
 
 from tests.integration.helpers import (host_fingerprint, node_entries, node_versions,
                                        salt_cli, status_lines)
@@ -69,7 +71,6 @@ def test_update_upgrades_every_node(sandbox):
     run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1")
     assert run.returncode == 0, run.data
     assert run.data["retcode"] == 0 and run.data["summary"] == {"OK": len(_minions(sandbox))}
-    assert any("wave 1/1" in msg for msg in run.progress)
     for entry in node_entries(run.data).values():
         assert entry["result"] == "OK"
         assert entry["changes"] == {p: {"old": "1.0", "new": "1.1"} for p in PACKAGES}
@@ -104,9 +105,10 @@ def test_second_run_changes_nothing(sandbox):
         assert os.stat(path).st_mtime_ns == stamps[minion]
 
 
-def test_failed_node_update_is_reported_and_recorded(sandbox):
+def test_failed_node_update_stops_the_run_and_is_recorded(sandbox):
     """A package the MU index names cannot be downloaded (removed from the published snapshot
-    behind mosmu's back): the upgrade fails, the run says FAIL, the node records it."""
+    behind mosmu's back): the controller's upgrade fails in wave 1, the run stops there
+    (max_failures=0), the other node is SKIPPED, and the failed node records UPDATE=FAIL."""
     sync = salt_cli(sandbox, "salt-run", "mosmu.sync", "mos_version=8.0", "repos=proposed")
     assert sync.returncode == 0, sync.data
     tree = os.path.realpath(os.path.join(sandbox.dir, "www/mos-repos/ubuntu/8.0"))
@@ -119,25 +121,60 @@ def test_failed_node_update_is_reported_and_recorded(sandbox):
     finally:
         os.rename(deb + ".hidden", deb)
     assert run.returncode == 2 and run.data["retcode"] == 2
-    for entry in node_entries(run.data).values():
-        assert entry["result"] == "FAIL"
-        assert "nova-common_1.2" in entry["comment"] and "404" in entry["comment"]
+    entries = node_entries(run.data)
+    controller = next(ip for ip, e in entries.items() if "controller" in e["roles"])
+    assert entries[controller]["result"] == "FAIL"
+    assert "nova-common_1.2" in entries[controller]["comment"]
+    assert "404" in entries[controller]["comment"]
+    others = {ip: e for ip, e in entries.items() if ip != controller}
+    assert others and {e["result"] for e in others.values()} == {"SKIPPED"}
+    assert all("max_failures=0" in e["comment"] for e in others.values())
     for minion in _minions(sandbox):
-        assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=FAIL"]
+        failed = sandbox.state["minions"][minion]["ip"] == controller
+        assert status_lines(sandbox, minion)[-1] == ("UPDATE=FAIL" if failed else "UPDATE=OK")
         assert node_versions(sandbox, minion)["nova-common"] == "1.1"
     status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1")
     assert status.returncode == 2
-    assert {e["result"] for e in node_entries(status.data).values()} == {"FAIL"}
+    assert node_entries(status.data)[controller]["result"] == "FAIL"
 
 
-def test_next_good_run_records_ok_again(sandbox):
-    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1")
+def test_retry_failed_updates_only_the_failed_and_skipped_nodes(sandbox):
+    """The skipped node's last OK was for other repos, so it is retried too."""
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=proposed",
+                   "retry_failed=True")
     assert run.returncode == 0, run.data
-    for entry in node_entries(run.data).values():
-        assert entry["changes"] == {"/var/log/mos_apply_mu.status":
-                                    {"old": "UPDATE=FAIL", "new": "UPDATE=OK"}}
-    for minion in _minions(sandbox):
-        assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=OK"]
+    entries = node_entries(run.data)
+    assert set(entries) == _env1_ips(sandbox)
+    for entry in entries.values():
+        assert entry["changes"]["nova-common"] == {"old": "1.1", "new": "1.2"}
+    again = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=proposed",
+                     "retry_failed=True")
+    assert again.returncode == 0 and node_entries(again.data) == {}
+    assert {s["reason"] for s in again.data["skipped"] if s["ip"] in _env1_ips(sandbox)} == \
+        {"last status UPDATE=OK (retry_failed=True skips it)"}
+
+
+def test_default_output_is_progress_lines_then_a_table(sandbox):
+    proc = subprocess.run(sandbox.salt_argv("salt-run", "mosmu.update", "env=1",
+                                            "repos=proposed"),
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("job ") and "selected" in lines[0]
+    assert any(line.startswith("env 1 wave 1/2: starting 1 node(s)") for line in lines)
+    assert any(line.startswith("env 1 wave 2/2") for line in lines)
+    assert "{" not in proc.stdout                     # text, not event dicts
+    assert any(line.startswith(f"{len(_minions(sandbox))} OK") and "retcode 0" in line
+               for line in lines)
+
+
+def test_json_output_is_exactly_one_document(sandbox):
+    proc = subprocess.run(sandbox.salt_argv("salt-run", "--out=json", "mosmu.update", "env=1",
+                                            "repos=proposed"),
+                          capture_output=True, text=True, check=False, timeout=600)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["retcode"] == 0 and "outputter" not in report
+    assert set(node_entries(report)) == _env1_ips(sandbox)
 
 
 def test_fuel_password_stays_out_of_job_cache_and_logs(sandbox):

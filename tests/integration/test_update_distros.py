@@ -50,7 +50,8 @@ def _minion(box, distro):
 def _versions(box, minion):
     info = box.state["minions"][minion]
     got = node_packages(box.node_root(minion), info["distro"])
-    return {k: v.split("-")[0] if info["distro"] == "centos" else v for k, v in got.items()}
+    return {k: v.split("-")[0] if info["distro"] == "centos" else v for k, v in got.items()
+            if not k.startswith("gpg-pubkey")}     # rpm's imported signing keys
 
 
 def _run_layout(box, distro, version, env, repos):

@@ -184,7 +184,7 @@ def test_update_report_lines_in_ip_order_with_old_words():
         "Node 10.20.0.5: NO_MINION (no minion matches ip)",
         "Node 10.20.0.6: UPDATE=OK (already up to date)",
         "Node 10.20.0.10: UPDATE=OK (1 package upgraded)",
-        "Node 10.20.0.9: skipped (status discover)",
+        "Skipped 10.20.0.9: status discover",
         "Summary: 1 FAIL, 1 NO_MINION, 3 OK; 1 skipped",
     ]
     assert err == [] and code == 2

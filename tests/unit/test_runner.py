@@ -159,13 +159,16 @@ def test_a_failed_wave_stops_the_run_and_the_rest_is_skipped(runner):
 
 
 def test_retry_failed_updates_only_nodes_not_ok(runner):
-    ok = {"state": "OK", "line": "UPDATE=OK", "record": None}
-    bad = {"state": "FAIL", "line": "UPDATE=FAIL", "record": None}
-    minions = Minions(apply={N1: OK, N2: OK, N3: OK}, status={N1: ok, N2: bad, N3: ok})
+    ok = {"state": "OK", "line": "UPDATE=OK",
+          "record": {"mos_version": "8.0", "repos": ["updates"]}}
+    bad = dict(ok, state="FAIL", line="UPDATE=FAIL")
+    # node-3's last OK was a run with other repos: it did not get this plan, so it is retried
+    other = dict(ok, record={"mos_version": "8.0", "repos": ["updates", "proposed"]})
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK}, status={N1: ok, N2: bad, N3: other})
     report = _update(runner, minions, env=1, sync=False, retry_failed=True)
-    assert minions.waves == [[N2]]
+    assert minions.waves == [[N2, N3]]
     assert {s["ip"] for s in report["skipped"] if "retry_failed" in s["reason"]} == \
-        {"10.20.0.3", "10.20.0.5"}
+        {"10.20.0.3"}
 
 
 def test_a_lost_job_return_is_read_back_from_the_node_status_record(runner):

@@ -164,16 +164,18 @@ def test_centos_node_root_gets_ga_rpms_and_host_stays_untouched(tmp_path):
     assert _host_rpm_state() == before
 
 
-def test_sandbox_builds_made_up_row_and_resets_node_roots(tmp_path):
+def test_sandbox_builds_made_up_row_and_resets_node_roots(tmp_path, request):
     """build_tree accepts a Tree from a catalog with overrides; make_node_root logs dpkg
     inside the node root, never to the host's /var/log/dpkg.log."""
     before = _host_rpm_state()
     box = Sandbox(str(tmp_path / "box"))
+    request.addfinalizer(lambda: box.signer.close())     # the gpg-agent signing started
     tree = mosmu_catalog.Catalog({"ubuntu/9.9": {
         "base": "ubuntu/9.2", "upstream": "mos-repos/ubuntu/9.9", "path": "mos-repos/ubuntu/9.9",
         "suite": "mos9.9-{repo}"}}).get("ubuntu", "9.9")
     path = box.build_tree(tree)
     assert os.path.isfile(os.path.join(path, "dists/mos9.9-holdback/Release"))
+    assert os.path.isfile(os.path.join(path, "dists/mos9.9-holdback/InRelease"))
     assert not os.path.exists(box.state_path)     # a sandbox that is not up stays not up
     ubuntu, centos = str(tmp_path / "u"), str(tmp_path / "c")
     box.make_node_root(ubuntu, tree)
@@ -199,3 +201,125 @@ def test_default_inventory_has_two_envs_with_their_releases():
     assert {n["os_platform"] for n in nodes if n["cluster"] == 1} == {"ubuntu"}
     assert all(n["ip"].startswith("10.20.0.") for n in nodes)
     assert inventory.default(2)["clusters"] == [inventory.cluster(1)]
+
+
+# -- signing ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def signer(tmp_path_factory):
+    """One throwaway key for the module (its own gpg home; the agent is stopped after)."""
+    from sandbox.stack import Signer  # pylint: disable=import-outside-toplevel
+    key = Signer(str(tmp_path_factory.mktemp("gpg") / "g")).ensure()
+    yield key
+    key.close()
+
+
+def _gpgv(tmp_path, public_key, *args):
+    keyring = str(tmp_path / "keyring.gpg")
+    subprocess.run(["gpg", "--batch", "--homedir", str(tmp_path / "kh"), "--yes", "--dearmor",
+                    "-o", keyring, public_key], check=True, capture_output=True)
+    return subprocess.run(["gpgv", "--homedir", str(tmp_path / "kh"), "--keyring", keyring,
+                           *args], capture_output=True, text=True, check=False)
+
+
+def test_signer_makes_an_armoured_key_in_its_own_home(signer):
+    with open(signer.public_key, encoding="ascii") as handle:
+        assert handle.read().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    assert stat_mode(signer.home) == 0o700
+    assert len(signer.fingerprint) == 40
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def test_signed_apt_tree_verifies_and_rebuild_keeps_signatures(tmp_path, signer):
+    tree = CATALOG.get("ubuntu", "9.2")
+    os.makedirs(tmp_path / "kh", mode=0o700)
+    root = debrepo.build_tree(str(tmp_path / "up"), tree, signer=signer)
+    for suite in [tree.suite_of(r) for r in tree.repos] + ["mos9.0"]:
+        dist = os.path.join(root, "dists", suite)
+        release = os.path.join(dist, "Release")
+        assert _gpgv(tmp_path, signer.public_key, os.path.join(dist, "Release.gpg"),
+                     release).returncode == 0
+        out = str(tmp_path / f"{suite}.txt")
+        assert _gpgv(tmp_path, signer.public_key, "--output", out,
+                     os.path.join(dist, "InRelease")).returncode == 0
+        with open(out, "rb") as signed, open(release, "rb") as plain:
+            assert signed.read() == plain.read()
+        with open(os.path.join(dist, "Release.gpg"), encoding="ascii") as handle:
+            assert handle.read().startswith("-----BEGIN PGP SIGNATURE-----")
+    stamps = {os.path.join(b, f): _sha256(os.path.join(b, f))
+              for b, _d, files in os.walk(root) for f in files}
+    debrepo.build_tree(str(tmp_path / "up"), tree, signer=signer)
+    assert {p: _sha256(p) for p in stamps} == stamps
+    # a changed index re-signs: the old signature no longer matches the new Release
+    debrepo.build_tree(str(tmp_path / "up"), tree, signer=signer,
+                       repo_versions={"updates": {"nova-common": "1.3"}})
+    dist = os.path.join(root, "dists", "mos9.0-updates")
+    assert _gpgv(tmp_path, signer.public_key, os.path.join(dist, "Release.gpg"),
+                 os.path.join(dist, "Release")).returncode == 0
+    assert _sha256(os.path.join(dist, "InRelease")) != stamps[os.path.join(dist, "InRelease")]
+
+
+def test_signed_apt_tree_fails_gpgv_when_release_is_changed_after_signing(tmp_path, signer):
+    os.makedirs(tmp_path / "kh", mode=0o700)
+    root = debrepo.build_tree(str(tmp_path / "up"), CATALOG.get("ubuntu", "9.2"),
+                              signer=signer)
+    dist = os.path.join(root, "dists", "mos9.0-updates")
+    with open(os.path.join(dist, "Release"), "a", encoding="utf-8") as handle:
+        handle.write("X-Tampered: yes\n")
+    proc = _gpgv(tmp_path, signer.public_key, os.path.join(dist, "Release.gpg"),
+                 os.path.join(dist, "Release"))
+    assert proc.returncode != 0 and "BAD signature" in proc.stderr
+
+
+def test_signed_yum_tree_has_signed_repomd_and_signed_rpms(tmp_path, signer):
+    before = _host_rpm_state()
+    os.makedirs(tmp_path / "kh", mode=0o700)
+    tree = CATALOG.get("centos", "6.1")
+    root = rpmrepo.build_tree(str(tmp_path / "up"), tree, pool=str(tmp_path / "pool"),
+                              signer=signer)
+    dbpath = str(tmp_path / "rpmdb")
+    rpm = ["rpm", "--define", f"_dbpath {dbpath}"]
+    subprocess.run([*rpm, "--initdb"], check=True, capture_output=True)
+    rpms = [os.path.join(b, f) for b, _d, files in os.walk(root) for f in files
+            if f.endswith(".rpm")]
+    unsigned = subprocess.run([*rpm, "-K", rpms[0]], capture_output=True, text=True,
+                              check=False)
+    assert unsigned.returncode != 0            # signed, and the key is not imported yet
+    subprocess.run([*rpm, "--import", signer.public_key], check=True, capture_output=True)
+    for repo in tree.repos:
+        repodata = os.path.join(root, tree.suite_of(repo), "repodata")
+        assert _gpgv(tmp_path, signer.public_key, os.path.join(repodata, "repomd.xml.asc"),
+                     os.path.join(repodata, "repomd.xml")).returncode == 0
+    checked = subprocess.run([*rpm, "-K", *rpms], capture_output=True, text=True, check=True)
+    assert checked.stdout.count("digests signatures OK") == len(rpms) > 0
+    assert _host_rpm_state() == before
+
+
+def test_mirror_sync_accepts_the_sandbox_signature_and_refuses_another_key(tmp_path, signer):
+    import mosmu_mirror  # pylint: disable=import-outside-toplevel
+    from mosmu_errors import MirrorError  # pylint: disable=import-outside-toplevel
+    from sandbox.stack import Signer  # pylint: disable=import-outside-toplevel
+    up = str(tmp_path / "up")
+    with open(signer.public_key, encoding="ascii") as handle:
+        key = handle.read()
+    apt = mosmu_catalog.Catalog(default_key=key).get("ubuntu", "9.2")
+    yum = mosmu_catalog.Catalog(default_key=key).get("centos", "6.1")
+    debrepo.build_tree(up, apt, signer=signer)
+    rpmrepo.build_tree(up, yum, pool=str(tmp_path / "pool"), signer=signer)
+    www, staging = str(tmp_path / "www"), str(tmp_path / "staging")
+    for tree in (apt, yum):
+        result = mosmu_mirror.sync_tree(up, www, tree, ["updates"], staging_dir=staging)
+        assert result["state"] == "updated"
+    other = Signer(str(tmp_path / "other")).ensure()
+    try:
+        with open(other.public_key, encoding="ascii") as handle:
+            wrong = mosmu_catalog.Catalog({"ubuntu/9.2": {"key": handle.read()}}).get(
+                "ubuntu", "9.2")
+    finally:
+        other.close()
+    debrepo.build_tree(up, apt, signer=signer, repo_versions={"updates": {"nova-common": "2"}})
+    with pytest.raises(MirrorError, match="bad or unknown signature"):
+        mosmu_mirror.sync_tree(up, www, wrong, ["updates"], staging_dir=staging)
