@@ -442,11 +442,16 @@ def _walk(client, cfg, plans, waves, req, report):
             return
 
 
-def _finish(report, plan, mirror=None, test=False):
+def _finish(report, plan, mirror=None, test=False, empty_ok=False):
+    """Summary, skipped nodes and retcode; ``empty_ok``: no node left to act on is success
+    (``retry_failed`` when every selected node's last run was OK)."""
     failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     entries = mosmu_report.entries_of(report)
+    code = mosmu_report.retcode(entries, failed_skips)
+    if empty_ok and not entries and not failed_skips:
+        code = 0
     report.update(skipped=plan["skipped"], summary=mosmu_report.summary(entries),
-                  retcode=_retcode(mosmu_report.retcode(entries, failed_skips)))
+                  retcode=_retcode(code))
     _rendered(report)
     if mirror:
         report["mirror"] = mirror
@@ -541,6 +546,9 @@ def update(**kwargs):
             mapped, done_ok = _retry_filter(client, mapped, plan["plans"])
             plan["skipped"] += done_ok
             _progress(f"retry_failed: {len(mapped)} node(s) not OK, {len(done_ok)} skipped")
+            if not mapped and not report:
+                _progress("retry_failed: every selected node's last run is OK; nothing to do")
+                return _finish(report, plan, mirror, req.test, empty_ok=True)
         lock_dir = os.path.join(__opts__["cachedir"], "mosmu", "locks")
         with mosmu_lock.locked(lock_dir, [n["id"] for n in mapped], _jid()) as taken:
             for stale in taken["stale"]:

@@ -2,10 +2,11 @@
 
 As the old tool: ``--disablerepo='*' --enablerepo=mos-<repo>...`` and ``update --skip-broken``;
 the ``.repo`` files live in mosmu's own directory (``--setopt=reposdir=``) so the MU repos
-are never enabled for the node's ordinary yum runs. ``gpgcheck=1`` when the plan carries a
-signing key; ``--nogpgcheck`` only when the operator marked the mirror ``trusted``. For an
-alternate root (the sandbox), ``--installroot`` keeps rpm's database and dnf's cache, logs and
-history inside the node root (reference/APT-MIRROR.md section 3).
+are never enabled for the node's ordinary yum runs. ``gpgcheck=1`` and ``repo_gpgcheck=1``
+(rpms and ``repomd.xml.asc`` checked against the key file ``gpgkey=`` names) when the plan
+carries a signing key; ``--nogpgcheck`` only when the operator marked the mirror ``trusted``.
+For an alternate root (the sandbox), ``--installroot`` keeps rpm's database and dnf's cache,
+logs and history inside the node root (reference/APT-MIRROR.md section 3).
 """
 
 import os
@@ -76,12 +77,18 @@ class Yum:
         return [self.repos_dir]
 
     def files(self):
-        """``{absolute path: text}``: one ``.repo`` file per MU repo, the key if any."""
+        """``{absolute path: text}``: one ``.repo`` file per MU repo, the key if any.
+
+        ``gpgkey=file://`` names the key by its path as the running yum/dnf sees it:
+        dnf 4 resolves ``file://`` URLs on the host filesystem even with ``--installroot``
+        (verified, dnf 4.14: ``file:///etc/mosmu/mosmu-mu.asc`` -> "Couldn't open file"),
+        so an alternate root's key is named ``file://<root>/etc/mosmu/mosmu-mu.asc``; on a
+        real node (root ``/``) that is ``file:///etc/mosmu/mosmu-mu.asc``. dnf/yum ``-y``
+        then import the key into the node root's rpm database (never the host's).
+        """
         signed = self.plan.key and not self.plan.trusted
-        key_on_node = self.key_path if not self.alt else \
-            "/" + os.path.relpath(self.key_path, self.root)
         out = {os.path.join(self.repos_dir, name): text for name, text in
-               mosmu_repo.repo_files(self.plan, key_on_node if signed else None).items()}
+               mosmu_repo.repo_files(self.plan, self.key_path if signed else None).items()}
         if signed:
             out[self.key_path] = self.plan.key
         return out
@@ -144,8 +151,17 @@ class Yum:
             return [["yum-complete-transaction", "-y", *self._base()[2:]]]
         return []
 
+    def _key_import(self):
+        """``-y`` where a signed plan's metadata is read: with ``repo_gpgcheck=1`` dnf must
+        import the key into the repo's keyring before it can check ``repomd.xml.asc``, and
+        without ``-y`` it asks "Is this ok [y/N]", reads no answer and fails with "repomd.xml
+        GPG signature verification error: Bad GPG signature" (verified, dnf 4.14). The key
+        is the plan's own (``gpgkey=``); the keyring lives in the (test mode: private) cache.
+        """
+        return ["-y"] if self.plan.key and not self.plan.trusted else []
+
     def refresh_argv(self):
-        return [*self._base(), "makecache"]
+        return [*self._base(), *self._key_import(), "makecache"]
 
     def refresh_errors(self, ret):
         if ret["retcode"] == 0:
@@ -156,14 +172,18 @@ class Yum:
             lines[-1:] or [f"exit {ret['retcode']}"]
 
     def simulate_argv(self):
-        return [*self._base(), "check-update"]
+        return [*self._base(), *self._key_import(), "check-update"]
 
     def installed_argv(self):
         argv = ["rpm"] + ([f"--root={self.root.rstrip('/')}"] if self.alt else [])
         return argv + ["-qa", "--qf", "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\n"]
 
     def parse_installed(self, stdout):
-        return parse_rpm_query(stdout)
+        """Installed packages; ``gpg-pubkey`` entries are rpm's records of imported signing
+        keys (dnf ``-y`` adds the plan's key on the first signed run), not packages, so they
+        never show up as a package change."""
+        return {name: version for name, version in parse_rpm_query(stdout).items()
+                if name != "gpg-pubkey"}
 
     def parse_simulation(self, ret, installed=None):
         """``{name: {old, new}}`` (old from ``installed``); exit 100 means updates exist."""

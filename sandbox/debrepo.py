@@ -6,6 +6,12 @@ mirror.fuel-infra.org: ``<upstream>/<tree.upstream>/pool/<component>/<x>/<src>/*
 repo the row offers. Packages carry no maintainer scripts (dpkg would run them chrooted into
 the node root). Building is idempotent: an index file is rewritten only when its content
 changes, and ``Release`` (written last, atomically) only when an index changed.
+
+With a ``signer`` (``sandbox.stack.Signer``: ``clearsign(bytes)``, ``detach_sign(bytes)``)
+every suite also gets ``InRelease`` (clearsigned Release) and ``Release.gpg`` (armoured
+detached signature), written just before the Release they sign; they are made again whenever
+Release changes or one of them is missing (a signature is not deterministic, so an unchanged
+Release keeps its signatures and the tree stays byte-identical).
 """
 
 import gzip
@@ -94,8 +100,20 @@ def _stanza(repo_root, deb):
             f"SHA256: {hashlib.sha256(blob).hexdigest()}\n")
 
 
-def write_suite(repo_root, suite, debs, components=COMPONENTS, label="mos"):
-    """Packages(.gz) of the first component (the debs) and the others (empty), then Release.
+def sign_release(dist, signer, release=None):
+    """Write ``InRelease`` and ``Release.gpg`` of ``dist`` for ``release`` (bytes; default
+    the Release on disk). Returns True when written."""
+    if release is None:
+        with open(os.path.join(dist, "Release"), "rb") as handle:
+            release = handle.read()
+    _put(os.path.join(dist, "InRelease"), signer.clearsign(release))
+    _put(os.path.join(dist, "Release.gpg"), signer.detach_sign(release))
+    return True
+
+
+def write_suite(repo_root, suite, debs, components=COMPONENTS, label="mos", signer=None):
+    """Packages(.gz) of the first component (the debs) and the others (empty), then Release
+    (and, with a ``signer``, InRelease and Release.gpg just before it).
 
     Returns True when anything was (re)written.
     """
@@ -108,6 +126,9 @@ def write_suite(repo_root, suite, debs, components=COMPONENTS, label="mos"):
         changed |= _put(os.path.join(bdir, "Packages.gz"),
                         gzip.compress(text.encode(), mtime=0))
     if not changed and os.path.exists(os.path.join(dist, "Release")):
+        if signer is not None and not all(
+                os.path.exists(os.path.join(dist, n)) for n in ("InRelease", "Release.gpg")):
+            return sign_release(dist, signer)
         return False
     release = _run([
         "apt-ftparchive",
@@ -120,6 +141,8 @@ def write_suite(repo_root, suite, debs, components=COMPONENTS, label="mos"):
         "-o", "APT::FTPArchive::Release::Default-Patterns=false",
         "-o", "APT::FTPArchive::Release::Patterns::=Packages*",
         "release", dist])
+    if signer is not None:
+        sign_release(dist, signer, release.encode())
     _put(os.path.join(dist, "Release"), release.encode())   # Release last, atomically
     return True
 
@@ -132,7 +155,7 @@ def ga_suite(tree):
     return None
 
 
-def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None):
+def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None, signer=None):
     """Write the apt tree of catalog row ``tree`` under ``upstream_root``; return its path.
 
     :param upstream_root: the rsync module root (``<sandbox>/upstream``)
@@ -140,6 +163,7 @@ def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None):
     :param repo_versions: ``{repo: {package: version}}`` (default ``REPO_VERSIONS``); a repo
         the row offers but the mapping lacks gets an empty suite
     :param ga_versions: packages of the GA suite, when the row has one (``ga_suite``)
+    :param signer: signs every suite (``InRelease``, ``Release.gpg``); None: unsigned
     """
     if tree.backend != "apt":
         raise ValueError(f"{tree.name} is a {tree.backend} tree, not apt")
@@ -159,7 +183,7 @@ def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None):
             source = PACKAGES.get(name, name)
             pool = os.path.join(repo_root, "pool", components[0], source[0], source)
             debs.append(build_deb(pool, name, version))
-        write_suite(repo_root, suite, debs, components, label)
+        write_suite(repo_root, suite, debs, components, label, signer)
     return repo_root
 
 

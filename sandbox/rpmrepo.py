@@ -6,6 +6,10 @@ holds ``Packages/*.rpm`` and ``repodata/``. Packages are noarch, with one data f
 scriptlets. Building is idempotent: a repo's metadata is regenerated only when its set of
 packages changes.
 
+With a ``signer`` (``sandbox.stack.Signer``) every rpm is signed when it is built
+(``rpmsign --addsign``, private ``_dbpath``) and every repo gets ``repodata/repomd.xml.asc``,
+an armoured detached signature of ``repomd.xml``, made again whenever the metadata changes.
+
 Debian's rpm keeps its database at ``%_dbpath`` = ``~/.rpmdb`` (not ``/var/lib/rpm``), so:
 every rpm command on a *package file* (rpmbuild, ``rpm -qp``) gets a private ``_dbpath``, or it
 would create ``$HOME/.rpmdb`` on the host; every command on a *node root* runs with
@@ -49,7 +53,8 @@ echo "%{pkgname} %{pkgver}" > %{buildroot}/usr/share/mos/%{pkgname}/VERSION
 
 
 def _run(argv, env=None):
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env,
+                          stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
@@ -65,8 +70,9 @@ def rpm_name(name, version, release=RELEASE):
     return f"{name}-{version}-{release}.noarch.rpm"
 
 
-def build_rpm(outdir, name, version, release=RELEASE):
-    """``<outdir>/<name>-<version>-<release>.noarch.rpm`` built with rpmbuild; its path."""
+def build_rpm(outdir, name, version, release=RELEASE, signer=None):
+    """``<outdir>/<name>-<version>-<release>.noarch.rpm`` built with rpmbuild (and signed by
+    ``signer`` before it appears under its name); its path."""
     path = os.path.join(outdir, rpm_name(name, version, release))
     if os.path.exists(path):
         return path
@@ -83,7 +89,10 @@ def build_rpm(outdir, name, version, release=RELEASE):
               "--define", "__os_install_post %{nil}",
               "--define", f"pkgname {name}", "--define", f"pkgver {version}",
               "--define", f"pkgrel {release}", spec])
-        shutil.move(os.path.join(out, os.path.basename(path)), f"{path}.new")
+        built = os.path.join(out, os.path.basename(path))
+        if signer is not None:
+            _run([*signer.rpmsign_argv(f"{top}/rpmdb"), built])
+        shutil.move(built, f"{path}.new")
     os.replace(f"{path}.new", path)
     return path
 
@@ -103,8 +112,19 @@ def query_package(path):
     return name, version
 
 
-def write_repo(repo_dir, rpms):
-    """``repo_dir/Packages/`` = exactly ``rpms`` (hard links or copies), then createrepo_c.
+def sign_repomd(repo_dir, signer):
+    """``repodata/repomd.xml.asc``: armoured detached signature of ``repomd.xml``."""
+    repomd = os.path.join(repo_dir, "repodata", "repomd.xml")
+    with open(repomd, "rb") as handle:
+        signature = signer.detach_sign(handle.read())
+    with open(f"{repomd}.asc.new", "wb") as handle:
+        handle.write(signature)
+    os.replace(f"{repomd}.asc.new", f"{repomd}.asc")
+
+
+def write_repo(repo_dir, rpms, signer=None):
+    """``repo_dir/Packages/`` = exactly ``rpms`` (hard links or copies), then createrepo_c
+    (and ``repomd.xml.asc`` with a ``signer``).
 
     Returns True when the repo changed.
     """
@@ -113,6 +133,10 @@ def write_repo(repo_dir, rpms):
     wanted = {os.path.basename(p): p for p in rpms}
     have = {n for n in os.listdir(pkgdir) if n.endswith(".rpm")}
     if have == set(wanted) and os.path.exists(os.path.join(repo_dir, "repodata", "repomd.xml")):
+        if signer is not None and not os.path.exists(
+                os.path.join(repo_dir, "repodata", "repomd.xml.asc")):
+            sign_repomd(repo_dir, signer)
+            return True
         return False
     for name in have - set(wanted):
         os.unlink(os.path.join(pkgdir, name))
@@ -122,10 +146,12 @@ def write_repo(repo_dir, rpms):
         except OSError:
             shutil.copy2(wanted[name], os.path.join(pkgdir, name))
     _run(["createrepo_c", "--quiet", "--no-database", repo_dir])
+    if signer is not None:
+        sign_repomd(repo_dir, signer)
     return True
 
 
-def build_tree(upstream_root, tree, repo_versions=None, pool=None):
+def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None):
     """Write the yum tree of catalog row ``tree`` under ``upstream_root``; return its path.
 
     :param upstream_root: the rsync module root (``<sandbox>/upstream``)
@@ -133,6 +159,7 @@ def build_tree(upstream_root, tree, repo_versions=None, pool=None):
     :param repo_versions: ``{repo: {package: version}}`` (default ``REPO_VERSIONS``); a repo
         the row offers but the mapping lacks gets an empty repo
     :param pool: where built rpms are kept (default ``<tree>/.pool``, not below any repo)
+    :param signer: signs the rpms and each ``repomd.xml``; None: unsigned
     """
     if tree.backend != "yum":
         raise ValueError(f"{tree.name} is a {tree.backend} tree, not yum")
@@ -143,9 +170,9 @@ def build_tree(upstream_root, tree, repo_versions=None, pool=None):
     tree_root = os.path.join(upstream_root, tree.upstream)
     pool = pool or os.path.join(upstream_root, ".rpm-pool")
     for repo, subdir in dirs.items():
-        rpms = [build_rpm(pool, name, version)
+        rpms = [build_rpm(pool, name, version, signer=signer)
                 for name, version in sorted(repo_versions.get(repo, {}).items())]
-        write_repo(os.path.join(tree_root, subdir), rpms)
+        write_repo(os.path.join(tree_root, subdir), rpms, signer)
     return tree_root
 
 

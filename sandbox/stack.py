@@ -6,7 +6,9 @@ minions only carry them as their ``ipv4`` grain. State lives in ``DIR/sandbox.js
 ``down`` stops every process whose command line names DIR and removes DIR.
 
 The upstream mirror (``DIR/upstream``, rsync module ``mirror``) holds one tree per catalog row
-an environment uses (``build_tree``: apt rows via ``debrepo``, yum rows via ``rpmrepo``). Node
+an environment uses (``build_tree``: apt rows via ``debrepo``, yum rows via ``rpmrepo``), signed
+with a throwaway key in ``DIR/gpg`` (:class:`Signer`; public key ``DIR/gpg/upstream.asc``, which
+the master config names as ``mosmu:mirror_key``, so nodes trust that key only). Node
 roots start with the GA packages of their distro: dpkg for Ubuntu nodes, an rpm database for
 CentOS nodes (``reset_node`` re-creates one for another layout).
 """
@@ -48,6 +50,75 @@ PACKAGE_VERSIONS = {
 
 class SandboxError(Exception):
     """The sandbox could not be started or used; the message says why and what to do."""
+
+
+class Signer:
+    """A throwaway OpenPGP key (ed25519, no passphrase) in its own gpg home that signs the
+    sandbox's upstream trees: apt ``InRelease``/``Release.gpg``, yum ``repomd.xml.asc`` and
+    the rpms themselves. Every gpg call names ``--homedir``; the user's ``~/.gnupg`` is
+    never read or written. gpg starts a ``gpg-agent`` for the home: :meth:`close` stops it.
+
+    :param home: the gpg home (created by :meth:`ensure`); ``<home>/upstream.asc`` is the
+        armoured public key
+    """
+
+    UID = "MOS sandbox upstream <upstream@mosmu.invalid>"
+
+    def __init__(self, home, uid=UID):
+        self.home = os.path.abspath(home)
+        self.uid = uid
+        self.public_key = os.path.join(self.home, "upstream.asc")
+
+    def _gpg(self, *args, data=None):
+        proc = subprocess.run(["gpg", "--homedir", self.home, "--batch", "--quiet",
+                               "--no-tty", "--yes", *args], input=data, capture_output=True,
+                              check=False)
+        if proc.returncode != 0:
+            raise SandboxError(f"gpg {' '.join(args[:2])} in {self.home} failed (exit "
+                               f"{proc.returncode}): {proc.stderr.decode(errors='replace')}")
+        return proc.stdout
+
+    def ensure(self):
+        """Generate the key and export ``upstream.asc`` unless they exist; return self."""
+        if os.path.isfile(self.public_key):
+            return self
+        _check_tools({"gpg": "gnupg", "gpgv": "gpgv"})
+        os.makedirs(self.home, mode=0o700, exist_ok=True)
+        os.chmod(self.home, 0o700)
+        self._gpg("--passphrase", "", "--quick-gen-key", self.uid, "ed25519", "sign", "never")
+        key = self._gpg("--armor", "--export", self.fingerprint)
+        _write(f"{self.public_key}.new", key.decode("ascii"))
+        os.replace(f"{self.public_key}.new", self.public_key)
+        return self
+
+    @property
+    def fingerprint(self):
+        out = self._gpg("--with-colons", "--list-secret-keys", self.uid).decode()
+        return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
+
+    def clearsign(self, data):
+        """``InRelease`` of a Release (bytes in, bytes out)."""
+        return self._gpg("--local-user", self.uid, "--digest-algo", "SHA256", "--clearsign",
+                         data=data)
+
+    def detach_sign(self, data):
+        """An armoured detached signature (``Release.gpg``, ``repomd.xml.asc``)."""
+        return self._gpg("--local-user", self.uid, "--digest-algo", "SHA256", "--armor",
+                         "--detach-sign", data=data)
+
+    def rpmsign_argv(self, dbpath):
+        """``rpmsign --addsign`` with this key; ``dbpath`` a private rpm database dir
+        (Debian's rpm would otherwise open ``~/.rpmdb``). ``__gpg``: Debian's rpm names a
+        ``gpg2`` binary that Debian does not ship."""
+        return ["rpmsign", "--define", f"__gpg {shutil.which('gpg') or 'gpg'}",
+                "--define", f"_gpg_name {self.uid}", "--define", f"_gpg_path {self.home}",
+                "--define", f"_dbpath {dbpath}", "--addsign"]
+
+    def close(self):
+        """Stop the gpg-agent gpg started for this home (nothing if none runs)."""
+        if os.path.isdir(self.home) and shutil.which("gpgconf"):
+            subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "gpg-agent"],
+                           capture_output=True, check=False)
 
 
 def free_ports(count):
@@ -161,10 +232,16 @@ class Sandbox:
     def upstream_dir(self):
         return os.path.join(self.dir, "upstream")
 
+    @property
+    def signer(self):
+        """The :class:`Signer` of this sandbox's upstream (``DIR/gpg``), key made on first use."""
+        return Signer(os.path.join(self.dir, "gpg")).ensure()
+
     def build_tree(self, distro, version=None, repo_versions=None):
         """Build (idempotently) the upstream tree of a catalog row; return its path.
 
-        Callable on a running sandbox: the rsync daemon serves the new tree at once.
+        Callable on a running sandbox: the rsync daemon serves the new tree at once. Every
+        tree is signed by :attr:`signer` (re-signed whenever an index changes).
 
         :param distro: ``ubuntu``/``centos`` with ``version``, or a ``mosmu_catalog.Tree``
             (e.g. a made-up row from ``mosmu_catalog.Catalog(overrides).get(...)``)
@@ -176,10 +253,13 @@ class Sandbox:
         tree = _tree(distro, version)
         if tree.backend == "yum":
             _check_tools(YUM_TOOLS)
+            _check_tools({"rpmsign": "rpm"})
             path = rpmrepo.build_tree(self.upstream_dir, tree, repo_versions,
-                                      pool=os.path.join(self.dir, "packages", "rpm-pool"))
+                                      pool=os.path.join(self.dir, "packages", "rpm-pool"),
+                                      signer=self.signer)
         else:
-            path = debrepo.build_tree(self.upstream_dir, tree, repo_versions)
+            path = debrepo.build_tree(self.upstream_dir, tree, repo_versions,
+                                      signer=self.signer)
         built = self.state.setdefault("trees", [])
         if tree.name not in built:
             built.append(tree.name)
@@ -354,6 +434,7 @@ class Sandbox:
         self.state = {"dir": self.dir, "ports": ports, "pids": {}, "trees": []}
         self._save()
         try:
+            self.state["signing_key"] = self.signer.public_key
             self._start_fuel_api(inv, ports)
             for distro, version in rows:
                 self.build_tree(distro, version)
@@ -434,7 +515,8 @@ class Sandbox:
             "username": "admin", "password": self._password, "tenant": "admin",
             "master_ip": "127.0.0.1", "repo_url": f"http://127.0.0.1:{ports['http']}",
             "mirror_upstream": f"rsync://127.0.0.1:{ports['rsync']}/mirror",
-            "mirror_root": os.path.join(self.dir, "www"), "trusted": True, "timeout": 30}},
+            "mirror_root": os.path.join(self.dir, "www"), "trusted": False,
+            "mirror_key": self.signer.public_key, "timeout": 30}},
             mode=0o600)
         self._spawn("salt-master", [os.path.join(BIN, "salt-master"), "-c", etc, "-l", "quiet"])
         minions = self.state["minions"] = {}
@@ -492,6 +574,7 @@ class Sandbox:
 
     def down(self, remove=True):
         """Stop all sandbox processes; remove the directory unless ``remove`` is False."""
+        Signer(os.path.join(self.dir, "gpg")).close()
         leaders = set(self.state.get("pids", {}).values())   # started with a new session
         for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
             pids = self._our_pids() | {p for p in leaders if _alive(p)}

@@ -199,7 +199,10 @@ def test_fuel_password_stays_out_of_job_cache_and_logs(sandbox):
 
 
 def test_formula_applies_from_static_pillar(sandbox):
-    """salt 'node-*' state.apply mosmu with the plan in pillar (highstate path, no runner)."""
+    """salt 'node-*' state.apply mosmu with the plan in pillar (highstate path, no runner).
+
+    The repos are those of the last runner runs (updates + proposed): with Fuel's pins above
+    1000, dropping proposed would move its packages back to the updates versions."""
     import yaml  # pylint: disable=import-outside-toplevel
     with open(os.path.join(sandbox.config_dir, "master.d", "mosmu.conf"),
               encoding="utf-8") as handle:
@@ -207,7 +210,7 @@ def test_formula_applies_from_static_pillar(sandbox):
     pillar = os.path.join(sandbox.dir, "salt", "pillar")
     with open(os.path.join(pillar, "mosmu.sls"), "w", encoding="utf-8") as handle:
         yaml.safe_dump({"mosmu": {"mos_version": "8.0", "repo_url": repo_url,
-                                  "repos": ["updates"], "trusted": True}}, handle)
+                                  "repos": ["updates", "proposed"], "trusted": True}}, handle)
     with open(os.path.join(pillar, "top.sls"), "w", encoding="utf-8") as handle:
         handle.write("base:\n" + "".join(f"  '{m}':\n    - mosmu\n"
                                           for m in _minions(sandbox)))
