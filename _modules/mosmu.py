@@ -12,11 +12,12 @@ import os
 import shutil
 import tempfile
 
+import salt.utils.path
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
 import mosmu_backend
 import mosmu_plan
 import mosmu_status
-import salt.utils.path
-from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,9 @@ import signal
 import threading
 import time
 
+import salt.client
+import salt.utils.sdb
+
 import mosmu_catalog
 import mosmu_config
 import mosmu_fuel
@@ -34,8 +37,6 @@ import mosmu_select
 import mosmu_status
 import mosmu_validate
 import mosmu_waves
-import salt.client
-import salt.utils.sdb
 from mosmu_errors import ConfigError, MosmuError
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _bus(tag, data):
     """An event on the master bus for reactors (no secret: ``event_data`` whitelists)."""
     try:
         __salt__["event.send"](tag, data)
-    except Exception as err:  # pylint: disable=broad-except
+    except Exception as err:  # noqa: BLE001 - an event must never end the run
         log.warning("mosmu: could not send event %s: %s", tag, err)
 
 
@@ -425,8 +426,7 @@ def _walk(client, cfg, plans, waves, req, report):
             _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
                  mosmu_report.event_data(entry, jid=_jid(), kind="node"))
         if last_wave[env] == number:
-            done = [report[n["ip"]] for n in sum((w for w in waves if w[0]["cluster"] == env),
-                                                 [])]
+            done = [report[n["ip"]] for w in waves if w[0]["cluster"] == env for n in w]
             counts = mosmu_report.summary(done)
             _bus(mosmu_report.event_tags(env)["done"],
                  mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,

@@ -88,5 +88,5 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
         notes.append(f"kept back: {', '.join(done['kept_back'])}")
     ret["comment"] = "; ".join(
         [f"upgraded {len(done['changes'])} package(s): {_describe(done['changes'])}"
-         if done["changes"] else f"{label} MU packages are up to date"] + notes)
+         if done["changes"] else f"{label} MU packages are up to date", *notes])
     return ret

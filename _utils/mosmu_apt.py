@@ -201,7 +201,7 @@ class Apt:
         return problems
 
     def recover_argvs(self):
-        """What completes an interrupted run: ``dpkg --configure -a``, then ``apt-get -f install``."""
+        """What completes an interrupted run: ``dpkg --configure -a``, ``apt-get -f install``."""
         return [["dpkg", *self._dpkg_root(), "--force-confdef", "--force-confold",
                  "--configure", "-a"],
                 ["apt-get", "-q", "-y", *self.options(),
@@ -246,7 +246,7 @@ class Apt:
         argv = ["dpkg-query"]
         if self.alt:
             argv.append(f"--admindir={node_path(self.root, 'var/lib/dpkg')}")
-        return argv + ["-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
+        return [*argv, "-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
 
     def parse_installed(self, stdout):
         return parse_dpkg_query(stdout)

@@ -5,8 +5,9 @@ Secrets are resolved by the caller (``sdb://`` needs Salt) before :func:`load` s
 
 import os
 
-import mosmu_validate
 import yaml
+
+import mosmu_validate
 from mosmu_errors import ConfigError
 
 ASTUTE_YAML = "/etc/fuel/astute.yaml"

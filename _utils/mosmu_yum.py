@@ -176,7 +176,7 @@ class Yum:
 
     def installed_argv(self):
         argv = ["rpm"] + ([f"--root={self.root.rstrip('/')}"] if self.alt else [])
-        return argv + ["-qa", "--qf", "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\n"]
+        return [*argv, "-qa", "--qf", "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\n"]
 
     def parse_installed(self, stdout):
         """Installed packages; ``gpg-pubkey`` entries are rpm's records of imported signing

@@ -60,7 +60,8 @@ def main(argv):
                 wall, proc = _timed(box.salt_argv("salt", minion, "state.apply", "mosmu",
                                                   f"pillar={pillar}", "--out=json"))
                 (ret,) = json.loads(proc.stdout)[minion].values()
-                assert ret["changes"] == {}, ret      # a no-op run: nothing to upgrade
+                if ret["changes"]:                    # a no-op run: nothing to upgrade
+                    raise RuntimeError(f"not a no-op run on {minion}: {ret['changes']}")
                 state_ms.append(ret["duration"] / 1000)
                 salt_wall.append(wall)
                 refresh, _p = _timed(backend.refresh_argv(), backend.env())

@@ -11,8 +11,13 @@ import os
 import stat
 import subprocess
 
-from tests.integration.helpers import (host_fingerprint, node_entries, node_versions,
-                                       salt_cli, status_lines)
+from tests.integration.helpers import (
+    host_fingerprint,
+    node_entries,
+    node_versions,
+    salt_cli,
+    status_lines,
+)
 
 PACKAGES = {"neutron-common", "nova-common", "python-nova"}
 
@@ -75,7 +80,7 @@ def test_update_upgrades_every_node(sandbox):
         assert entry["result"] == "OK"
         assert entry["changes"] == {p: {"old": "1.0", "new": "1.1"} for p in PACKAGES}
     for minion in _minions(sandbox):
-        assert node_versions(sandbox, minion) == {p: "1.1" for p in PACKAGES}
+        assert node_versions(sandbox, minion) == dict.fromkeys(PACKAGES, "1.1")
         assert status_lines(sandbox, minion) == ["STARTED", "UPDATE=OK"]
 
 

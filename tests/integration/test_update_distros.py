@@ -184,8 +184,10 @@ def test_a_made_up_mos_version_is_a_catalog_row_plus_sandbox_data(sandbox, broke
     assert run.data["mirror"]["ubuntu/8.7"]["state"] == "updated"
     assert _versions(sandbox, minion) == _expected("ubuntu", ["updates", "security"])
     sources = os.path.join(sandbox.node_root(minion), "etc/mosmu/sources.list.d")
-    text = "".join(open(os.path.join(sources, n), encoding="utf-8").read()
-                   for n in sorted(os.listdir(sources)))
+    text = ""
+    for name in sorted(os.listdir(sources)):
+        with open(os.path.join(sources, name), encoding="utf-8") as handle:
+            text += handle.read()
     assert " mos8.7-updates main restricted" in text and " mos8.7-security " in text
 
 

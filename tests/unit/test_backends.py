@@ -96,9 +96,8 @@ def test_apt_files_one_list_per_repo_and_pins_holdback_above_updates():
     assert lists["mos-updates.list"].splitlines()[-1] == \
         f"deb {URL}/mos-repos/ubuntu/8.0 mos8.0-updates main restricted"
     pins = files["/etc/mosmu/preferences.d/mosmu.pref"]
-    stanzas = dict(
-        (block.split("a=")[1].split("\n")[0], int(block.rsplit(": ", 1)[1]))
-        for block in pins.split("\n\n") if "Pin:" in block)
+    stanzas = {block.split("a=")[1].split("\n")[0]: int(block.rsplit(": ", 1)[1])
+               for block in pins.split("\n\n") if "Pin:" in block}
     assert stanzas == {"mos8.0-updates": 1050, "mos8.0-security": 1050, "mos8.0-holdback": 1100}
 
 

@@ -93,9 +93,7 @@ def test_upstream_paths_are_the_old_rsync_sources(version, distro):
         source = _old(version, distro, repo)[0].rstrip("/")
         if tree.backend == "apt" and "/dists/" in source:
             assert f"{tree.upstream}/dists/{tree.suite_of(repo)}" == source
-        elif tree.backend == "apt":          # 5.1.1/6.0: one flat tree per repo
-            assert tree.upstream == source
-        elif version in OLD_REPOS:           # fwm/<V>/updates/centos, repo in os/x86_64
+        elif tree.backend == "apt" or version in OLD_REPOS:   # 5.1.1/6.0: one tree per repo
             assert tree.upstream == source
         else:
             assert f"{tree.upstream}/{tree.suite_of(repo)}" == source

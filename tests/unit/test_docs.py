@@ -5,9 +5,10 @@ import ast
 import os
 import re
 
+import yaml
+
 import mosmu_config
 import mosmu_plan
-import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

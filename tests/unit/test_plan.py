@@ -12,7 +12,7 @@ CATALOG = mosmu_catalog.Catalog()
 def test_env_plan_takes_version_from_release_and_override():
     data = inv.default(1)
     plan, dropped = mosmu_plan.env_plan(data, 1, CATALOG, "http://10.20.0.2:8080",
-                                        repos="security,updates,security".split(","))
+                                        repos=["security", "updates", "security"])
     assert (plan.mos_version, plan.distro, plan.backend) == ("8.0", "ubuntu", "apt")
     assert plan.repo_names == ["updates", "security"] and dropped == []
     assert [r.suite for r in plan.repos] == ["mos8.0-updates", "mos8.0-security"]
@@ -23,7 +23,7 @@ def test_env_plan_takes_version_from_release_and_override():
 
 def test_env_plan_names_unsupported_pairs():
     data = inv.default(1)
-    with pytest.raises(ValueError, match="MOS 9.0 on centos is not in the catalog"):
+    with pytest.raises(ValueError, match=r"MOS 9\.0 on centos is not in the catalog"):
         data["clusters"][0]["release_id"] = 1   # Liberty on CentOS 6.5 forced to 9.0
         mosmu_plan.env_plan(data, 1, CATALOG, "http://10.20.0.2:8080", mos_version="9.0")
 

@@ -9,13 +9,13 @@ import importlib.util
 import os
 from unittest import mock
 
-import mosmu_lock
-import mosmu_plan
 import pytest
 import salt.cache
 import salt.client
 import salt.config
 
+import mosmu_lock
+import mosmu_plan
 from sandbox import fuelapi
 from sandbox import inventory as inv
 from sandbox.stack import free_ports

@@ -2,8 +2,9 @@
 
 import json
 
-import mosmu_status
 import pytest
+
+import mosmu_status
 
 
 @pytest.mark.parametrize("line, state", [
