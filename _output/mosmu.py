@@ -81,7 +81,8 @@ def output(data, **kwargs):
     Render a mosmu runner return.
 
     data
-        A ``mosmu.update`` / ``mosmu.status`` report (a table), a runner error
+        A ``mosmu.update`` / ``mosmu.status`` report (a table), a ``mosmu.nodes`` preview
+        (a table per environment, then the skipped nodes with their reasons), a runner error
         ``{"error": ..., "retcode": n}`` (one line), a progress event as ``salt-run``
         passes it, ``{"suffix": "progress", "event": {...}}`` (one line), or anything else
         (Salt's nested outputter).
@@ -94,6 +95,8 @@ def output(data, **kwargs):
     """
     if mosmu_report.is_report(data):
         return mosmu_report.table(data)
+    if mosmu_report.is_nodes(data):
+        return mosmu_report.nodes_table(data)
     if isinstance(data, dict) and isinstance(data.get("error"), str) \
             and set(data) <= {"error", "retcode", "outputter"}:
         return f"error: {' '.join(data['error'].split())}"

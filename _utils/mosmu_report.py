@@ -478,3 +478,58 @@ def event_data(source, jid=None, **extra):
     if jid is not None:
         out["jid"] = str(jid)
     return out
+
+
+# -- mosmu.nodes preview --------------------------------------------------------------------
+
+NODE_COLUMNS = ("id", "fqdn", "ip", "roles", "status", "online", "version", "minion")
+
+
+def nodes_table(result):
+    """``mosmu.nodes``' result as a compact text table per environment, then skipped nodes.
+
+    :param result: ``{"selected": [...], "skipped": [...]}`` as the runner returns it
+        (selected nodes carry ``cluster``, ``mos_version``, ``minion``)
+    :return: a multi-line string
+    """
+    def cell(node, col):
+        value = node.get("mos_version" if col == "version" else col)
+        if col == "roles":
+            return ",".join(value or ()) or "-"
+        if col == "online":
+            return "yes" if value else "no"
+        return "-" if value is None else str(value)
+
+    lines = []
+    by_env = {}
+    for node in result.get("selected", []):
+        by_env.setdefault(node.get("cluster"), []).append(node)
+    for env in sorted(by_env, key=str):
+        rows = [[cell(n, c) for c in NODE_COLUMNS] for n in sorted(by_env[env],
+                                                                key=lambda n: n["id"])]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(NODE_COLUMNS)]
+        lines.append(f"environment {env}: {len(rows)} selected")
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(NODE_COLUMNS, widths)).rstrip())
+        lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+                     for r in rows)
+    skipped = result.get("skipped", [])
+    if skipped:
+        lines.append(f"skipped: {len(skipped)}")
+        rows = [[str(s.get("id", "-")), str(s.get("ip") or "-"),
+                 "-" if s.get("env") is None else str(s.get("env")),
+                 " ".join(str(s.get("reason", "")).split())] for s in skipped]
+        widths = [max(len(h), *(len(r[i]) for r in rows))
+                  for i, h in enumerate(("id", "ip", "env"))]
+        lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(("id", "ip", "env"), widths))
+                     + "  reason")
+        lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r[:3], widths)) + "  " + r[3]
+                     for r in rows)
+    if not lines:
+        lines.append("no nodes")
+    return "\n".join(lines)
+
+
+def is_nodes(data):
+    """Whether ``data`` is a ``mosmu.nodes`` preview (``selected`` and ``skipped`` lists)."""
+    return isinstance(data, Mapping) and isinstance(data.get("selected"), list) \
+        and isinstance(data.get("skipped"), list) and not entries_of(data)

@@ -65,8 +65,8 @@ def test_direct_progress_event(outputter):
 
 def test_direct_other_data_goes_to_nested(outputter, tmp_path, monkeypatch):
     monkeypatch.setattr(outputter, "__opts__", _opts(tmp_path, output="mosmu"), raising=False)
-    text = outputter.output({"selected": [], "skipped": [{"id": 1}]})
-    assert "selected:" in text and "skipped:" in text and "retcode" not in text
+    text = outputter.output({"hosts": [], "other": [{"id": 1}]})
+    assert "hosts:" in text and "other:" in text and "retcode" not in text
 
 
 def test_through_salt_loader(tmp_path):
@@ -140,3 +140,15 @@ def test_salt_run_progress_event_with_outputter_key(tmp_path, capsys):
     assert capsys.readouterr().out == "env 11 node-3 10.20.0.3: OK, 2 package(s)\n"
     _Client(_opts(tmp_path)).print_async_event("progress", {"message": "plain"})
     assert "suffix:" in capsys.readouterr().out          # without the key: nested, verbose
+
+
+def test_nodes_preview_renders_as_tables_per_environment():
+    preview = {"selected": [{"id": 1, "ip": "10.20.0.3", "fqdn": "node-1.d", "cluster": 1,
+                             "roles": ["controller"], "status": "ready", "online": True,
+                             "mos_version": "8.0", "minion": "node-1.d"}],
+               "skipped": [{"id": 9, "ip": "10.20.0.11", "env": None,
+                            "reason": "unassigned (in no environment)"}], "retcode": 0}
+    assert mosmu_report.is_nodes(preview) and not mosmu_report.is_report(preview)
+    text = mosmu_report.nodes_table(preview)
+    assert "environment 1: 1 selected" in text and "node-1.d" in text
+    assert "unassigned (in no environment)" in text
