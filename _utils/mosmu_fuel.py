@@ -2,15 +2,20 @@
 
 Plain ``requests`` with one session; no Salt. Every request has connect/read timeouts and an
 overall deadline (the body is streamed and the clock checked, so a slowly dripped answer
-cannot hold a run), a size limit and a nesting-depth limit. Connection errors and HTTP
+cannot hold a run), a size limit and a nesting-depth limit. Collections are decoded while
+they arrive, one object at a time (:class:`_Collection`), and the node list drops the bulky
+fields mosmu never reads (``meta``, ``network_data``: nine tenths of the bytes) as each node
+is decoded, so a 10,000-node inventory never exists whole in memory. Connection errors and HTTP
 502/503/504 are retried a bounded number of times with backoff; a 401 on Nailgun triggers one
 re-authentication. Each failure is one distinct line naming the cause and the config key that
 fixes it. The password is used for the token POST only, never logged, never in a message.
 """
 
+import codecs
 import json
 import logging
 import os
+import re
 import socket
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +31,10 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32
 RETRY_STATUSES = (502, 503, 504)
 CHUNK = 64 * 1024
+# Node fields mosmu never reads, nine tenths of a node's bytes (hardware inventory, network
+# config): their values are dropped while the node list is decoded; the keys stay, as None.
+TRIMMED_NODE_FIELDS = ("meta", "network_data")
+_WS = re.compile(r"[ \t\n\r]*")
 
 
 def default_keystone_url(fuel_url):
@@ -36,16 +45,15 @@ def default_keystone_url(fuel_url):
 
 def _depth_ok(data, limit):
     """True when ``data`` nests at most ``limit`` containers deep (iterative walk)."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
+    level, depth = [data] if isinstance(data, (dict, list)) else [], 1
+    while level:            # one level at a time: no per-value tuples
         if depth > limit:
             return False
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values()
-                         if isinstance(v, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+        deeper = []
+        for value in level:
+            deeper += [v for v in (value.values() if isinstance(value, dict) else value)
+                       if isinstance(v, (dict, list))]
+        level, depth = deeper, depth + 1
     return True
 
 
@@ -74,11 +82,150 @@ def _connection_kind(err):
     return "other"
 
 
-class _Answer:  # pylint: disable=too-few-public-methods
-    """Status, headers and the complete body of one HTTP exchange."""
+class _BadJSON(Exception):
+    """A streamed collection is not what :meth:`FuelClient._json` would accept.
 
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
+    ``kind``: ``malformed`` (``detail`` the decoder's message), ``recursion``, ``depth`` or
+    ``shape`` (``detail`` the type name of the top-level value)."""
+
+    def __init__(self, kind, detail=None):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
+class _Collection:
+    """Incremental decoder of one JSON array of objects (a Nailgun collection).
+
+    Chunks of bytes are fed as they arrive; each element is decoded with the C decoder as soon
+    as it is complete, the ``trim`` fields of an object are replaced by None, and only the
+    trimmed objects are kept, so memory holds one element and one chunk at a time beside the
+    result. The checks of the whole-body path hold: malformed JSON, nesting past ``max_depth``
+    (of what is kept; dropped values are bounded by the decoder's recursion guard), a value
+    that is not a list of objects. A body that does not start with ``[`` in UTF-8 is kept
+    whole (``raw``) for the whole-body path, which names what it is (HTML, an object...).
+    """
+
+    _BOMS = (codecs.BOM_UTF8[:1], codecs.BOM_UTF16_LE[:1], codecs.BOM_UTF16_BE[:1])
+
+    def __init__(self, trim=(), max_depth=MAX_DEPTH):
+        self.items = []
+        self.raw = None             # bytearray: the whole-body fallback
+        self._head = bytearray()    # bytes before the streaming decision
+        self._trim = tuple(trim)
+        self._max_depth = max_depth
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._decoder = json.JSONDecoder()
+        self._buf = ""
+        self._offset = 0            # characters consumed before self._buf
+        self._state = None          # None: before "[", then "first", "value", "next", "end"
+        self._need = 0              # decode again once this many characters wait
+        self._shape = None
+
+    def feed(self, chunk):
+        """Take the next bytes of the body."""
+        if self.raw is not None:
+            self.raw += chunk
+            return
+        if self._state is None:
+            self._head += chunk
+            stripped = self._head.lstrip(b" \t\n\r")
+            if len(self._head) < 2 or not stripped:
+                return              # detect_encoding needs two bytes; skip leading blanks
+            if self._head[:1] in self._BOMS or 0 in self._head[:2] \
+                    or not stripped.startswith(b"["):
+                self.raw, self._head = self._head, None
+                return
+            chunk, self._head = bytes(self._head), None
+        try:
+            self._buf += self._utf8.decode(chunk)
+        except UnicodeDecodeError as err:
+            raise _BadJSON("malformed", str(err)) from err
+        if len(self._buf) >= self._need:
+            self._parse(final=False)
+
+    def close(self):
+        """End of body: the decoded list, or None when the body is to be read whole."""
+        if self._state is None and self.raw is None:
+            self.raw, self._head = self._head, None     # empty or blank body
+        if self.raw is not None:
+            return None
+        try:
+            self._buf += self._utf8.decode(b"", final=True)
+        except UnicodeDecodeError as err:
+            raise _BadJSON("malformed", str(err)) from err
+        self._parse(final=True)
+        if self._state != "end":
+            raise _BadJSON("malformed", f"Expecting ',' or ']': unexpected end at char "
+                                        f"{self._offset + len(self._buf)}")
+        if self._shape:
+            raise _BadJSON("shape", self._shape)
+        return self.items
+
+    def _fail(self, message, pos):
+        raise _BadJSON("malformed", f"{message}: char {self._offset + pos}")
+
+    def _parse(self, final):
+        buf, pos = self._buf, 0
+        try:
+            while True:
+                pos = _WS.match(buf, pos).end()
+                if pos >= len(buf):
+                    break
+                char = buf[pos]
+                if self._state is None:     # the first non-blank character is "["
+                    self._state, pos = "first", pos + 1
+                elif self._state == "end":
+                    self._fail("Extra data", pos)
+                elif self._state == "next":
+                    if char not in ",]":
+                        self._fail("Expecting ',' delimiter", pos)
+                    self._state, pos = ("value" if char == "," else "end"), pos + 1
+                elif self._state == "first" and char == "]":
+                    self._state, pos = "end", pos + 1
+                else:
+                    end = self._element(buf, pos, final)
+                    if end is None:
+                        break
+                    self._state, pos = "next", end
+        finally:
+            self._buf, self._offset = buf[pos:], self._offset + pos
+
+    def _element(self, buf, pos, final):
+        """Decode the element at ``pos``; its end, or None when more data is needed."""
+        try:
+            value, end = self._decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError as err:
+            if final:
+                raise _BadJSON("malformed", f"{err.msg}: char {self._offset + err.pos}") \
+                    from err
+            self._need = 2 * (len(buf) - pos)   # again when twice as much waits (buf[pos:])
+            return None
+        except RecursionError as err:
+            raise _BadJSON("recursion") from err
+        if not final and not isinstance(value, (dict, list, str)):
+            after = _WS.match(buf, end).end()   # "12" or "0." may go on in the next chunk
+            if after == len(buf) or buf[after] not in ",]":
+                self._need = 2 * (len(buf) - pos)
+                return None
+        self._need = 0
+        if isinstance(value, dict):
+            for key in self._trim:
+                if key in value:
+                    value[key] = None
+            self.items.append(value)
+        elif self._shape is None:
+            self._shape = "list"    # what the whole-body path names: the outer list
+        if not _depth_ok(value, self._max_depth - 1):
+            raise _BadJSON("depth")
+        return end
+
+
+class _Answer:  # pylint: disable=too-few-public-methods
+    """Status, headers and the complete body of one HTTP exchange (or, for a streamed
+    collection, ``data``: its decoded objects, and an empty body)."""
+
+    def __init__(self, status, headers, body, data=None):
+        self.status, self.headers, self.body, self.data = status, headers, body, data
 
 
 class FuelClient:
@@ -125,7 +272,7 @@ class FuelClient:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _read_body(self, resp, what, url, deadline):
+    def _read_body(self, resp, what, url, deadline, sink=None):
         length = resp.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self._max_bytes:
             raise FuelError(f"{what} at {url} announced a {int(length)}-byte answer, over the "
@@ -143,10 +290,15 @@ class FuelClient:
             if size > self._max_bytes:
                 raise FuelError(f"{what} at {url} sent more than {self._max_bytes} bytes; "
                                 "is mosmu:fuel_url the Fuel master?")
-            chunks.append(chunk)
+            if sink is None:
+                chunks.append(chunk)
+            else:
+                sink.feed(chunk)
         return b"".join(chunks)
 
-    def _once(self, method, url, what, deadline, **kwargs):
+    def _once(self, method, url, what, deadline, collection=None, **kwargs):
+        """One exchange. With ``collection`` (:class:`_Collection` arguments), a 200 answer
+        that is not HTML is decoded while it arrives (a fresh decoder per try)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise requests.exceptions.ReadTimeout("deadline passed")
@@ -154,11 +306,18 @@ class FuelClient:
         resp = self._session.request(
             method, url, stream=True,
             timeout=(min(self._connect_timeout, remaining), remaining), **kwargs)
+        sink = None
+        if collection is not None and resp.status_code == 200 \
+                and "html" not in resp.headers.get("Content-Type", ""):
+            sink = _Collection(max_depth=self._max_depth, **collection)
         try:
-            body = self._read_body(resp, what, url, deadline)
+            body = self._read_body(resp, what, url, deadline, sink)
+            data = None if sink is None else sink.close()
         finally:
             resp.close()
-        return _Answer(resp.status_code, resp.headers, body)
+        if sink is not None and data is None:
+            body = bytes(sink.raw)
+        return _Answer(resp.status_code, resp.headers, body, data)
 
     def _request(self, method, url, what, **kwargs):
         """One request with retries; returns an :class:`_Answer` or raises FuelError."""
@@ -233,15 +392,27 @@ class FuelClient:
         try:
             data = json.loads(answer.body)
         except RecursionError as err:
-            raise FuelError(f"{what} at {url} returned JSON nested too deeply to read; the "
-                            "API is not Nailgun's") from err
+            raise self._bad_json(what, url, _BadJSON("recursion")) from err
         except (ValueError, UnicodeDecodeError) as err:
-            raise FuelError(f"{what} at {url} returned malformed JSON ({str(err)[:80]}); "
-                            "check the Fuel master's API") from err
+            raise self._bad_json(what, url, _BadJSON("malformed", str(err))) from err
         if not _depth_ok(data, self._max_depth):
-            raise FuelError(f"{what} at {url} returned JSON nested deeper than "
-                            f"{self._max_depth} levels; the API is not Nailgun's")
+            raise self._bad_json(what, url, _BadJSON("depth"))
         return data
+
+    def _bad_json(self, what, url, bad):
+        """The FuelError for JSON that cannot be used (whole-body or streamed)."""
+        if bad.kind == "recursion":
+            return FuelError(f"{what} at {url} returned JSON nested too deeply to read; the "
+                             "API is not Nailgun's")
+        if bad.kind == "depth":
+            return FuelError(f"{what} at {url} returned JSON nested deeper than "
+                             f"{self._max_depth} levels; the API is not Nailgun's")
+        if bad.kind == "shape":
+            return FuelError(f"{what} at {url} returned JSON of the wrong shape "
+                             f"({bad.detail}, not a list of objects); the API is not "
+                             "Nailgun's")
+        return FuelError(f"{what} at {url} returned malformed JSON ({str(bad.detail)[:80]}); "
+                         "check the Fuel master's API")
 
     @staticmethod
     def _wrong_url(what, url, status):
@@ -312,15 +483,23 @@ class FuelClient:
         self._token = token
         return token
 
-    def get(self, path, params=None, auth=True):
+    def get(self, path, params=None, auth=True, trim=()):
         """GET a Nailgun collection and return the decoded list of objects.
 
-        A 401 with a token is answered by one re-authentication, then the request is retried.
+        The list is decoded while it arrives, one object at a time. A 401 with a token is
+        answered by one re-authentication, then the request is retried.
+
+        :param trim: fields whose values are dropped (set to None) from every object as it
+            is decoded, e.g. :data:`TRIMMED_NODE_FIELDS`
         """
         url = f"{self.fuel_url}{path}"
         for renewed in (False, True):
             headers = {"X-Auth-Token": self.token(renew=renewed)} if auth else {}
-            answer = self._request("GET", url, "Nailgun", params=params, headers=headers)
+            try:
+                answer = self._request("GET", url, "Nailgun", params=params, headers=headers,
+                                       collection={"trim": trim})
+            except _BadJSON as bad:
+                raise self._bad_json("Nailgun", url, bad) from bad
             if answer.status != 401 or not auth:
                 break
             log.info("Nailgun at %s refused the token (HTTP 401)%s", url,
@@ -336,17 +515,22 @@ class FuelClient:
         if answer.status != 200:
             self._json_error_or_html(answer, "Nailgun", url)
             raise FuelError(f"Nailgun at {url} answered HTTP {answer.status}")
+        if answer.data is not None:
+            return answer.data
         data = self._json(answer, "Nailgun", url)
         if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-            raise FuelError(f"Nailgun at {url} returned JSON of the wrong shape "
-                            f"({type(data).__name__}, not a list of objects); the API is not "
-                            "Nailgun's")
+            raise self._bad_json("Nailgun", url, _BadJSON("shape", type(data).__name__))
+        for item in data:
+            for key in trim:
+                if key in item:
+                    item[key] = None
         return data
 
     def inventory(self):
         """Version first, then nodes, clusters and releases with one token.
 
-        :return: ``{"version": {...}, "nodes": [...], "clusters": [...], "releases": [...]}``
+        :return: ``{"version": {...}, "nodes": [...], "clusters": [...], "releases": [...]}``;
+            nodes carry every field Nailgun sends, those of :data:`TRIMMED_NODE_FIELDS` as None
         """
         version = self.version()
         auth = version.get("auth_required", True) is not False
@@ -354,7 +538,7 @@ class FuelClient:
                   self.fuel_url, version.get("release"), auth)
         return {
             "version": version,
-            "nodes": self.get("/api/v1/nodes/", auth=auth),
+            "nodes": self.get("/api/v1/nodes/", auth=auth, trim=TRIMMED_NODE_FIELDS),
             "clusters": self.get("/api/v1/clusters/", auth=auth),
             "releases": self.get("/api/v1/releases/", auth=auth),
         }

@@ -10,6 +10,9 @@ a reason naming the field; nodes sharing an id, admin IP or fqdn are all skipped
 stay unique); an inventory whose environment list cannot be trusted is refused.
 """
 
+import functools
+import re
+
 import mosmu_request
 import mosmu_validate
 from mosmu_errors import ConfigError, FuelError
@@ -62,10 +65,31 @@ def _optional(check):
     return lambda value: None if value is None else check(value)
 
 
+# A fleet repeats a handful of role names and platforms: each distinct string is validated once.
+_role = functools.lru_cache(maxsize=1024)(mosmu_validate.role)
+_platform = functools.lru_cache(maxsize=256)(
+    lambda value: mosmu_validate.word(value, "os_platform"))
+# A dotted quad in canonical form is what mosmu_validate.ipv4 returns unchanged; anything
+# else goes through the validator (which normalises or names the fault).
+_CANONICAL_IPV4 = re.compile(r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                             r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
+def _cached(check, value):
+    """``check(value)`` through its cache when ``value`` is a str (hashable and stable)."""
+    return check(value) if type(value) is str else check.__wrapped__(value)
+
+
+def _ipv4(value):
+    if type(value) is str and _CANONICAL_IPV4.fullmatch(value):
+        return value
+    return mosmu_validate.ipv4(value)
+
+
 def _roles(value):
     if not isinstance(value, list):  # a str would iterate into roles "c", "o", "n"...
         raise ValueError(f"{_short(value)} is not a list of role names")
-    return tuple(mosmu_validate.role(r) for r in value)
+    return tuple(_cached(_role, r) for r in value)
 
 
 def _status(value):
@@ -96,23 +120,26 @@ def parse_node(raw):
         raise ValueError(f"node record is a {type(raw).__name__}, not an object")
     node = {
         "id": _field(raw, "id", mosmu_validate.node_id),
-        "ip": _field(raw, "ip", mosmu_validate.ipv4),
+        "ip": _field(raw, "ip", _ipv4),
         "status": _field(raw, "status", _status),
         "online": _field(raw, "online", _bool),
-        "cluster": _field(raw, "cluster", _optional(mosmu_validate.node_id)),
+        "cluster": _field(raw, "cluster", _OPTIONAL_ID),
         "roles": list(_field(raw, "roles", _roles)),
         "pending_roles": list(_field(raw, "pending_roles", _roles, required=False) or ()),
         "pending_addition": _field(raw, "pending_addition", _bool),
         "pending_deletion": _field(raw, "pending_deletion", _bool),
-        "os_platform": _field(raw, "os_platform",
-                              lambda v: mosmu_validate.word(v, "os_platform")),
-        "error_type": _field(raw, "error_type", _optional(_error_type), required=False),
+        "os_platform": _field(raw, "os_platform", lambda v: _cached(_platform, v)),
+        "error_type": _field(raw, "error_type", _OPTIONAL_ERROR_TYPE, required=False),
         # fqdn is null until provisioning on Fuel <= 6.1; hostname exists from 7.0
-        "fqdn": _field(raw, "fqdn", _optional(mosmu_validate.hostname), required=False),
-        "hostname": _field(raw, "hostname", _optional(mosmu_validate.hostname),
-                           required=False),
+        "fqdn": _field(raw, "fqdn", _OPTIONAL_HOSTNAME, required=False),
+        "hostname": _field(raw, "hostname", _OPTIONAL_HOSTNAME, required=False),
     }
     return node
+
+
+_OPTIONAL_ID = _optional(mosmu_validate.node_id)
+_OPTIONAL_ERROR_TYPE = _optional(_error_type)
+_OPTIONAL_HOSTNAME = _optional(mosmu_validate.hostname)
 
 
 def parse_release(raw):
@@ -194,7 +221,7 @@ def _env_problems(clusters, releases, broken_releases):
 
 def _duplicates(raws):
     """``{index: reason}`` for records sharing an id, admin IP or fqdn with another."""
-    seen = {}
+    first, shared = {}, {}      # a list only for the values that repeat
     for index, raw in enumerate(raws):
         if not isinstance(raw, dict):
             continue
@@ -202,12 +229,15 @@ def _duplicates(raws):
             value = raw.get(key)
             if value is None or isinstance(value, (list, dict, bool)):
                 continue
-            norm = value.lower() if key == "fqdn" and isinstance(value, str) else value
-            seen.setdefault((key, norm), []).append(index)
+            norm = (key, value.lower() if key == "fqdn" and isinstance(value, str) else value)
+            if norm in first:
+                shared.setdefault(norm, [first[norm]]).append(index)
+            else:
+                first[norm] = index
     reasons = {}
-    for (key, value), indexes in seen.items():
-        if len(indexes) < 2:
-            continue
+    order = ("id", "ip", "fqdn")
+    for (key, value), indexes in sorted(   # in order of first sight, as the records go
+            shared.items(), key=lambda item: (first[item[0]], order.index(item[0][0]))):
         for index in indexes:
             others = [raws[i].get("id") for i in indexes if i != index]
             reasons.setdefault(index, f"duplicate {key} {_short(value)}: shared with node(s) "

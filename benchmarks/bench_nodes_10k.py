@@ -1,0 +1,237 @@
+"""``salt-run mosmu.nodes all_envs=True`` at fleet scale, end to end (mosmu issue 6).
+
+A daemon-less Salt master setup in a temporary directory: a master config (``runner_dirs``
+= this repo's ``_runners``, the ``mosmu:`` section pointing at the sandbox's Nailgun
+stand-in), the helpers on ``PYTHONPATH`` and the master's minion data cache filled with
+Salt's cache API. ``salt-run`` needs no running salt-master for a runner that reads only
+the Fuel API and the cache.
+
+- Nailgun: ``python -m sandbox.fuelapi`` (a subprocess on 127.0.0.1) serving
+  ``sandbox.realistic.big(NODES)``.
+- Cache: NODES minions, each with the grains of a real minion (``salt-call --local
+  grains.items`` on this host, id / fqdn / host / ipv4 varied per node) and a small pillar.
+- Runs, alternating, REPS times each: ``salt-run test.arg`` (the fixed cost of salt-run),
+  ``salt-run mosmu.nodes all_envs=True`` and, beside it, ``salt-run mosmu_old.nodes``: the
+  old tool's logic as a runner (whole JSON inventory, ``_affected_nodes`` re-implemented
+  in ``bench_inventory.py``, ``cache.grains tgt='*'`` for the IP -> minion map). Each under
+  ``/usr/bin/time`` for wall time and peak RSS. The first mosmu run starts without
+  mosmu's persistent minion index and is shown apart ("cold"). Output is ``--out=json``
+  to /dev/null (the mosmu outputter does not render ``nodes``; Salt's nested fallback
+  prints some 230,000 lines for 10,000 nodes).
+
+Prints figures; asserts nothing. The figures include the stand-in's own time: it
+serialises the whole node list for every request (``ttfb`` below, about 1 s for 10,000
+nodes), as a real Nailgun would.
+
+    .venv/bin/python benchmarks/bench_nodes_10k.py [NODES] [REPS] [--utils LABEL=DIR ...]
+
+``--utils LABEL=DIR`` (repeatable) runs ``mosmu.nodes`` with the ``mosmu_*`` helpers from
+DIR (e.g. a copy of an older ``_utils``, to compare before and after in the same run);
+default ``now=_utils``.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+sys.path[:0] = [REPO, os.path.join(REPO, "_utils")]
+
+# pylint: disable=wrong-import-position
+import requests  # noqa: E402
+import salt.cache  # noqa: E402
+import salt.config  # noqa: E402
+
+from sandbox import realistic  # noqa: E402
+from sandbox.stack import free_ports, port_open, wait_for  # noqa: E402
+
+PASSWORD = "bench-pw"  # noqa: S105 - the stand-in's throwaway credential
+
+OLD_RUNNER = '''"""The old tool's nodes listing, as a runner, for comparison only."""
+import requests
+import salt.cache
+import salt.utils.master
+
+import bench_inventory
+
+
+def nodes(all_envs=True):
+    cfg = __opts__["mosmu"]
+    session = requests.Session()
+    token = session.post(cfg["keystone_url"] + "/tokens", json={"auth": {
+        "tenantName": "admin", "passwordCredentials": {
+            "username": cfg["username"], "password": cfg["password"]}}},
+        timeout=120).json()["access"]["token"]["id"]
+    inventory = {name: session.get(f"{cfg['fuel_url']}/api/v1/{name}/",
+                                   headers={"X-Auth-Token": token}, timeout=120).json()
+                 for name in ("nodes", "clusters", "releases")}
+    chosen = bench_inventory.old_affected_nodes(inventory, all_envs=all_envs)
+    index = bench_inventory.old_minion_index(__opts__)
+    return {ip: sorted(index.get(ip, ())) for ip, _os in chosen}
+'''
+
+
+def real_grains(tmp):
+    """This host's grains from ``salt-call --local grains.items`` (a throwaway config)."""
+    conf = os.path.join(tmp, "grains-conf")
+    os.makedirs(conf)
+    with open(os.path.join(conf, "minion"), "w", encoding="utf-8") as handle:
+        json.dump({"file_client": "local", "id": "bench-minion", "enable_fqdns_grains": False,
+                   "root_dir": os.path.join(tmp, "grains-root"),
+                   "log_file": os.path.join(tmp, "grains-root", "minion.log")}, handle)
+    proc = subprocess.run([os.path.join(BIN, "salt-call"), "-c", conf, "--local",
+                           "grains.items", "--out=json"], capture_output=True, text=True,
+                          check=True, timeout=120)
+    return json.loads(proc.stdout)["local"]
+
+
+def master_config(tmp, ports):
+    """A master config dir; returns (config dir, opts)."""
+    conf = os.path.join(tmp, "conf")
+    root = os.path.join(tmp, "master")
+    os.makedirs(conf)
+    os.makedirs(os.path.join(root, "var/cache/salt/master/proc"))
+    os.makedirs(os.path.join(root, "etc/salt/pki/master/minions"))
+    runners = os.path.join(tmp, "runners")
+    os.makedirs(runners)
+    with open(os.path.join(runners, "mosmu_old.py"), "w", encoding="utf-8") as handle:
+        handle.write(OLD_RUNNER)
+    with open(os.path.join(conf, "master"), "w", encoding="utf-8") as handle:
+        json.dump({
+            "id": "bench-master", "root_dir": root, "sock_dir": os.path.join(tmp, "sock"),
+            "log_file": os.path.join(tmp, "master.log"), "log_level_logfile": "warning",
+            "runner_dirs": [os.path.join(REPO, "_runners"), runners],
+            "outputter_dirs": [os.path.join(REPO, "_output")],
+            "file_roots": {"base": [os.path.join(tmp, "empty")]},
+            "mosmu": {"fuel_url": f"http://127.0.0.1:{ports[1]}",
+                      "keystone_url": f"http://127.0.0.1:{ports[0]}/v2.0",
+                      "username": "admin", "password": PASSWORD, "tenant": "admin",
+                      "master_ip": "127.0.0.1", "timeout": 120},
+        }, handle)
+    return conf, salt.config.master_config(os.path.join(conf, "master"))
+
+
+def fill_cache(opts, count, grains):
+    """``count`` minions in the master's cache, written with Salt's cache API."""
+    cache = salt.cache.factory(opts)
+    for i in range(1, count + 1):
+        minion = f"node-{i}.test.domain.local"
+        ip = f"10.20.0.{i + 2}" if i < 250 else f"10.20.{i // 250}.{i % 250 + 2}"
+        cache.store("grains", minion, dict(
+            grains, id=minion, fqdn=minion, host=f"node-{i}", nodename=f"node-{i}",
+            ipv4=["127.0.0.1", ip, f"192.168.{i // 250}.{i % 250 + 1}"],
+            fqdn_ip4=[ip], server_id=i))
+        cache.store("pillar", minion, {"mosmu": {"lookup": {}}})
+
+
+def ttfb(opts):
+    """Seconds the stand-in takes to start answering ``GET /api/v1/nodes/``."""
+    cfg = opts["mosmu"]
+    session = requests.Session()
+    token = session.post(cfg["keystone_url"] + "/tokens", json={"auth": {
+        "tenantName": "admin", "passwordCredentials": {
+            "username": cfg["username"], "password": cfg["password"]}}},
+        timeout=120).json()["access"]["token"]["id"]
+    started = time.monotonic()
+    with session.get(cfg["fuel_url"] + "/api/v1/nodes/", headers={"X-Auth-Token": token},
+                     stream=True, timeout=120) as resp:
+        resp.raw.read(1)
+        return time.monotonic() - started
+
+
+def timed(argv, env):
+    """(wall seconds, peak RSS MB, returncode) of one command under /usr/bin/time."""
+    fmt = os.path.join(tempfile.gettempdir(), f"mosmu-bench-time-{os.getpid()}")
+    started = time.monotonic()
+    proc = subprocess.run(["/usr/bin/time", "-o", fmt, "-f", "%M", *argv],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          check=False, env=env, timeout=600)
+    wall = time.monotonic() - started
+    with open(fmt, encoding="utf-8") as handle:
+        rss = int(handle.read().split()[-1]) / 1024
+    os.unlink(fmt)
+    if proc.returncode not in (0, 2):
+        print(f"    ! {' '.join(argv[-3:])} exited {proc.returncode}: {proc.stderr[-400:]}")
+    return wall, rss, proc.returncode
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("nodes", type=int, nargs="?", default=10000)
+    parser.add_argument("reps", type=int, nargs="?", default=3)
+    parser.add_argument("--utils", action="append", default=[],
+                        help="LABEL=DIR of mosmu_* helpers (repeatable)")
+    parser.add_argument("--no-old", action="store_true", help="skip the old tool's runner")
+    args = parser.parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="mosmu-bench-10k-", dir="/tmp")
+    server = None
+    try:
+        variants = dict(v.split("=", 1) for v in args.utils) or {
+            "now": os.path.join(REPO, "_utils")}
+        started = time.monotonic()
+        inventory = realistic.big(args.nodes)
+        inv_path = os.path.join(tmp, "inventory.json")
+        with open(inv_path, "w", encoding="utf-8") as handle:
+            json.dump(inventory, handle)
+        creds = os.path.join(tmp, "credentials.json")
+        with open(creds, "w", encoding="utf-8") as handle:
+            json.dump({"tenant": "admin", "username": "admin", "password": PASSWORD}, handle)
+        ports = free_ports(2)
+        server = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "sandbox.fuelapi", "--inventory", inv_path,
+             "--credentials", creds, "--keystone-port", str(ports[0]),
+             "--nailgun-port", str(ports[1])], cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        conf, opts = master_config(tmp, ports)
+        grains = real_grains(tmp)
+        fill_cache(opts, args.nodes, grains)
+        wait_for(lambda: port_open(ports[1]), "the Nailgun stand-in")
+        print(f"{args.nodes} nodes ({os.path.getsize(inv_path) / 2**20:.1f} MB inventory "
+              f"file), {args.nodes} minions cached (grains {len(json.dumps(grains))} bytes "
+              f"as JSON); set up in {time.monotonic() - started:.0f} s")
+        print(f"  stand-in time to first byte of /api/v1/nodes/: {ttfb(opts):.2f} s")
+
+        def env(utils):
+            return dict(os.environ, PYTHONPATH=os.pathsep.join(
+                [utils, os.path.join(REPO, "benchmarks")]))
+        salt_run = [os.path.join(BIN, "salt-run"), "-c", conf, "--out=json"]
+        nodes = [*salt_run, "mosmu.nodes", "all_envs=True"]
+        commands = {"test.arg": ([*salt_run, "test.arg"], env(variants[next(iter(variants))]))}
+        commands.update({f"mosmu.nodes [{label}]": (nodes, env(utils))
+                         for label, utils in variants.items()})
+        if not args.no_old:
+            commands["old tool"] = ([*salt_run, "mosmu_old.nodes"], env(REPO))
+        index_dir = os.path.join(opts["cachedir"], "mosmu")
+        for label, utils in variants.items():
+            shutil.rmtree(index_dir, ignore_errors=True)
+            cold = timed(nodes, env(utils))
+            print(f"  mosmu.nodes [{label}], cold (no persistent index): {cold[0]:.2f} s, "
+                  f"rss {cold[1]:.0f} MB, retcode {cold[2]}")
+        runs = {name: [] for name in commands}
+        for _ in range(args.reps):
+            for name, (command, environ) in commands.items():
+                runs[name].append(timed(command, environ))
+        base = statistics.median(w for w, _, _ in runs["test.arg"])
+        print(f"\nmedian of {args.reps} (wall s / peak RSS MB), runs alternating:")
+        for name, figures in runs.items():
+            wall = statistics.median(w for w, _, _ in figures)
+            rss = max(r for _, r, _ in figures)
+            each = ", ".join(f"{w:.2f}" for w, _, _ in figures)
+            extra = "" if name == "test.arg" else f"  (+{wall - base:.2f} s over test.arg)"
+            print(f"  {name:<22} {wall:6.2f} s  rss {rss:6.0f} MB  [{each}]{extra}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
