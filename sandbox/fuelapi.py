@@ -70,6 +70,7 @@ class FuelState:
         self._fault = None
         self._fault_stamp = None
         self._fault_used = 0
+        self.encoded = {}          # (collection, query, inventory stamp) -> encoded body
         if inventory is None:
             self._inventory = self.inventory  # load now: fail early
 
@@ -296,7 +297,21 @@ class Handler(BaseHTTPRequestHandler):
                            str(o.get("cluster")) == wanted)]
         if name == "releases":
             objects = sorted(objects, key=lambda r: str(r.get("id")), reverse=True)
-        self._send(200, {name: objects} if mode == "types" else objects, fault)
+        if mode == "types":
+            self._send(200, {name: objects}, fault)
+            return
+        # A whole collection is encoded once per inventory version: a real Nailgun answers a
+        # 10,000-node list in a moment, and the benchmarks must not measure this stand-in.
+        with self.state.lock:
+            version = self.state._stamp  # pylint: disable=protected-access
+            key = (name, url.query, version)
+            body = self.state.encoded.get(key)
+            if body is None:
+                body = json.dumps(objects).encode()
+                self.state.encoded = {k: v for k, v in self.state.encoded.items()
+                                      if k[2] == version}
+                self.state.encoded[key] = body
+        self._send_bytes(200, body, fault=fault)
 
 
 def serve(inventory, credentials, keystone_port, nailgun_port, inventory_path=None,
