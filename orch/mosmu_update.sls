@@ -5,7 +5,7 @@
           pillar='{ "mosmu_orch": { "all_envs": true, "roles": "compute", "batch": 5, "interval": 60 } }'
 
     Steps: preview (mosmu.nodes), update (mosmu.update), then every node's status
-    (mosmu.status). Each step runs only when the one before succeeded. Pillar
+    (mosmu.status; not after a dry run). Each step runs only when the one before succeeded. Pillar
     mosmu_orch carries the runner arguments (docs/orchestrate.md); never put credentials
     there: they belong in the master config (mosmu:password, or sdb://).
 -#}
@@ -35,6 +35,9 @@ mosmu-orch-update:
     - require:
       - salt: mosmu-orch-preview
 
+{#- after a dry run the nodes have no new status to read: the status step would only fail #}
+{%- if not update.get('test') %}
+
 mosmu-orch-status:
   salt.runner:
     - name: mosmu.status
@@ -43,3 +46,4 @@ mosmu-orch-status:
 {%- endfor %}
     - require:
       - salt: mosmu-orch-update
+{%- endif %}

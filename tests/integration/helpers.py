@@ -42,7 +42,11 @@ class Run:
 
 def salt_cli(box, tool, *args, config_dir=None):
     """Run ``salt-run``/``salt`` with ``--out=json`` as an operator would, parse the output."""
-    argv = box.salt_argv(tool, "--out=json", *args)
+    # a loaded machine answers Salt's job checks slowly: give the salt CLI a timeout that
+    # fits (it returns as soon as every minion has)
+    extra = ["--timeout=60"] if tool == "salt" and not any(
+        a.startswith(("--timeout", "-t")) for a in args) else []
+    argv = box.salt_argv(tool, "--out=json", *extra, *args)
     if config_dir:
         argv[2] = config_dir
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=900)
