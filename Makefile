@@ -1,17 +1,19 @@
 # Two commands do all the set-up on a fresh Debian/Ubuntu machine (as root):
-#   make demo   - sandbox up, salt-run mosmu.update env=1, per-node table, sandbox down
-#   make test   - the whole test suite (unit + real master/minions/rsync/HTTP/apt)
+#   make demo   - sandbox up (MOS 8.0 Ubuntu + MOS 6.1 CentOS environments), salt-run
+#                 mosmu.update all_envs=True, per-node table, sandbox down
+#   make test   - the whole test suite (unit, mirror, real master/minions/rsync/HTTP/apt/dnf)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := rsync dpkg-dev apt-utils rpm dnf createrepo-c gpg gpgv
 NODES ?= 3
+CENTOS_NODES ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench deps system-deps clean lint test-matrix
 
 demo: deps
-	$(PY) -m sandbox demo --nodes $(NODES)
+	$(PY) -m sandbox demo --nodes $(NODES) --centos-nodes $(CENTOS_NODES)
 
 test: deps
 	$(PY) -m pytest -q tests
