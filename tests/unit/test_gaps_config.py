@@ -1,0 +1,203 @@
+"""Gaps mutation testing found in the master config (mosmu issue 10).
+
+The security-relevant defaults (TLS verification on, timeouts set and positive, trusted off)
+and every refusal of :func:`mosmu_config.load`: a bad value never reaches Nailgun, rsync or apt.
+"""
+
+import pytest
+
+import mosmu_config
+from mosmu_errors import ConfigError
+
+KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+
+def _raw(**over):
+    raw = {"fuel_url": "http://10.20.0.2:8000", "password": "s3cret", "master_ip": "10.20.0.2"}
+    raw.update(over)
+    return {k: val for k, val in raw.items() if val is not _DROP}
+
+
+_DROP = object()
+
+
+def _load(tmp_path, **over):
+    return mosmu_config.load(_raw(**over), astute_path=str(tmp_path / "no-astute.yaml"))
+
+
+def test_security_defaults():
+    d = mosmu_config.DEFAULTS
+    assert d["verify_tls"] is True
+    assert d["trusted"] is False
+    assert d["password"] is None and d["fuel_url"] is None
+    for key in ("timeout", "apply_timeout"):
+        assert isinstance(d[key], int) and not isinstance(d[key], bool) and d[key] > 0
+    assert d["timeout"] < d["apply_timeout"]
+    assert d["keep_snapshots"] >= 1
+    assert d["match"] in mosmu_config.MATCHES and d["match"] == "ip"
+    assert d["serial_order"] in mosmu_config.SERIAL_ORDERS and d["serial_order"] == "first"
+    assert d["serial_roles"] == ["controller"]
+    assert d["mirror_root"].startswith("/")
+    assert d["mirror_upstream"].startswith("rsync://")
+    assert d["mirror_key"] is None and d["catalog"] is None and d["mirror_staging"] is None
+
+
+def test_minimal_config_gets_the_defaults(tmp_path):
+    cfg = _load(tmp_path)
+    assert cfg["verify_tls"] is True and cfg["trusted"] is False
+    assert cfg["timeout"] == 30 and cfg["apply_timeout"] == 3600
+    assert cfg["username"] == "admin" and cfg["tenant"] == "admin"
+    assert cfg["repo_url"] == "http://10.20.0.2:8080"
+    assert cfg["mirror_upstream"] == "rsync://mirror.fuel-infra.org/mirror"
+    assert cfg["keystone_url"] is None and cfg["mos_version"] is None
+    assert cfg["serial_roles"] == ["controller"] and cfg["serial_order"] == "first"
+    assert cfg["mirror_key"] is None
+    assert set(cfg) == set(mosmu_config.DEFAULTS)
+
+
+def test_defaults_are_not_shared_between_loads(tmp_path):
+    first = _load(tmp_path)
+    first["serial_roles"].append("compute")
+    assert mosmu_config.DEFAULTS["serial_roles"] == ["controller"]
+    assert _load(tmp_path)["serial_roles"] == ["controller"]
+
+
+@pytest.mark.parametrize("raw", [None, [], "fuel_url: x", 5])
+def test_missing_or_non_mapping_section_is_refused(raw, tmp_path):
+    with pytest.raises(ConfigError):
+        mosmu_config.load(raw, astute_path=str(tmp_path / "none"))
+
+
+@pytest.mark.parametrize("over", [
+    {"verify_ssl": False}, {"fuel_url_": "http://h"}, {"Timeout": 5},
+    {"fuel_url": _DROP}, {"fuel_url": ""}, {"password": _DROP}, {"password": ""},
+    {"fuel_url": "http://u:p@h"}, {"fuel_url": "file:///etc/passwd"},
+    {"fuel_url": "http://h/\n"}, {"keystone_url": "http://h/?x=1"}, {"keystone_url": ""},
+    {"mirror_upstream": "http://h/;rm"}, {"mirror_upstream": "relative/dir"},
+    {"master_ip": "10.20.0.2;rm"}, {"master_ip": "-h"},
+    {"repo_url": "ftp://{master_ip}/"}, {"repo_url": "http://{master_ip}:8080/?a"},
+    {"mos_version": "8.0\n"}, {"mos_version": True}, {"mos_version": 8},
+    {"match": "id"}, {"match": None},
+    {"mirror_root": "var/www"}, {"mirror_root": ""},
+    {"keep_snapshots": 0}, {"keep_snapshots": -1}, {"keep_snapshots": True},
+    {"keep_snapshots": "3"}, {"keep_snapshots": 2.0},
+    {"mirror_staging": "staging"}, {"mirror_staging": ""},
+    {"serial_roles": "controller;rm"}, {"serial_roles": ["Controller"]},
+    {"serial_roles": {"controller": 1}}, {"serial_roles": 5}, {"serial_roles": [None]},
+    {"serial_order": "middle"}, {"serial_order": None},
+    {"mirror_key": "relative.asc"}, {"mirror_key": 5},
+    {"timeout": 0}, {"timeout": -1}, {"timeout": True}, {"timeout": "30"}, {"timeout": None},
+    {"apply_timeout": 0}, {"apply_timeout": -0.5}, {"apply_timeout": False},
+    {"apply_timeout": "3600"}, {"apply_timeout": None},
+])
+def test_bad_values_are_refused(over, tmp_path):
+    with pytest.raises(ConfigError):
+        _load(tmp_path, **over)
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, verify_ssl=False)
+    assert "verify_ssl" in str(err.value)
+
+
+def test_errors_never_carry_the_password(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, password="hunter2-secret", timeout=0)
+    assert "hunter2-secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("over, key, expected", [
+    ({"fuel_url": "https://fuel.example:8443/"}, "fuel_url", "https://fuel.example:8443"),
+    ({"keystone_url": "http://10.20.0.2:5000/v2.0/"}, "keystone_url",
+     "http://10.20.0.2:5000/v2.0"),
+    ({"mirror_upstream": "/srv/upstream"}, "mirror_upstream", "/srv/upstream"),
+    ({"mirror_upstream": "rsync://m.example/mirror/"}, "mirror_upstream",
+     "rsync://m.example/mirror"),
+    ({"repo_url": "https://{master_ip}/repos/"}, "repo_url", "https://10.20.0.2/repos"),
+    ({"mos_version": 8.0}, "mos_version", "8.0"),
+    ({"match": "fqdn"}, "match", "fqdn"),
+    ({"match": "hostname"}, "match", "hostname"),
+    ({"keep_snapshots": 1}, "keep_snapshots", 1),
+    ({"mirror_staging": "/srv/.staging"}, "mirror_staging", "/srv/.staging"),
+    ({"serial_roles": "controller, ceph-osd,,"}, "serial_roles", ["controller", "ceph-osd"]),
+    ({"serial_roles": []}, "serial_roles", []),
+    ({"serial_order": "last"}, "serial_order", "last"),
+    ({"timeout": 0.5}, "timeout", 0.5),
+    ({"apply_timeout": 1}, "apply_timeout", 1),
+    ({"verify_tls": False}, "verify_tls", False),
+    ({"trusted": True}, "trusted", True),
+    ({"master_ip": "fuel.example"}, "master_ip", "fuel.example"),
+])
+def test_good_values_are_kept_normalised(over, key, expected, tmp_path):
+    assert _load(tmp_path, **over)[key] == expected
+
+
+def test_master_ip_argument_wins_over_config_and_astute(tmp_path):
+    astute = tmp_path / "astute.yaml"
+    astute.write_text("ADMIN_NETWORK:\n  ipaddress: 10.20.0.9\n")
+    raw = _raw()
+    assert mosmu_config.load(raw, master_ip="10.20.0.7", astute_path=str(astute))[
+        "master_ip"] == "10.20.0.7"
+    assert mosmu_config.load(raw, astute_path=str(astute))["master_ip"] == "10.20.0.2"
+    raw = _raw(master_ip=_DROP)
+    cfg = mosmu_config.load(raw, astute_path=str(astute))
+    assert cfg["master_ip"] == "10.20.0.9" and cfg["repo_url"] == "http://10.20.0.9:8080"
+
+
+def test_unknown_master_ip_is_refused(tmp_path):
+    with pytest.raises(ConfigError):
+        mosmu_config.load(_raw(master_ip=_DROP), astute_path=str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize("text", [
+    "", "ADMIN_NETWORK: 5\n", "ADMIN_NETWORK:\n  netmask: 255.0.0.0\n", "[1, 2]\n",
+    "ADMIN_NETWORK: {ipaddress: [\n",
+])
+def test_astute_without_an_address_gives_none(text, tmp_path):
+    path = tmp_path / "astute.yaml"
+    path.write_text(text)
+    assert mosmu_config.master_ip_from_astute(str(path)) is None
+
+
+def test_astute_address_is_read(tmp_path):
+    path = tmp_path / "astute.yaml"
+    path.write_text("ADMIN_NETWORK:\n  ipaddress: 10.20.0.2\n")
+    assert mosmu_config.master_ip_from_astute(str(path)) == "10.20.0.2"
+    assert mosmu_config.master_ip_from_astute(str(tmp_path / "missing")) is None
+
+
+def test_mirror_key_is_read_as_text(tmp_path):
+    path = tmp_path / "key.asc"
+    path.write_text(KEY)
+    assert _load(tmp_path, mirror_key=str(path))["mirror_key"] == KEY
+    assert mosmu_config.read_key(str(path)) == KEY
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n", b"\x99\x01\x0d binary key",
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\xe9\n".encode("latin-1"),
+])
+def test_mirror_key_that_is_not_an_armoured_public_key_is_refused(content, tmp_path):
+    path = tmp_path / "key"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError):
+        mosmu_config.read_key(str(path))
+
+
+@pytest.mark.parametrize("path", [None, 5, "key.asc", "", "/nonexistent/key.asc"])
+def test_mirror_key_path_must_be_an_absolute_readable_file(path):
+    with pytest.raises(ConfigError):
+        mosmu_config.read_key(path)
+
+
+def test_mirror_key_directory_is_refused(tmp_path):
+    with pytest.raises(ConfigError):
+        mosmu_config.read_key(str(tmp_path))
+
+
+def test_mirror_key_read_is_bounded(tmp_path):
+    path = tmp_path / "big.asc"
+    path.write_text("x" * (1 << 20) + KEY)   # the header lies past the first MiB
+    with pytest.raises(ConfigError):
+        mosmu_config.read_key(str(path))
