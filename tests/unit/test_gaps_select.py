@@ -75,7 +75,8 @@ def test_is_deployed_rules():
 @pytest.mark.parametrize("kw, expected", [
     ({"roles": "compute"}, [2]), ({"roles": "controller"}, [1]),
     ({"roles": "cinder,controller"}, [1]),
-    ({"nodes": "2"}, [2]), ({"nodes": "10.20.0.3"}, [1]), ({"nodes": "NODE-2.test.domain.local"}, [2]),
+    ({"nodes": "2"}, [2]), ({"nodes": "10.20.0.3"}, [1]),
+    ({"nodes": "NODE-2.test.domain.local"}, [2]),
     ({"nodes": "node-1.test.domain.local,2"}, [1, 2]), ({"nodes": "node-9"}, []),
     ({"roles": "compute", "nodes": "1"}, []),
 ])

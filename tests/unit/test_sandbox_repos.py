@@ -61,9 +61,9 @@ def test_apt_tree_has_release_packages_and_pool_of_the_row(tmp_path, version, su
             path = os.path.join(dist, name)
             assert int(entry["size"]) == os.path.getsize(path)
             assert entry["sha256"] == _sha256(path)
-        with gzip.open(os.path.join(dist, "main/binary-amd64/Packages.gz"), "rt") as handle:
-            with open(os.path.join(dist, "main/binary-amd64/Packages"), encoding="utf-8") as p:
-                assert handle.read() == p.read()
+        with gzip.open(os.path.join(dist, "main/binary-amd64/Packages.gz"), "rt") as handle, \
+                open(os.path.join(dist, "main/binary-amd64/Packages"), encoding="utf-8") as p:
+            assert handle.read() == p.read()
         packages = _packages(dist)
         assert {n: p["Version"] for n, p in packages.items()} == \
             PACKAGE_VERSIONS["ubuntu"][repo]
@@ -108,14 +108,14 @@ def test_apt_tree_rebuild_is_idempotent(tmp_path):
 
 
 def _primary(repo_dir):
-    repomd = ET.parse(os.path.join(repo_dir, "repodata", "repomd.xml"))
+    repomd = ET.parse(os.path.join(repo_dir, "repodata", "repomd.xml"))  # noqa: S314 - our own
     data = {d.get("type"): d for d in repomd.getroot().findall("repo:data", REPOMD_NS)}
     href = data["primary"].find("repo:location", REPOMD_NS).get("href")
     path = os.path.join(repo_dir, href)
     assert data["primary"].find("repo:checksum", REPOMD_NS).text == _sha256(path)
     ns = {"c": "http://linux.duke.edu/metadata/common"}
     with gzip.open(path) as handle:
-        root = ET.parse(handle).getroot()
+        root = ET.parse(handle).getroot()  # noqa: S314 - built by this test
     return {p.find("c:name", ns).text: (p.find("c:version", ns).get("ver"),
                                         p.find("c:location", ns).get("href"))
             for p in root.findall("c:package", ns)}

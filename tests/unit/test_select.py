@@ -6,8 +6,8 @@ import copy
 import pytest
 
 import mosmu_catalog
-import mosmu_request
 import mosmu_report
+import mosmu_request
 import mosmu_select
 from mosmu_errors import ConfigError, FuelError
 from sandbox import inventory as inv
