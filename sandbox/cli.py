@@ -32,24 +32,26 @@ def json_documents(stream):
 
 
 def run_update(box, *args):
-    """Run ``salt-run mosmu.update`` as an operator would; print progress; return the report."""
-    argv = box.salt_argv("salt-run", "--out=json", "mosmu.update", *args)
+    """Run ``salt-run mosmu.update`` as an operator would: its progress lines and table go to
+    the terminal as they come. The nodes' own view is then read back with ``salt-run
+    mosmu.status --out=json`` (same selection). Returns ``(status report, update exit code)``."""
+    argv = box.salt_argv("salt-run", "mosmu.update", *args)
     print("$", " ".join(argv[0:1] + ["-c", box.config_dir] + argv[3:]), flush=True)
-    report = None
     with tempfile.TemporaryFile("w+") as errors:
         with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True,
                               bufsize=1) as proc:
-            for doc in json_documents(proc.stdout):
-                event = doc.get("event") if isinstance(doc, dict) else None
-                if isinstance(event, dict) and "message" in event:
-                    print("  ..", event["message"], flush=True)
-                else:
-                    report = doc
+            for line in proc.stdout:
+                print("  " + line, end="", flush=True)
         errors.seek(0)
         for line in errors:   # Salt 3008's salt-run warns about its own unclosed objects
             if not line.startswith(("unclosed ", "[WARNING ] unclosed ")):
                 print(line, end="", file=sys.stderr)
-    return report, proc.returncode
+    found = box.run_salt("salt-run", "--out=json", "mosmu.status",
+                         *[a for a in args if a.split("=")[0] in ("env", "all_envs", "roles",
+                                                                 "nodes", "offline")],
+                         check=False)
+    docs = list(json_documents([found.stdout]))
+    return (docs[-1] if docs else None), proc.returncode
 
 
 def table(rows, headers):
@@ -77,7 +79,8 @@ def installed_rpms(root):
     """``{package: version}`` installed in a CentOS node root, read with ``rpm --root -qa``
     (the release, ``-1``, dropped)."""
     return {name: version.rsplit("-", 1)[0]
-            for name, version in rpmrepo.installed(root).items()}
+            for name, version in rpmrepo.installed(root).items()
+            if not name.startswith("gpg-pubkey")}   # the mirror key dnf imported
 
 
 def node_packages(root, distro):
@@ -145,6 +148,9 @@ def main(argv=None):
     up.add_argument("--centos-nodes", type=int, default=2,
                     help="CentOS nodes of env 2 (MOS 6.1); 0 for none")
     up.add_argument("--inventory", help="inventory JSON instead of the default environments")
+    up.add_argument("--realistic", action="store_true",
+                    help="realistic node work: 50 MB of MU packages per node, each node's "
+                         "downloads limited to 100 Mbit/s")
     down = sub.add_parser("down", help="stop everything started in DIR and remove DIR")
     down.add_argument("--dir", required=True)
     dm = sub.add_parser("demo", help="up, update all_envs=True, status, down")
@@ -159,7 +165,7 @@ def main(argv=None):
                 with open(args.inventory, encoding="utf-8") as handle:
                     inventory = json.load(handle)
             state = Sandbox(args.dir).up(nodes=args.nodes, centos_nodes=args.centos_nodes,
-                                         inventory=inventory)
+                                         inventory=inventory, realistic=args.realistic)
             print(f"sandbox up in {state['dir']} with minions: {', '.join(state['minions'])}")
             print(f"trees:   {', '.join(state['trees'])}")
             print(f"update:  {state['commands']['update']}")
