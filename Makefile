@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: deps
 	$(PY) -m sandbox demo --nodes $(NODES) --centos-nodes $(CENTOS_NODES)
 
-test: deps
+test: deps lint
 	$(PY) -m pytest -q tests
 
 bench: deps
@@ -37,7 +37,7 @@ test-matrix: system-deps
 	scripts/salt-matrix.sh
 
 # ruff (Python), yamllint (plain YAML/SLS), salt-lint (Jinja SLS) in their own venv. Runs all
-# three and fails at the end if any failed. Not part of `test` yet.
+# three and fails at the end if any failed. Part of `test`.
 LINT_VENV ?= .venv-lint
 lint: $(LINT_VENV)/.installed
 	@rc=0; \

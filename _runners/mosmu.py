@@ -23,6 +23,7 @@ import time
 
 import salt.client
 import salt.utils.sdb
+from salt.exceptions import SaltClientError
 
 import mosmu_catalog
 import mosmu_config
@@ -87,6 +88,9 @@ def _boundary(func):
             return _fail(str(err))
         except ValueError as err:
             return _fail(f"{err}; fix the argument")
+        except SaltClientError as err:
+            return _fail(f"the salt-master did not answer ({err}); check that it runs and is "
+                         "not overloaded, then rerun (retry_failed=True resumes an update)")
         except Exception as err:  # pylint: disable=broad-except
             log.exception("mosmu.%s failed", func.__name__)
             return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "

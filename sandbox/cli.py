@@ -36,7 +36,7 @@ def run_update(box, *args):
     the terminal as they come. The nodes' own view is then read back with ``salt-run
     mosmu.status --out=json`` (same selection). Returns ``(status report, update exit code)``."""
     argv = box.salt_argv("salt-run", "mosmu.update", *args)
-    print("$", " ".join(argv[0:1] + ["-c", box.config_dir] + argv[3:]), flush=True)
+    print("$", " ".join([*argv[0:1], "-c", box.config_dir, *argv[3:]]), flush=True)
     with tempfile.TemporaryFile("w+") as errors:
         with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True,
                               bufsize=1) as proc:

@@ -26,9 +26,9 @@ GA_VERSION = "1.0"
 # Below updates' 1.1 for dpkg (1.05 would sort above 1.1: dpkg compares 05 and 1 as numbers),
 # so only apt pinning (holdback 1100 > updates 1050) can make a node end at this version.
 HOLDBACK_VERSION = "1.0.5"
-GA_VERSIONS = {p: GA_VERSION for p in PACKAGES}
+GA_VERSIONS = dict.fromkeys(PACKAGES, GA_VERSION)
 REPO_VERSIONS = {           # MU repo -> {package: version} it publishes
-    "updates": {p: "1.1" for p in PACKAGES},
+    "updates": dict.fromkeys(PACKAGES, "1.1"),
     "security": {"python-nova": "1.1"},
     "proposed": {"nova-common": "1.2"},
     "holdback": {"neutron-common": HOLDBACK_VERSION},
@@ -61,8 +61,23 @@ def _put(path, data):
     return True
 
 
-def build_deb(outdir, name, version):
-    """``<outdir>/<name>_<version>_all.deb`` with one data file, no maintainer scripts."""
+def write_payload(path, size, chunk=1 << 20):
+    """``size`` bytes of random (incompressible) data at ``path``: the bulk of a package of
+    realistic size (see ``sandbox.stack`` ``realistic``)."""
+    with open(path, "wb") as handle:
+        left = size
+        while left > 0:
+            handle.write(os.urandom(min(chunk, left)))
+            left -= chunk
+
+
+def build_deb(outdir, name, version, payload=0):
+    """``<outdir>/<name>_<version>_all.deb`` with one data file, no maintainer scripts.
+
+    :param payload: bytes of random data to carry as ``usr/share/mos/<name>/payload.bin``
+        (0: none, a few hundred bytes in all); such a deb is built uncompressed (``-Znone``:
+        the data is incompressible). An existing deb of that name is reused as it is.
+    """
     path = os.path.join(outdir, f"{name}_{version}_all.deb")
     if os.path.exists(path):
         return path
@@ -73,12 +88,15 @@ def build_deb(outdir, name, version):
         os.makedirs(data)
         with open(os.path.join(data, "VERSION"), "w", encoding="utf-8") as handle:
             handle.write(f"{name} {version}\n")
+        if payload:
+            write_payload(os.path.join(data, "payload.bin"), payload)
         with open(os.path.join(tree, "DEBIAN", "control"), "w", encoding="utf-8") as handle:
             handle.write(f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
                          "Maintainer: MOS sandbox <sandbox@mosmu.invalid>\nSection: net\n"
                          f"Priority: optional\nDescription: MOS {name} (sandbox)\n"
                          " Sandbox stand-in for a Mirantis OpenStack package.\n")
-        _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", tree, f"{path}.new"])
+        _run(["dpkg-deb", "--root-owner-group", "-Znone" if payload else "-Zgzip", "-b", tree,
+              f"{path}.new"])
     os.replace(f"{path}.new", path)
     return path
 
@@ -155,7 +173,8 @@ def ga_suite(tree):
     return None
 
 
-def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None, signer=None):
+def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None, signer=None,
+               payload=0):
     """Write the apt tree of catalog row ``tree`` under ``upstream_root``; return its path.
 
     :param upstream_root: the rsync module root (``<sandbox>/upstream``)
@@ -164,6 +183,8 @@ def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None, signer
         the row offers but the mapping lacks gets an empty suite
     :param ga_versions: packages of the GA suite, when the row has one (``ga_suite``)
     :param signer: signs every suite (``InRelease``, ``Release.gpg``); None: unsigned
+    :param payload: bytes of random data each package of the ``updates`` repo carries
+        (the same package file in other suites too); 0: tiny packages
     """
     if tree.backend != "apt":
         raise ValueError(f"{tree.name} is a {tree.backend} tree, not apt")
@@ -177,12 +198,14 @@ def build_tree(upstream_root, tree, repo_versions=None, ga_versions=None, signer
     components = tuple(tree.components.split()) or ("main",)
     repo_root = os.path.join(upstream_root, tree.upstream)
     label = f"mos{tree.version}"
+    big = set(repo_versions.get("updates", {}).items()) if payload else set()
     for suite, versions in suites.items():
         debs = []
         for name, version in sorted(versions.items()):
             source = PACKAGES.get(name, name)
             pool = os.path.join(repo_root, "pool", components[0], source[0], source)
-            debs.append(build_deb(pool, name, version))
+            debs.append(build_deb(pool, name, version,
+                                  payload if (name, version) in big else 0))
         write_suite(repo_root, suite, debs, components, label, signer)
     return repo_root
 

@@ -26,9 +26,9 @@ import tempfile
 PACKAGES = ("openstack-nova-common", "python-nova", "openstack-neutron")
 GA_VERSION = "1.0"
 RELEASE = "1"
-GA_VERSIONS = {p: GA_VERSION for p in PACKAGES}
+GA_VERSIONS = dict.fromkeys(PACKAGES, GA_VERSION)
 REPO_VERSIONS = {           # MU repo -> {package: version} it publishes (yum has no holdback)
-    "updates": {p: "1.1" for p in PACKAGES},
+    "updates": dict.fromkeys(PACKAGES, "1.1"),
     "security": {"python-nova": "1.1"},
     "proposed": {"openstack-nova-common": "1.2"},
 }
@@ -47,8 +47,10 @@ Sandbox stand-in for a Mirantis OpenStack package.
 %install
 mkdir -p %{buildroot}/usr/share/mos/%{pkgname}
 echo "%{pkgname} %{pkgver}" > %{buildroot}/usr/share/mos/%{pkgname}/VERSION
+%{?payloadsrc:cp %{payloadsrc} %{buildroot}/usr/share/mos/%{pkgname}/payload.bin}
 %files
 /usr/share/mos/%{pkgname}/VERSION
+%{?payloadsrc:/usr/share/mos/%{pkgname}/payload.bin}
 """
 
 
@@ -70,9 +72,14 @@ def rpm_name(name, version, release=RELEASE):
     return f"{name}-{version}-{release}.noarch.rpm"
 
 
-def build_rpm(outdir, name, version, release=RELEASE, signer=None):
+def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0):
     """``<outdir>/<name>-<version>-<release>.noarch.rpm`` built with rpmbuild (and signed by
-    ``signer`` before it appears under its name); its path."""
+    ``signer`` before it appears under its name); its path.
+
+    :param payload: bytes of random data to carry as ``/usr/share/mos/<name>/payload.bin``
+        (0: none); such an rpm gets a gzip level 1 payload (the data is incompressible). An
+        existing rpm of that name is reused as it is.
+    """
     path = os.path.join(outdir, rpm_name(name, version, release))
     if os.path.exists(path):
         return path
@@ -82,7 +89,13 @@ def build_rpm(outdir, name, version, release=RELEASE, signer=None):
         with open(spec, "w", encoding="utf-8") as handle:
             handle.write(SPEC)
         out = os.path.join(top, "out")
-        _run(["rpmbuild", "-bb", "--quiet",
+        extra = []
+        if payload:
+            from .debrepo import write_payload  # pylint: disable=import-outside-toplevel
+            write_payload(os.path.join(top, "payload.bin"), payload)
+            extra = ["--define", f"payloadsrc {top}/payload.bin",
+                     "--define", "_binary_payload w1.gzdio"]
+        _run(["rpmbuild", "-bb", "--quiet", *extra,
               "--define", f"_topdir {top}", "--define", f"_tmppath {top}",
               "--define", f"_dbpath {top}/rpmdb", "--define", f"_rpmdir {out}",
               "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
@@ -151,7 +164,7 @@ def write_repo(repo_dir, rpms, signer=None):
     return True
 
 
-def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None):
+def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None, payload=0):
     """Write the yum tree of catalog row ``tree`` under ``upstream_root``; return its path.
 
     :param upstream_root: the rsync module root (``<sandbox>/upstream``)
@@ -160,6 +173,8 @@ def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None):
         the row offers but the mapping lacks gets an empty repo
     :param pool: where built rpms are kept (default ``<tree>/.pool``, not below any repo)
     :param signer: signs the rpms and each ``repomd.xml``; None: unsigned
+    :param payload: bytes of random data each package of the ``updates`` repo carries
+        (the same rpm in other repos too); 0: tiny packages
     """
     if tree.backend != "yum":
         raise ValueError(f"{tree.name} is a {tree.backend} tree, not yum")
@@ -169,8 +184,10 @@ def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None):
         raise ValueError(f"{tree.name}: several repos share one directory ({tree.suite})")
     tree_root = os.path.join(upstream_root, tree.upstream)
     pool = pool or os.path.join(upstream_root, ".rpm-pool")
+    big = set(repo_versions.get("updates", {}).items()) if payload else set()
     for repo, subdir in dirs.items():
-        rpms = [build_rpm(pool, name, version, signer=signer)
+        rpms = [build_rpm(pool, name, version, signer=signer,
+                          payload=payload if (name, version) in big else 0)
                 for name, version in sorted(repo_versions.get(repo, {}).items())]
         write_repo(os.path.join(tree_root, subdir), rpms, signer)
     return tree_root

@@ -11,8 +11,17 @@ with a throwaway key in ``DIR/gpg`` (:class:`Signer`; public key ``DIR/gpg/upstr
 the master config names as ``mosmu:mirror_key``, so nodes trust that key only). Node
 roots start with the GA packages of their distro: dpkg for Ubuntu nodes, an rpm database for
 CentOS nodes (``reset_node`` re-creates one for another layout).
+
+``up(realistic=True)`` (opt-in, ``--realistic`` on the CLI) makes node work take real time:
+the ``updates`` packages of every tree carry ``REALISTIC_BYTES`` of incompressible data per
+node's package set (built once per sandbox), and every node root limits its package
+downloads to ``DL_LIMIT_KB`` KB/s (100 Mbit/s, a node's own link): apt
+``Acquire::http::Dl-Limit`` in ``<root>/etc/apt/apt.conf.d/`` (mosmu's alternate-root apt
+reads the root's ``apt.conf.d``), dnf ``throttle`` in ``<root>/etc/dnf/dnf.conf`` (dnf
+``--installroot`` reads the root's config first).
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -25,9 +34,8 @@ import time
 
 import yaml
 
-from . import debrepo
+from . import debrepo, rpmrepo
 from . import inventory as inventory_mod
-from . import rpmrepo
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if os.path.join(REPO, "_utils") not in sys.path:      # mosmu_catalog, as Salt loads it
@@ -46,6 +54,28 @@ PACKAGE_VERSIONS = {
     "ubuntu": dict({"ga": debrepo.GA_VERSIONS}, **debrepo.REPO_VERSIONS),
     "centos": dict({"ga": rpmrepo.GA_VERSIONS}, **rpmrepo.REPO_VERSIONS),
 }
+
+
+REALISTIC_BYTES = 50 * 1024 * 1024     # a node's MU package set with realistic=True
+DL_LIMIT_KB = 12500                      # KB/s per node with realistic=True (100 Mbit/s)
+APT_LIMIT_CONF = "etc/apt/apt.conf.d/90mosmu-sandbox-bandwidth"
+DNF_CONF = "etc/dnf/dnf.conf"
+# Debian's /etc/dnf/dnf.conf (what dnf --installroot read before the root had its own), plus
+# the per-node bandwidth limit
+DNF_CONF_TEXT = """\
+# mosmu sandbox, realistic node work: this node's link (dnf --installroot reads this first)
+[main]
+gpgcheck=True
+installonly_limit=3
+clean_requirements_on_remove=True
+best=False
+skip_if_unavailable=True
+throttle={limit}k
+"""
+
+
+# What the sandbox master serves from this checkout (file_roots): loader dirs, formula, orch.
+FORMULA_DIRS = ("_modules", "_output", "_runners", "_states", "_utils", "mosmu", "orch")
 
 
 class SandboxError(Exception):
@@ -251,21 +281,47 @@ class Sandbox:
         :returns: ``<upstream>/<tree.upstream>``
         """
         tree = _tree(distro, version)
+        payload = self._payload(tree, repo_versions)
         if tree.backend == "yum":
             _check_tools(YUM_TOOLS)
             _check_tools({"rpmsign": "rpm"})
             path = rpmrepo.build_tree(self.upstream_dir, tree, repo_versions,
                                       pool=os.path.join(self.dir, "packages", "rpm-pool"),
-                                      signer=self.signer)
+                                      signer=self.signer, payload=payload)
         else:
             path = debrepo.build_tree(self.upstream_dir, tree, repo_versions,
-                                      signer=self.signer)
+                                      signer=self.signer, payload=payload)
         built = self.state.setdefault("trees", [])
         if tree.name not in built:
             built.append(tree.name)
             if os.path.exists(self.state_path):
                 self._save()
         return path
+
+    @property
+    def realistic(self):
+        """Whether this sandbox was started with realistic node work (``up(realistic=True)``)."""
+        return bool(self.state.get("realistic"))
+
+    def _payload(self, tree, repo_versions=None):
+        """Bytes of random data per ``updates`` package of ``tree`` (0 unless realistic): a
+        node's whole package set is ``REALISTIC_BYTES``."""
+        if not self.realistic:
+            return 0
+        if repo_versions is None:
+            repo_versions = PACKAGE_VERSIONS.get(tree.distro, {})
+        count = len(repo_versions.get("updates") or {})
+        return REALISTIC_BYTES // count if count else 0
+
+    def limit_bandwidth(self, root, distro):
+        """Give a node root its own download limit (``DL_LIMIT_KB`` KB/s): apt's
+        ``Acquire::http::Dl-Limit`` for Ubuntu, dnf's ``throttle`` for CentOS."""
+        if distro == "centos":
+            _write(os.path.join(root, DNF_CONF), DNF_CONF_TEXT.format(limit=DL_LIMIT_KB))
+        else:
+            _write(os.path.join(root, APT_LIMIT_CONF),
+                   "// mosmu sandbox, realistic node work: this node's link (KB/s)\n"
+                   f'Acquire::http::Dl-Limit "{DL_LIMIT_KB}";\n')
 
     def ga_packages(self, distro):
         """Paths of the GA package files (``PACKAGE_VERSIONS[distro]["ga"]``) nodes start
@@ -284,7 +340,8 @@ class Sandbox:
 
         Ubuntu: the dpkg/apt skeleton and ``dpkg --root=R --log=R/var/log/dpkg.log -i``;
         ``etc/apt/sources.list`` names the row's GA suite when it has one. CentOS:
-        ``rpm --root=R --initdb`` then ``rpm --root=R -i --nodeps`` (see ``rpmrepo``).
+        ``rpm --root=R --initdb`` then ``rpm --root=R -i --nodeps`` (see ``rpmrepo``). In a
+        realistic sandbox the root also gets its download limit (:meth:`limit_bandwidth`).
         """
         tree = _tree(distro, version) if version or not isinstance(distro, str) else None
         distro = tree.distro if tree else distro
@@ -294,6 +351,8 @@ class Sandbox:
                 rpmrepo.init_root(root, self.ga_packages("centos"))
             except RuntimeError as err:
                 raise SandboxError(f"CentOS node root {root}: {err}") from err
+            if self.realistic:
+                self.limit_bandwidth(root, distro)
             return
         if distro != "ubuntu":
             raise SandboxError(f"no node roots for distro {distro!r}")
@@ -309,6 +368,8 @@ class Sandbox:
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SandboxError(f"dpkg --root={root} -i failed: {proc.stderr.strip()}")
+        if self.realistic:
+            self.limit_bandwidth(root, distro)
 
     def reset_node(self, minion_id, distro=None, version=None):
         """Wipe a minion's node root and re-create it with the GA packages of a layout.
@@ -365,10 +426,8 @@ class Sandbox:
     def _restart_minion(self, minion_id):
         pid = self.state.get("pids", {}).get(f"minion-{minion_id}")
         if pid and _alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             for proc in self._procs:
                 if proc.pid == pid:
                     proc.wait(timeout=30)
@@ -406,13 +465,15 @@ class Sandbox:
 
     # -- up ----------------------------------------------------------------------------------
 
-    def up(self, nodes=3, centos_nodes=2, inventory=None):
+    def up(self, nodes=3, centos_nodes=2, inventory=None, realistic=False):
         """Start everything; return the state dict (ports, commands, minions, trees).
 
         :param nodes: Ubuntu nodes of environment 1 (MOS 8.0)
         :param centos_nodes: CentOS nodes of environment 2 (MOS 6.1); 0 for none
         :param inventory: an inventory dict instead of ``inventory.default(nodes,
             centos_nodes)``
+        :param realistic: realistic node work: ``updates`` packages of ``REALISTIC_BYTES``
+            per node, each node root limited to ``DL_LIMIT_KB`` KB/s (module docstring)
         """
         inv = inventory or inventory_mod.default(nodes, centos_nodes)
         try:
@@ -431,7 +492,8 @@ class Sandbox:
         os.makedirs(self.dir, exist_ok=True)
         names = ("keystone", "nailgun", "http", "rsync", "salt_publish", "salt_ret")
         ports = dict(zip(names, free_ports(len(names))))
-        self.state = {"dir": self.dir, "ports": ports, "pids": {}, "trees": []}
+        self.state = {"dir": self.dir, "ports": ports, "pids": {}, "trees": [],
+                      "realistic": bool(realistic)}
         self._save()
         try:
             self.state["signing_key"] = self.signer.public_key
@@ -495,6 +557,18 @@ class Sandbox:
                         mosmu_catalog.mos_version_of_release(release)))
         return out
 
+    def _file_roots(self):
+        """The master's file_roots: the formula and loader dirs of this checkout, linked into
+        ``DIR/salt/formula``, as on a real master. Serving the whole checkout (.git, venvs)
+        made every ``saltutil.sync_all`` walk ~10^5 files."""
+        formula = os.path.join(self.dir, "salt", "formula")
+        os.makedirs(formula, exist_ok=True)
+        for name in FORMULA_DIRS:
+            link = os.path.join(formula, name)
+            if not os.path.islink(link):
+                os.symlink(os.path.join(REPO, name), link)
+        return [formula, os.path.join(self.dir, "salt", "states")]
+
     def _start_salt(self, inv, ports):
         etc = self.config_dir
         master_root = os.path.join(self.dir, "salt", "master")
@@ -503,7 +577,7 @@ class Sandbox:
             "sock_dir": os.path.join(self.dir, "run", "master"),
             "interface": "127.0.0.1", "publish_port": ports["salt_publish"],
             "ret_port": ports["salt_ret"], "user": _user(), "auto_accept": True,
-            "file_roots": {"base": [REPO, os.path.join(self.dir, "salt", "states")]},
+            "file_roots": {"base": self._file_roots()},
             "pillar_roots": {"base": [os.path.join(self.dir, "salt", "pillar")]},
             "worker_threads": 3, "log_file": os.path.join(self.dir, "logs", "salt-master.log"),
             "log_level_logfile": "info", "enable_fqdns_grains": False})
@@ -579,25 +653,19 @@ class Sandbox:
         for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
             pids = self._our_pids() | {p for p in leaders if _alive(p)}
             for pid in leaders:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    pass
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    pass
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and any(_alive(p) for p in pids):
                 time.sleep(0.1)
             if not any(_alive(p) for p in pids):
                 break
         for proc in self._procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 
