@@ -17,7 +17,7 @@ import yaml
 
 from sandbox import inventory as inv
 
-FUEL_DATA = os.environ.get("MOSMU_FUEL_DATA", "/work/shared/reference/fuel-data")
+FUEL_DATA = os.environ.get("MOSMU_FUEL_DATA", inv.DATA)   # copies of Fuel's files, with provenance
 VERSIONS = ("6.1", "7.0", "8.0", "9.0")
 
 

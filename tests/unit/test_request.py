@@ -1,12 +1,14 @@
 """Runner arguments become one validated Request before any I/O; master facts."""
 
 import dataclasses
+import os
 
 import pytest
 
 import mosmu_master
 import mosmu_request
 from mosmu_errors import ConfigError
+from sandbox import inventory as inv
 
 
 def _parse(**kwargs):
@@ -152,7 +154,7 @@ def test_master_ip_precedence(tmp_path):
 
 
 def test_master_ip_from_real_astute_fixture():
-    path = "/work/shared/reference/fuel-data/fuel-library_8.0_noop_master_astute.yaml"
+    path = os.path.join(inv.DATA, "fuel-library_8.0_noop_master_astute.yaml")
     assert mosmu_master.master_ip(None, path) == "10.109.0.2"
 
 
