@@ -51,7 +51,7 @@ def restart_master(box):
     wait_for(lambda: port_open(box.state["ports"]["salt_ret"]), "the salt-master")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fleet():
     box = Sandbox(tempfile.mkdtemp(prefix="mosmu-fleet-", dir="/tmp"))
     try:

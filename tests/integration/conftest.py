@@ -16,12 +16,12 @@ NODES = 2
 CENTOS_NODES = 1
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def host_before():
     return host_fingerprint()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox(host_before):  # pylint: disable=unused-argument,redefined-outer-name
     """host_before is taken before anything starts."""
     box = Sandbox(tempfile.mkdtemp(prefix="mosmu-it-", dir="/tmp"))
