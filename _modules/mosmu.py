@@ -200,16 +200,7 @@ def _write_files(backend):
                     continue
         except FileNotFoundError:
             pass
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mosmu-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        mosmu_status.atomic_write(path, text)
         changed.append(path)
     return changed
 

@@ -34,16 +34,6 @@ OS_NAMES = {"ubuntu": "ubuntu", "centos": "centos"}
 INVALID = "invalid Nailgun record"
 
 
-def as_list(value):
-    """CLI list input: ``None``, ``"a,b"``, ``["a", "b"]`` or a scalar -> list of str."""
-    if value is None or value == "":
-        return []
-    items = value if isinstance(value, (list, tuple, set)) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
-
-
-# -- boundary: typed records -----------------------------------------------------------------
-
 def _field(raw, key, check, required=True):
     if key not in raw:
         if required:

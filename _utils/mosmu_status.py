@@ -50,7 +50,8 @@ def read(root):
     return {"state": state_of(line), "line": line, "record": record}
 
 
-def _atomic_write(path, text):
+def atomic_write(path, text):
+    """Replace ``path`` with ``text`` in one rename (mode 0644), creating its directory."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mosmu-")
     try:
@@ -65,7 +66,7 @@ def _atomic_write(path, text):
 
 def write_started(root):
     """Start a run: the file holds ``STARTED`` only (as the old tool's ``echo >``)."""
-    _atomic_write(os.path.join(root, STATUS_FILE), STARTED + "\n")
+    atomic_write(os.path.join(root, STATUS_FILE), STARTED + "\n")
 
 
 def write_result(root, state, record):
@@ -73,7 +74,7 @@ def write_result(root, state, record):
     path = os.path.join(root, STATUS_FILE)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(LINES[state] + "\n")
-    _atomic_write(os.path.join(root, RECORD_FILE),
+    atomic_write(os.path.join(root, RECORD_FILE),
                   json.dumps(dict(record, state=state), indent=2, sort_keys=True) + "\n")
 
 

@@ -67,19 +67,6 @@ def node_seconds(report):
             if isinstance(v, dict) and isinstance(v.get("duration"), (int, float))]
 
 
-def _gone(pgid):
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return False
-    return True
-
-
 def reset(box):
     for minion in box.state["minions"]:
         box.reset_node(minion)

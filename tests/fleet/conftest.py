@@ -13,14 +13,13 @@ serving the whole checkout made every ``saltutil.sync_all`` of seven minions tak
 """
 
 import os
-import shutil
 import signal
 import tempfile
 
 import pytest
-import yaml
 
 from sandbox.stack import BIN, Sandbox, port_open, wait_for
+from tests.integration.helpers import config_copy
 
 NODES = 5
 CENTOS_NODES = 2
@@ -65,12 +64,4 @@ def fleet():
 def fleet_config(fleet, tmp_path):  # pylint: disable=redefined-outer-name
     """A copy of the fleet's master config dir with a changed ``mosmu:`` section (same master,
     same job cache and lock directory: only the runner's configuration differs)."""
-    def make(**changes):
-        target = tmp_path / "etc"
-        shutil.copytree(fleet.config_dir, target)
-        conf = target / "master.d" / "mosmu.conf"
-        data = yaml.safe_load(conf.read_text())
-        data["mosmu"].update(changes)
-        conf.write_text(yaml.safe_dump(data))
-        return str(target)
-    return make
+    return lambda **changes: config_copy(fleet, tmp_path / "etc", **changes)

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from sandbox.cli import node_packages
-from sandbox.stack import PACKAGE_VERSIONS
+from sandbox.stack import PACKAGE_VERSIONS, SandboxError, wait_for
 from tests.fleet.conftest import restart_master
 from tests.integration.helpers import json_documents, node_entries, salt_cli, status_lines
 
@@ -84,15 +84,10 @@ def versions(box, nid):
 
 def wait_until(check, what, timeout=RUN_TIMEOUT, every=0.1):
     """Poll a condition (not a timing assumption): fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
+    try:
+        return wait_for(check, what, timeout=timeout, every=every)
+    except SandboxError as err:
+        pytest.fail(str(err))
 
 def alive(pid):
     try:

@@ -3,14 +3,12 @@ salt-master and three salt-minions with their own node roots: two Ubuntu nodes i
 (MOS 8.0) and one CentOS node in env 2 (MOS 6.1). Shared by every integration test (a master
 and three minions take ~25 s to start on 2 cores)."""
 
-import shutil
 import tempfile
 
 import pytest
-import yaml
 
 from sandbox.stack import Sandbox
-from tests.integration.helpers import host_fingerprint
+from tests.integration.helpers import config_copy, host_fingerprint
 
 NODES = 2
 CENTOS_NODES = 1
@@ -35,12 +33,4 @@ def sandbox(host_before):  # pylint: disable=unused-argument,redefined-outer-nam
 @pytest.fixture
 def broken_config(sandbox, tmp_path):  # pylint: disable=redefined-outer-name
     """A copy of the sandbox's master config dir with a changed mosmu: section."""
-    def make(**changes):
-        target = tmp_path / "etc"
-        shutil.copytree(sandbox.config_dir, target)
-        conf = target / "master.d" / "mosmu.conf"
-        data = yaml.safe_load(conf.read_text())
-        data["mosmu"].update(changes)
-        conf.write_text(yaml.safe_dump(data))
-        return str(target)
-    return make
+    return lambda **changes: config_copy(sandbox, tmp_path / "etc", **changes)

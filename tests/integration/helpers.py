@@ -2,7 +2,10 @@
 
 import hashlib
 import os
+import shutil
 import subprocess
+
+import yaml
 
 from sandbox.cli import installed_versions, json_documents, node_entries  # noqa: F401 - node_entries re-exported for the tests
 
@@ -67,3 +70,16 @@ def status_lines(box, minion):
         return None
     with open(path, encoding="utf-8") as handle:
         return handle.read().splitlines()
+
+
+def config_copy(box, target, **changes):
+    """A copy of ``box``'s master config dir at ``target`` with a changed ``mosmu:`` section
+    (same master, job cache and locks: only the runner's configuration differs)."""
+    shutil.copytree(box.config_dir, target)
+    conf = os.path.join(target, "master.d", "mosmu.conf")
+    with open(conf, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    data["mosmu"].update(changes)
+    with open(conf, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle)
+    return str(target)

@@ -384,10 +384,3 @@ def test_render_nodes_keeps_hostile_text_on_one_line():
 ])
 def test_mos_version_of_release(version, expected):
     assert mosmu_catalog.mos_version_of_release({"version": version}) == expected
-
-
-@pytest.mark.parametrize("value, expected", [
-    (None, []), ("", []), ("a,b", ["a", "b"]), (["a", " b "], ["a", "b"]), (11, ["11"]),
-])
-def test_as_list(value, expected):
-    assert mosmu_select.as_list(value) == expected
