@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := rsync dpkg-dev apt-utils rpm dnf createrepo-c gpg gpgv
+DEB_PACKAGES := rsync dpkg-dev apt-utils rpm dnf createrepo-c gpg gpg-agent gpgv
 NODES ?= 3
 CENTOS_NODES ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
