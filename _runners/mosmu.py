@@ -263,7 +263,7 @@ def _pin_snapshots(cfg, plans, mirror):
                 f"the master's mirror lacks {', '.join(lacking)} of {name} under "
                 f"{cfg['mirror_root']}; no node was touched. Run salt-run mosmu.sync "
                 f"mos_version={tree.version} distro={tree.distro} repos={','.join(repos)} "
-                "(or drop sync=False)")
+                "(a real run syncs first, unless sync=False)")
         snapshot = (mirror.get(name) or {}).get("snapshot_path") or \
             mosmu_mirror.current_snapshot(cfg["mirror_root"], tree)
         for entry in plans.values():
