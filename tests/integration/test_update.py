@@ -237,3 +237,14 @@ def test_formula_applies_from_static_pillar(sandbox):
 
 def test_host_is_untouched(sandbox, host_before):
     assert host_fingerprint() == host_before
+
+
+def test_printed_status_command_pastes_into_a_shell(sandbox, tmp_path):
+    """Regression: `mosmu-sandbox up` printed the status command with an unquoted `*`, which
+    the shell expanded to the file names of the current directory."""
+    (tmp_path / "some-file").write_text("")
+    command = sandbox.state["commands"]["status"] + " --out=json --static"
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(json.loads(proc.stdout)) == set(sandbox.state["minions"])

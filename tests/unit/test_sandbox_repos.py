@@ -323,3 +323,12 @@ def test_mirror_sync_accepts_the_sandbox_signature_and_refuses_another_key(tmp_p
     debrepo.build_tree(up, apt, signer=signer, repo_versions={"updates": {"nova-common": "2"}})
     with pytest.raises(MirrorError, match="bad or unknown signature"):
         mosmu_mirror.sync_tree(up, www, wrong, ["updates"], staging_dir=staging)
+
+
+def test_stop_command_names_the_module_not_its_main_file(monkeypatch):
+    """Regression: `python -m sandbox up` printed its stop command as `__main__.py down`."""
+    from sandbox import cli  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(cli.sys, "argv", ["/work/main/sandbox/__main__.py", "up"])
+    assert cli._prog() == "python -m sandbox"  # pylint: disable=protected-access
+    monkeypatch.setattr(cli.sys, "argv", ["/usr/bin/mosmu-sandbox", "up"])
+    assert cli._prog() == "mosmu-sandbox"  # pylint: disable=protected-access
