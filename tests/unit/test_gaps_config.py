@@ -4,10 +4,13 @@ The security-relevant defaults (TLS verification on, timeouts set and positive, 
 and every refusal of :func:`mosmu_config.load`: a bad value never reaches Nailgun, rsync or apt.
 """
 
+import os
+
 import pytest
 
 import mosmu_config
 from mosmu_errors import ConfigError
+from sandbox import inventory as inv
 
 KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF\n-----END PGP PUBLIC KEY BLOCK-----\n"
 
@@ -201,3 +204,8 @@ def test_mirror_key_read_is_bounded(tmp_path):
     path.write_text("x" * (1 << 20) + KEY)   # the header lies past the first MiB
     with pytest.raises(ConfigError):
         mosmu_config.read_key(str(path))
+
+
+def test_master_ip_from_the_real_fuel_8_astute_fixture():
+    path = os.path.join(inv.DATA, "fuel-library_8.0_noop_master_astute.yaml")
+    assert mosmu_config.master_ip_from_astute(path) == "10.109.0.2"

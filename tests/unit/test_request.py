@@ -1,14 +1,11 @@
-"""Runner arguments become one validated Request before any I/O; master facts."""
+"""Runner arguments become one validated Request before any I/O."""
 
 import dataclasses
-import os
 
 import pytest
 
-import mosmu_master
 import mosmu_request
 from mosmu_errors import ConfigError
-from sandbox import inventory as inv
 
 
 def _parse(**kwargs):
@@ -141,67 +138,3 @@ def test_batch_percentage_max_failures_and_retry_failed():
         _parse(env=1, max_failures=-1)
     with pytest.raises(ConfigError, match=r"unknown argument.*retry_failed"):
         mosmu_request.parse({"env": 1, "retry_failed": True}, mosmu_request.NODES)
-
-
-# -- master facts ---------------------------------------------------------------------------
-
-def test_master_ip_precedence(tmp_path):
-    astute = tmp_path / "astute.yaml"
-    astute.write_text("ADMIN_NETWORK:\n  ipaddress: 10.20.0.2\n")
-    assert mosmu_master.master_ip("10.20.0.9", str(astute)) == "10.20.0.9"
-    assert mosmu_master.master_ip(None, str(astute)) == "10.20.0.2"
-    assert mosmu_master.master_ip("fuel.domain.local", str(astute)) == "fuel.domain.local"
-
-
-def test_master_ip_from_real_astute_fixture():
-    path = os.path.join(inv.DATA, "fuel-library_8.0_noop_master_astute.yaml")
-    assert mosmu_master.master_ip(None, path) == "10.109.0.2"
-
-
-@pytest.mark.parametrize("content, words", [
-    (None, "does not exist; set mosmu:master_ip"),
-    ("ADMIN_NETWORK: {}\n", "has no ADMIN_NETWORK.ipaddress; set mosmu:master_ip"),
-    ("[unclosed\n", "has no ADMIN_NETWORK.ipaddress"),
-    ("ADMIN_NETWORK:\n  ipaddress: '1.2.3.4;reboot'\n", "is not a DNS name; set mosmu:master_ip"),
-])
-def test_master_ip_missing_source_names_the_key(tmp_path, content, words):
-    astute = tmp_path / "astute.yaml"
-    if content is not None:
-        astute.write_text(content)
-    with pytest.raises(ConfigError, match=words):
-        mosmu_master.master_ip(None, str(astute))
-
-
-def test_master_ip_unreadable_file(tmp_path):
-    with pytest.raises(ConfigError, match=r"is unreadable.*mosmu:master_ip"):
-        mosmu_master.master_ip(None, str(tmp_path))  # a directory
-
-
-def test_master_version_order(tmp_path):
-    vyaml, release = tmp_path / "version.yaml", tmp_path / "fuel_release"
-    calls = []
-
-    def api():
-        calls.append(1)
-        return {"release": "9.0", "auth_required": True}
-
-    args = dict(version_yaml=str(vyaml), fuel_release=str(release), api_version=api)
-    assert mosmu_master.master_version("8.0", **args) == ("8.0", "mosmu:master_version")
-    assert mosmu_master.master_version(None, **args) == ("9.0", "GET /api/v1/version")
-    release.write_text("9.2\n")
-    assert mosmu_master.master_version(None, **args) == ("9.2", str(release))
-    vyaml.write_text('VERSION:\n  release: "7.0"\n  api: "1.0"\n')
-    assert mosmu_master.master_version(None, **args) == ("7.0", str(vyaml))
-    assert calls == [1]
-
-
-def test_master_version_nothing_names_the_key(tmp_path):
-    (tmp_path / "fuel_release").write_text("garbage;rm\n")
-    with pytest.raises(ConfigError) as err:
-        mosmu_master.master_version(None, str(tmp_path / "version.yaml"),
-                                    str(tmp_path / "fuel_release"),
-                                    api_version=lambda: {"auth_required": False})
-    text = str(err.value)
-    assert "version.yaml does not exist" in text and "holds no valid release" in text
-    assert "GET /api/v1/version gave no valid release" in text
-    assert text.endswith("set mosmu:master_version in the master config")
