@@ -43,13 +43,18 @@ def parse_apt_version(text):
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
+# ``W:`` lines that mean failure. apt < 1.1 (Ubuntu 14.04: MOS 7.0/8.0 nodes) reports a bad or
+# missing signature only as a warning and exits 0; with the ``--force-yes`` it needs, the upgrade
+# would then install the unauthenticated packages.
+FAILED_WARNINGS = ("Failed to fetch", "Some index files failed", "GPG error", "is not signed")
+
+
 def update_errors(stdout, stderr):
     """Lines of ``apt-get update`` output that mean failure even when rc is 0."""
     bad = []
     for line in (stdout + "\n" + stderr).splitlines():
         if line.startswith(("E:", "Err:")) or (
-                line.startswith("W:") and ("Failed to fetch" in line
-                                           or "Some index files failed" in line)):
+                line.startswith("W:") and any(text in line for text in FAILED_WARNINGS)):
             bad.append(line.strip())
     return bad
 
