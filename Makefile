@@ -22,12 +22,14 @@ bench: deps
 	$(PY) benchmarks/bench_update.py
 
 # Mutation testing of _utils/ against the unit tier only (mutmut, configured in setup.cfg; see
-# docs/testing.md). Long, so not part of `test`. MUTANTS="_utils.mosmu_validate*" limits the run
-# to one module; MUTATE_JOBS workers (the build machine has 2 cores). Results stay in mutants/.
+# docs/testing.md). Long, so not part of `test`. Without MUTANTS the run starts from scratch
+# (mutmut keeps old results, which new tests would not revisit); MUTANTS="_utils.mosmu_apt*"
+# re-runs just those mutants on the existing mutants/. MUTATE_JOBS workers (2 cores here).
 MUTANTS ?=
 MUTATE_JOBS ?= 2
 mutate: deps
 	$(VENV)/bin/pip install -q "mutmut==3.8.1"
+	$(if $(MUTANTS),,rm -rf mutants)
 	$(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
 	$(PY) tests/mutmut_support.py
 

@@ -44,10 +44,10 @@ class _FlatToDotted(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def _preload(finder):
     """Import every helper now, with no mutant active and no stats recorded.
 
-    Module-level code (the catalog's rows) calls trampolined functions; imported later, during
-    collection, those calls would reach mutmut's max_stack_depth frame walk with importlib's
-    frozen frames on the stack, which it cannot resolve (FileNotFoundError). The forked
-    workers inherit the imported modules.
+    Module-level code (the catalog's built-in rows) calls trampolined functions; imported
+    during collection, those calls would be attributed to whichever test imported the module
+    first. mutmut forks every mutant's run from this process, so import-time code never runs
+    with a mutant active: tests must call such functions themselves to kill their mutants.
     """
     saved = os.environ.get("MUTANT_UNDER_TEST")
     os.environ["MUTANT_UNDER_TEST"] = ""
@@ -64,7 +64,7 @@ def _preload(finder):
             os.environ["MUTANT_UNDER_TEST"] = saved
 
 
-if not any(isinstance(f, _FlatToDotted) for f in sys.meta_path):
+if __name__ != "__main__" and not any(isinstance(f, _FlatToDotted) for f in sys.meta_path):
     _FINDER = _FlatToDotted()
     sys.meta_path.insert(0, _FINDER)
     _preload(_FINDER)
@@ -98,79 +98,76 @@ def pytest_collection_modifyitems(items):
         items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
 
 
-def _patch_mutmut_stack_walk():
-    """mutmut 3.8's ``max_stack_depth`` walk resolves every frame's file with
-    ``Path.resolve(strict=True)`` and crashes on frames without one (dataclass-generated
-    ``__init__`` is ``<string>``, importlib is ``<frozen ...>``). Same walk, skipping those."""
-    try:
-        import inspect
-        from pathlib import Path
-
-        import mutmut.mutation.trampoline as trampoline
-        from mutmut.configuration import config
-        from mutmut.state import state
-    except ImportError:  # plain pytest: nothing to patch
-        return
-
-    def record_trampoline_hit(name, caller=None):
-        cfg = config()
-        if cfg.max_stack_depth != -1:
-            frame, left = inspect.currentframe(), cfg.max_stack_depth
-            while left and frame:
-                filename = frame.f_code.co_filename
-                frame = frame.f_back
-                if "pytest" in filename or "unittest" in filename:
-                    break
-                if filename.startswith("<"):
-                    continue
-                path = Path(filename).resolve()
-                if any(src in path.parents for src in cfg.resolved_mutated_source_paths):
-                    left -= 1
-            if not left:
-                return
-        state()._stats.add(name)
-        if caller is not None and cfg.track_dependencies:
-            state().function_dependencies[name].add(caller)
-
-    trampoline.record_trampoline_hit = record_trampoline_hit
-
-
-_patch_mutmut_stack_walk()
-
-
 # -- `python tests/mutmut_support.py`: score per file and the surviving mutants ----------------
 
-def report(root="mutants"):
-    """Print killed/total per mutated file from mutmut's ``.meta`` files; return the overall
-    share of mutants killed (timeouts count as killed; untested mutants count as survivors)."""
+KILLED = {1, 3, 36, 37, -24, 24, 152, 255}   # mutmut exit codes: a test failed / timeout / type
+NO_TESTS = 33                                 # no unit test reaches the mutated function
+
+
+def _codes(roots):
+    """``{file: {mutant: exit code}}`` over one or more mutants/ dirs; a mutant counts as
+    killed if it was killed in any of them (runs of the same tree with different tests)."""
     import glob
     import json
 
-    killed_codes = {1, 3, 36, 37, -24, 24, 152, 255}   # test failed / timeout / type check
-    totals = [0, 0]
+    out = {}
+    for root in roots:
+        for meta in glob.glob(os.path.join(root, "_utils", "*.py.meta")):
+            with open(meta, encoding="utf-8") as handle:
+                codes = json.load(handle)["exit_code_by_key"]
+            merged = out.setdefault(os.path.basename(meta)[:-5], {})
+            for key, code in codes.items():
+                if merged.get(key) not in KILLED and code is not None:
+                    merged[key] = code
+                merged.setdefault(key, code)
+    return out
+
+
+def report(roots=("mutants",)):
+    """Print killed/total per mutated file from mutmut's ``.meta`` files and the surviving
+    mutants; return the overall share killed (timeouts count as killed, "no tests" as
+    survivors, mutants not run yet are left out and counted per file)."""
+    killed_all = done_all = pending_all = 0
     survivors = []
     print(f"{'file':32} {'killed':>7} {'total':>6} {'score':>7}  (no tests)")
-    for meta in sorted(glob.glob(os.path.join(root, "_utils", "*.py.meta"))):
-        with open(meta, encoding="utf-8") as handle:
-            codes = json.load(handle)["exit_code_by_key"]
+    for name, codes in sorted(_codes(roots).items()):
         done = {k: c for k, c in codes.items() if c is not None}
-        killed = [k for k, c in done.items() if c in killed_codes]
-        untested = [k for k, c in done.items() if c == 33]
-        survivors += sorted(k for k in done if k not in killed)
-        totals[0] += len(killed)
-        totals[1] += len(done)
-        name = os.path.basename(meta)[:-5]
-        score = 100.0 * len(killed) / len(done) if done else 0.0
+        if not codes:
+            continue
+        killed = sum(c in KILLED for c in done.values())
+        untested = sum(c == NO_TESTS for c in done.values())
+        survivors += sorted(k for k, c in done.items() if c not in KILLED)
+        killed_all, done_all = killed_all + killed, done_all + len(done)
+        score = 100.0 * killed / len(done) if done else 0.0
         pending = len(codes) - len(done)
-        print(f"{name:32} {len(killed):7} {len(done):6} {score:6.1f}%  ({len(untested)})"
+        pending_all += pending
+        print(f"{name:32} {killed:7} {len(done):6} {score:6.1f}%  ({untested})"
               + (f"  {pending} not run" if pending else ""))
-    overall = 100.0 * totals[0] / totals[1] if totals[1] else 0.0
-    print(f"{'TOTAL':32} {totals[0]:7} {totals[1]:6} {overall:6.1f}%")
+    overall = 100.0 * killed_all / done_all if done_all else 0.0
+    print(f"{'TOTAL':32} {killed_all:7} {done_all:6} {overall:6.1f}%"
+          + (f"  ({pending_all} not run: the score covers only the mutants run)"
+             if pending_all else ""))
     print(f"\nsurviving mutants ({len(survivors)}); see one with: .venv/bin/mutmut show NAME")
     for name in survivors:
         print("   ", name)
     return overall
 
 
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description="mutmut score per file of _utils/")
+    parser.add_argument("roots", nargs="*", default=["mutants"],
+                        help="mutants/ dirs (several: a mutant killed in any counts as killed)")
+    parser.add_argument("--fail-under", type=float, default=None, metavar="PERCENT",
+                        help="exit 1 when the overall score is below PERCENT")
+    args = parser.parse_args(argv)
+    overall = report(args.roots)
+    if args.fail_under is not None and overall < args.fail_under:
+        print(f"\nscore {overall:.1f}% is below {args.fail_under:g}%")
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    report(sys.argv[1] if len(sys.argv) > 1 else "mutants")
+    sys.exit(main())
