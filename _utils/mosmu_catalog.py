@@ -220,8 +220,7 @@ def normalise_repos(repos):
     """``updates`` first, then the requested extra repos, each known, no duplicates."""
     out = list(DEFAULT_REPOS)
     for repo in repos or ():
-        mosmu_validate.word(repo, "repo")
-        if repo not in REPOS:
+        if repo not in REPOS:   # REPOS are plain words: nothing else gets through
             raise ValueError(f"unknown repo {repo!r}; choose from {', '.join(REPOS)}")
         if repo not in out:
             out.append(repo)
@@ -277,7 +276,7 @@ class Catalog:
 def mos_version_of_release(release):
     """MOS version of a Nailgun release: ``liberty-8.0`` -> ``8.0``, ``2014.1`` -> ``5.0``.
 
-    Same rule as Nailgun's ``Release.environment_version``.
+    Nailgun's ``Release.environment_version``: the part after the first dash (reference/FUEL.md).
     """
     version = release.get("version")
     if not isinstance(version, str):

@@ -3,6 +3,7 @@
 Secrets are resolved by the caller (``sdb://`` needs Salt) before :func:`load` sees them.
 """
 
+import math
 import os
 
 import yaml
@@ -132,7 +133,17 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
                           f"{', '.join(SERIAL_ORDERS)}")
     if cfg["mirror_key"] is not None:
         cfg["mirror_key"] = read_key(cfg["mirror_key"])
+    tls = cfg["verify_tls"]
+    if not isinstance(tls, bool) and not (isinstance(tls, str) and os.path.isabs(tls)):
+        # None or 0 would silently turn TLS verification off in requests
+        raise ConfigError(f"mosmu:verify_tls {tls!r} must be true, false or the absolute path "
+                          "of a CA bundle")
+    if not isinstance(cfg["trusted"], bool):
+        # a string such as "no" would be true: nodes would skip signature checks
+        raise ConfigError(f"mosmu:trusted {cfg['trusted']!r} must be true or false")
     for key in ("timeout", "apply_timeout"):
-        if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] <= 0:
-            raise ConfigError(f"mosmu:{key} must be a positive number of seconds")
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not 0 < value < math.inf:   # NaN and .inf are floats too: no bound at all
+            raise ConfigError(f"mosmu:{key} {value!r} must be a positive number of seconds")
     return cfg

@@ -78,7 +78,8 @@ class Plan:
         :param repo_url: the master's web root as nodes reach it
         :param repos: extra repos wanted besides ``updates`` (unoffered ones are dropped:
             see ``Tree.offered``)
-        :param trusted: nodes skip signature checks (unsigned mirrors only)
+        :param trusted: nodes skip signature checks (unsigned mirrors only); a bool, never
+            coerced (a pillar string ``"no"`` would be true)
         """
         kept, _dropped = tree.offered(repos)
         return cls(mos_version=tree.version, distro=tree.distro, backend=tree.backend,
@@ -86,7 +87,7 @@ class Plan:
                    repos=tuple(Repo(r, tree.suite_of(r), tree.file_of(r), tree.priority_of(r))
                                for r in kept),
                    components=tree.components, repo_text=tree.repo_text,
-                   upgrade=tree.upgrade, trusted=bool(trusted), key=tree.key)
+                   upgrade=tree.upgrade, trusted=trusted, key=tree.key)
 
     def to_pillar(self):
         """Plain data for pillar ``mosmu:`` (and the job cache: no secret in it)."""

@@ -5,6 +5,7 @@ and every refusal of :func:`mosmu_config.load`: a bad value never reaches Nailgu
 """
 
 import os
+import re
 
 import pytest
 
@@ -209,3 +210,151 @@ def test_mirror_key_read_is_bounded(tmp_path):
 def test_master_ip_from_the_real_fuel_8_astute_fixture():
     path = os.path.join(inv.DATA, "fuel-library_8.0_noop_master_astute.yaml")
     assert mosmu_config.master_ip_from_astute(path) == "10.109.0.2"
+
+
+def _names(message, *words):
+    """The message names each word as a word of its own (the key, value or command to fix)."""
+    for word in words:
+        assert re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", message), (word, message)
+
+
+def _refusal(tmp_path, raw=_DROP, **over):
+    """The message of the ConfigError ``load`` raises (raw section given whole, or _raw)."""
+    with pytest.raises(ConfigError) as err:
+        if raw is _DROP:
+            _load(tmp_path, **over)
+        else:
+            mosmu_config.load(raw, astute_path=str(tmp_path / "none"))
+    return str(err.value)
+
+
+# Each refusal names the config key to fix and the refused value (its repr where the value is
+# not a plain word), so an operator sees which line of the master config is wrong.
+@pytest.mark.parametrize("over, needles", [
+    ({"fuel_url": _DROP}, ["mosmu:fuel_url"]),
+    ({"password": None}, ["mosmu:password", "sdb://"]),
+    ({"fuel_url": "file:///etc/passwd"}, ["mosmu:fuel_url", "'file:///etc/passwd'"]),
+    ({"fuel_url": 8000}, ["mosmu:fuel_url", "8000"]),
+    ({"keystone_url": "http://u:p@h:5000"}, ["mosmu:keystone_url", "'http://u:p@h:5000'"]),
+    ({"mirror_upstream": "ftp://m/x"}, ["mosmu:mirror_upstream", "'ftp://m/x'"]),
+    ({"master_ip": "10.20.0.2;rm"}, ["'10.20.0.2;rm'", "fix the mosmu: master config"]),
+    ({"repo_url": "ftp://{master_ip}/"}, ["mosmu:repo_url", "'ftp://10.20.0.2/'"]),
+    ({"repo_url": "http://{master_ip}:8080/?a"}, ["mosmu:repo_url"]),
+    ({"mos_version": "8.0\n"}, ["'8.0\\n'"]),
+    ({"match": "id"}, ["mosmu:match", "'id'", "ip", "fqdn", "hostname"]),
+    ({"mirror_root": "var/www"}, ["mosmu:mirror_root", "'var/www'"]),
+    ({"keep_snapshots": -7}, ["mosmu:keep_snapshots", "-7"]),
+    ({"keep_snapshots": "3"}, ["mosmu:keep_snapshots", "'3'"]),
+    ({"mirror_staging": "staging"}, ["mosmu:mirror_staging", "'staging'"]),
+    ({"serial_roles": {"controller": 1}}, ["mosmu:serial_roles", "{'controller': 1}"]),
+    ({"serial_roles": 5}, ["mosmu:serial_roles", "5 is not a list"]),
+    ({"serial_roles": ["Controller"]}, ["mosmu:serial_roles", "'Controller'"]),
+    ({"serial_order": "middle"}, ["mosmu:serial_order", "'middle'", "first", "last"]),
+    ({"mirror_key": "relative.asc"}, ["mosmu:mirror_key", "'relative.asc'"]),
+    ({"timeout": 0}, ["mosmu:timeout"]),
+    ({"timeout": -3}, ["mosmu:timeout", "-3"]),
+    ({"apply_timeout": -0.5}, ["mosmu:apply_timeout", "-0.5"]),
+    ({"apply_timeout": "3600"}, ["mosmu:apply_timeout", "'3600'"]),
+    ({"verify_tls": None}, ["mosmu:verify_tls", "None"]),
+    ({"trusted": "no"}, ["mosmu:trusted", "'no'"]),
+])
+def test_refusal_names_the_key_and_the_value(over, needles, tmp_path):
+    _names(_refusal(tmp_path, **over), *needles)
+
+
+@pytest.mark.parametrize("raw", [[], "fuel_url: x", 5, ("fuel_url",)])
+def test_non_mapping_section_is_named(raw, tmp_path):
+    _names(_refusal(tmp_path, raw=raw), "mosmu:")
+
+
+def test_missing_section_names_where_to_add_it(tmp_path):
+    message = _refusal(tmp_path, raw=None)
+    _names(message, "mosmu:", "/etc/salt/master.d/mosmu.conf", "docs/configuration.md")
+
+
+def test_every_unknown_key_is_named(tmp_path):
+    message = _refusal(tmp_path, verify_ssl=False, Timeout=5)
+    _names(message, "verify_ssl", "Timeout")
+    _names(message, "verify_tls", "apply_timeout")   # the known keys: the fix for a typo
+
+
+def test_unknown_master_ip_names_the_key_and_the_astute_file(tmp_path):
+    astute = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError) as err:
+        mosmu_config.load(_raw(master_ip=_DROP), astute_path=str(astute))
+    _names(str(err.value), "mosmu:master_ip", str(astute), "master_ip=")
+
+
+# verify_tls: True, False or an absolute CA bundle path. None or 0 would reach requests as a
+# false value and silently turn TLS verification off; a string "no" would be taken as a path.
+@pytest.mark.parametrize("value", [None, 0, 1, "", "no", "false", "ca.pem", ["/ca.pem"], 1.0])
+def test_verify_tls_must_be_a_bool_or_an_absolute_ca_bundle(value, tmp_path):
+    _names(_refusal(tmp_path, verify_tls=value), "mosmu:verify_tls", repr(value))
+
+
+@pytest.mark.parametrize("value", [True, False, "/etc/ssl/certs/fuel-ca.pem"])
+def test_verify_tls_good_values_are_kept(value, tmp_path):
+    assert _load(tmp_path, verify_tls=value)["verify_tls"] == value
+
+
+# trusted turns signature checks off on every node: only a real bool may do that.
+@pytest.mark.parametrize("value", [None, "no", "false", "yes", 0, 1, "", [True]])
+def test_trusted_must_be_a_bool(value, tmp_path):
+    _names(_refusal(tmp_path, trusted=value), "mosmu:trusted", repr(value))
+
+
+@pytest.mark.parametrize("key", ["timeout", "apply_timeout"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), float("-inf"), -1e-9, 0.0])
+def test_timeouts_must_be_finite_and_positive(key, value, tmp_path):
+    _names(_refusal(tmp_path, **{key: value}), f"mosmu:{key}", repr(value))
+
+
+@pytest.mark.parametrize("key", ["timeout", "apply_timeout"])
+@pytest.mark.parametrize("value", [1e-3, 1, 10 ** 6, 86400.0])
+def test_small_and_large_finite_timeouts_are_kept(key, value, tmp_path):
+    assert _load(tmp_path, **{key: value})[key] == value
+
+
+def test_unset_optional_keys_are_not_validated_as_values(tmp_path):
+    """None means "default" for keystone_url, mos_version, mirror_staging and mirror_key."""
+    cfg = _load(tmp_path, keystone_url=None, mos_version=None, mirror_staging=None,
+                mirror_key=None)
+    assert (cfg["keystone_url"], cfg["mos_version"], cfg["mirror_staging"],
+            cfg["mirror_key"]) == (None, None, None, None)
+
+
+@pytest.mark.parametrize("path", ["/srv/upstream", "/srv/mos mirror"])
+def test_local_upstream_dir_is_not_a_url(path, tmp_path):
+    """An absolute mirror_upstream is a local directory: kept as given, never URL-checked."""
+    assert _load(tmp_path, mirror_upstream=path)["mirror_upstream"] == path
+
+
+def test_mirror_key_must_be_plain_ascii(tmp_path):
+    """An armoured key is 7-bit text: UTF-8 bytes mean a corrupted or wrong file."""
+    path = tmp_path / "key.asc"
+    path.write_bytes(KEY.replace("mQENBF", "mQENBF\u00e9").encode("utf-8"))
+    with pytest.raises(ConfigError) as err:
+        mosmu_config.read_key(str(path))
+    _names(str(err.value), str(path), "gpg --armor --export")
+
+
+@pytest.mark.parametrize("path", [None, 5, "key.asc", ""])
+def test_mirror_key_path_refusal_names_the_key_and_path(path):
+    with pytest.raises(ConfigError) as err:
+        mosmu_config.read_key(path)
+    _names(str(err.value), "mosmu:mirror_key", repr(path))
+
+
+def test_unreadable_mirror_key_names_the_path_and_the_export_command(tmp_path):
+    path = tmp_path / "missing.asc"
+    with pytest.raises(ConfigError) as err:
+        mosmu_config.read_key(str(path))
+    _names(str(err.value), str(path), "gpg --armor --export")
+
+
+def test_private_key_refusal_names_the_path_and_the_export_command(tmp_path):
+    path = tmp_path / "secret.asc"
+    path.write_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\n")
+    with pytest.raises(ConfigError) as err:
+        mosmu_config.read_key(str(path))
+    _names(str(err.value), str(path), "gpg --armor --export")
