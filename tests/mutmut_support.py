@@ -101,6 +101,7 @@ def pytest_collection_modifyitems(items):
 # -- `python tests/mutmut_support.py`: score per file and the surviving mutants ----------------
 
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255}   # mutmut exit codes: a test failed / timeout / type
+TIMEOUTS = {36, -24, 24, 152, 255}            # counted as killed, shown apart: a busy machine
 NO_TESTS = 33                                 # no unit test reaches the mutated function
 
 
@@ -129,19 +130,20 @@ def report(roots=("mutants",)):
     survivors, mutants not run yet are left out and counted per file)."""
     killed_all = done_all = pending_all = 0
     survivors = []
-    print(f"{'file':32} {'killed':>7} {'total':>6} {'score':>7}  (no tests)")
+    print(f"{'file':32} {'killed':>7} {'total':>6} {'score':>7}  (no tests, timeouts)")
     for name, codes in sorted(_codes(roots).items()):
         done = {k: c for k, c in codes.items() if c is not None}
         if not codes:
             continue
         killed = sum(c in KILLED for c in done.values())
         untested = sum(c == NO_TESTS for c in done.values())
+        timeouts = sum(c in TIMEOUTS for c in done.values())
         survivors += sorted(k for k, c in done.items() if c not in KILLED)
         killed_all, done_all = killed_all + killed, done_all + len(done)
         score = 100.0 * killed / len(done) if done else 0.0
         pending = len(codes) - len(done)
         pending_all += pending
-        print(f"{name:32} {killed:7} {len(done):6} {score:6.1f}%  ({untested})"
+        print(f"{name:32} {killed:7} {len(done):6} {score:6.1f}%  ({untested}, {timeouts})"
               + (f"  {pending} not run" if pending else ""))
     overall = 100.0 * killed_all / done_all if done_all else 0.0
     print(f"{'TOTAL':32} {killed_all:7} {done_all:6} {overall:6.1f}%"
