@@ -276,14 +276,15 @@ class Catalog:
 def mos_version_of_release(release):
     """MOS version of a Nailgun release: ``liberty-8.0`` -> ``8.0``, ``2014.1`` -> ``5.0``.
 
-    Nailgun's ``Release.environment_version``: the part after the first dash (reference/FUEL.md).
+    Nailgun's ``Release.environment_version`` (``version.split('-')[1]``); without a dash the
+    whole version, where Nailgun gives ``''`` (either way no catalog row unless it is one).
     """
     version = release.get("version")
     if not isinstance(version, str):
         raise ValueError(f"release version {version!r} is not a string")
     if version == "2014.1":
         return "5.0"
-    return version.split("-", 1)[1] if "-" in version else version
+    return version.split("-")[1] if "-" in version else version
 
 
 def distro_of_release(release):
