@@ -45,16 +45,22 @@ def parse_apt_version(text):
 
 # ``W:`` lines that mean failure. apt < 1.1 (Ubuntu 14.04: MOS 7.0/8.0 nodes) reports a bad or
 # missing signature only as a warning and exits 0; with the ``--force-yes`` it needs, the upgrade
-# would then install the unauthenticated packages.
-FAILED_WARNINGS = ("Failed to fetch", "Some index files failed", "GPG error", "is not signed")
+# would then install the unauthenticated packages. A ``trusted`` plan (``[trusted=yes]``) gets
+# the same warnings from every apt and goes on by design.
+FAILED_WARNINGS = ("Failed to fetch", "Some index files failed")
+SIGNATURE_WARNINGS = ("GPG error", "is not signed")
 
 
-def update_errors(stdout, stderr):
-    """Lines of ``apt-get update`` output that mean failure even when rc is 0."""
+def update_errors(stdout, stderr, trusted=False):
+    """Lines of ``apt-get update`` output that mean failure even when rc is 0.
+
+    :param trusted: the plan skips signature checks: signature warnings are not failures
+    """
+    warnings = FAILED_WARNINGS if trusted else FAILED_WARNINGS + SIGNATURE_WARNINGS
     bad = []
     for line in (stdout + "\n" + stderr).splitlines():
         if line.startswith(("E:", "Err:")) or (
-                line.startswith("W:") and any(text in line for text in FAILED_WARNINGS)):
+                line.startswith("W:") and any(text in line for text in warnings)):
             bad.append(line.strip())
     return bad
 
@@ -217,7 +223,7 @@ class Apt:
         return ["apt-get", "-q", *self.options(), "update"]
 
     def refresh_errors(self, ret):
-        errors = update_errors(ret["stdout"], ret["stderr"])
+        errors = update_errors(ret["stdout"], ret["stderr"], trusted=self.plan.trusted)
         if ret["retcode"] != 0 and not errors:
             errors = [f"exit {ret['retcode']}"]
         return errors

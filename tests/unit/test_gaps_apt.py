@@ -303,6 +303,22 @@ def test_refresh_errors(ret, errors):
     assert _apt().refresh_errors(ret) == errors
 
 
+NO_PUBKEY = ("W: GPG error: http://10.20.0.2:8080 mos8.0-updates InRelease: The following "
+             "signatures couldn't be verified because the public key is not available: "
+             "NO_PUBKEY D9E3886312AAC5F2")
+
+
+@pytest.mark.parametrize("trusted, errors", [(False, [NO_PUBKEY]), (True, [])])
+def test_signature_warnings_fail_unless_the_plan_is_trusted(trusted, errors):
+    """[trusted=yes] makes every apt warn about the signature and go on by design; without it
+    the warning is a failure (apt 1.0 would install the packages unauthenticated)."""
+    ret = {"retcode": 0, "stdout": "", "stderr": NO_PUBKEY + "\n"}
+    assert _apt(trusted=trusted).refresh_errors(ret) == errors
+    assert mosmu_apt.update_errors("", NO_PUBKEY, trusted=trusted) == errors
+    failed = "W: Failed to fetch http://x/dists/mos8.0-updates/Release  Connection refused"
+    assert mosmu_apt.update_errors("", failed, trusted=trusted) == [failed]
+
+
 SIMULATION = """\
 NOTE: This is only a simulation!
 Reading package lists...
