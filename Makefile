@@ -24,14 +24,15 @@ bench: deps
 # Mutation testing of _utils/ against the unit tier only (mutmut, configured in setup.cfg; see
 # docs/testing.md). Long, so not part of `test`. Without MUTANTS the run starts from scratch
 # (mutmut keeps old results, which new tests would not revisit); MUTANTS="_utils.mosmu_apt*"
-# re-runs just those mutants on the existing mutants/. MUTATE_JOBS workers (2 cores here).
+# re-runs just those mutants on the existing mutants/. MUTATE_JOBS workers: 6 on 2 cores, as
+# the slow tests mostly wait on sockets and rsync.
 MUTANTS ?=
-MUTATE_JOBS ?= 2
+MUTATE_JOBS ?= 6
 mutate: deps
 	$(VENV)/bin/pip install -q "mutmut==3.8.1"
 	$(if $(MUTANTS),,rm -rf mutants)
 	$(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
-	$(PY) tests/mutmut_support.py
+	$(PY) tests/mutmut_support.py --fail-under 85
 
 # Salt release matrix: one venv per version under .venv-matrix/, the whole suite on each
 # (TESTS=tests/unit for one tier; SALT_VERSIONS="3006 3007 3008.4" to choose). Not in CI.
