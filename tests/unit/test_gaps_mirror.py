@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import stat
 import subprocess
 
 import pytest
@@ -1533,3 +1534,30 @@ def test_apt_release_without_a_sha256_field_lists_nothing(tmp_path):
     assert APT_B.indices(str(tmp_path), "s") == []
     with pytest.raises(MirrorError, match="lists no Packages index"):
         APT_B.check(str(tmp_path), "s")
+
+
+def test_apt_packages_keeps_the_highest_version_whichever_suite_comes_first(tmp_path):
+    apt_suite(tmp_path, UPD, {"e": ("1", b"e1"), "f": ("3", b"f3")})
+    apt_suite(tmp_path, SEC, {"e": ("2", b"e2"), "f": ("2", b"f2")})
+    assert APT_B.packages(str(tmp_path)) == {"e:all": "2", "f:all": "3"}
+
+
+def test_apt_check_reads_stanzas_after_one_without_a_filename(tmp_path):
+    dist = tmp_path / "dists" / UPD
+    put(tmp_path / "pool/b.deb", b"bb")
+    put(dist / "main/binary-amd64/Packages",
+        "Package: a\nVersion: 1\n\n" + stanza("b", "1", "pool/b.deb", b"bb"))
+    release(str(dist), ["main/binary-amd64/Packages"])
+    assert APT_B.check(str(tmp_path), UPD) == {"pool/b.deb": (2, "sha256", sha(b"bb"))}
+
+
+def test_link_known_makes_directories_the_web_server_can_traverse(tmp_path):
+    prev = _snap(tmp_path, IDS[0], {"a": ("1", b"a")})
+    new = str(tmp_path / "new")
+    entry = {deb_rel("a", "1"): (1, "sha256", sha(b"a"))}
+    old = os.umask(0)
+    try:
+        assert mosmu_mirror._link_known(prev, new, entry, entry) == []
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(os.path.join(new, "pool/main")).st_mode) == 0o755
