@@ -22,6 +22,7 @@ import pytest
 import mosmu_catalog
 import mosmu_mirror
 from mosmu_errors import MirrorError
+from tests.mirror import helpers
 
 APT = mosmu_catalog.Catalog().get("ubuntu", "8.0")
 YUM = mosmu_catalog.Catalog().get("centos", "8.0")
@@ -706,32 +707,14 @@ def test_yum_packages_over_units_skips_missing_primary(tmp_path):
 
 # -- signatures (a throwaway key in its own gpg home) ----------------------------------------
 
-def _run(argv):
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-class _Key:
-    def __init__(self, home, uid):
-        self.home = str(home)
-        os.makedirs(self.home, mode=0o700, exist_ok=True)
-        self.gpg("--passphrase", "", "--pinentry-mode", "loopback", "--quick-gen-key", uid,
-                 "ed25519", "sign", "never")
-        self.public = self.gpg("--armor", "--export")
-
-    def gpg(self, *args):
-        return _run(["gpg", "--batch", "--homedir", self.home, *args])
+class _Key(helpers.Gpg):
+    """The mirror tier's throwaway key, signing any file (not only a suite's Release)."""
 
     def clearsign(self, src, dest):
-        self.gpg("--yes", "--clearsign", "-o", str(dest), str(src))
+        self._gpg("--yes", "--clearsign", "-o", str(dest), str(src))
 
     def detach(self, src, dest):
-        self.gpg("--yes", "-abs", "-o", str(dest), str(src))
-
-    def close(self):
-        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "gpg-agent"],
-                       capture_output=True, check=False)
+        self._gpg("--yes", "-abs", "-o", str(dest), str(src))
 
 
 @pytest.fixture(scope="session")
