@@ -16,6 +16,9 @@ short highstate form shown above, completed from the built-in catalog.
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+import mosmu_noderun
+import mosmu_plan
+
 __virtualname__ = "mosmu"
 
 
@@ -23,12 +26,6 @@ def __virtual__():
     if "mosmu.upgrade" not in __salt__:
         return (False, "the mosmu execution module is not loaded (run saltutil.sync_all)")
     return __virtualname__
-
-
-def _describe(changes):
-    items = [f"{name} {v['old'] or '(new)'} -> {v['new'] or '(removed)'}"
-             for name, v in sorted(changes.items())]
-    return ", ".join(items[:10]) + (f" and {len(items) - 10} more" if len(items) > 10 else "")
 
 
 def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-name
@@ -58,7 +55,7 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
     except SaltInvocationError as err:
         ret["comment"] = str(err)
         return ret
-    label = f"MOS {the_plan['mos_version']} ({the_plan['distro']})"
+    plan_obj = mosmu_plan.Plan.from_pillar(the_plan)
 
     if __opts__["test"]:
         try:
@@ -68,25 +65,19 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
             return ret
         ret["changes"] = todo
         ret["result"] = None if todo else True
-        ret["comment"] = (f"would upgrade {len(todo)} package(s): {_describe(todo)}" if todo
-                          else f"{label} MU packages are up to date")
+        ret["comment"] = mosmu_noderun.pending_comment(plan_obj, todo)
         return ret
 
     try:
-        done = __salt__["mosmu.upgrade"](the_plan, node_root)
+        done = __salt__["mosmu.upgrade"](the_plan, node_root,
+                                         run_id=__pillar__.get("mosmu_run"))
     except CommandExecutionError as err:
         info = getattr(err, "info", None) or {}
         ret["changes"] = info.get("changes", {})
-        ret["comment"] = f"{getattr(err, 'error', err)}; status UPDATE=FAIL"
+        recorded = "; status UPDATE=FAIL" if info.get("recorded", True) else ""
+        ret["comment"] = f"{getattr(err, 'error', err)}{recorded}"
         return ret
     ret["result"] = True
     ret["changes"] = done["changes"]
-    notes = []
-    if done["recovered"]:
-        notes.append(f"recovered first: {'; '.join(done['recovered'])}")
-    if done["kept_back"]:
-        notes.append(f"kept back: {', '.join(done['kept_back'])}")
-    ret["comment"] = "; ".join(
-        [f"upgraded {len(done['changes'])} package(s): {_describe(done['changes'])}"
-         if done["changes"] else f"{label} MU packages are up to date", *notes])
+    ret["comment"] = mosmu_noderun.done_comment(plan_obj, done)
     return ret

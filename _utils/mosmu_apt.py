@@ -196,8 +196,17 @@ class Apt:
         """``dpkg --audit``: packages a killed run left half-installed or unconfigured."""
         return ["dpkg", *self._dpkg_root(), "--audit"]
 
-    def interrupted(self, audit_stdout):
-        """Problems to recover from: dpkg's audit and an unfinished dpkg journal."""
+    @property
+    def journal_dir(self):
+        """Where an interrupted dpkg leaves its journal (numbered files)."""
+        return node_path(self.root, "var/lib/dpkg/updates")
+
+    def interrupted(self, audit_stdout, journal=()):
+        """Problems to recover from: dpkg's audit and an unfinished dpkg journal.
+
+        :param audit_stdout: what ``audit_argv`` printed
+        :param journal: the names in :attr:`journal_dir` (as the executor listed them)
+        """
         problems, header = [], None
         for line in audit_stdout.splitlines():
             if line.startswith(" ") and line.strip():
@@ -206,8 +215,7 @@ class Apt:
                 header = line.strip().rstrip(".").lower()
             elif not line.strip():
                 header = None
-        updates = node_path(self.root, "var/lib/dpkg/updates")
-        if os.path.isdir(updates) and any(n.isdigit() for n in os.listdir(updates)):
+        if any(n.isdigit() for n in journal):
             problems.append("dpkg was interrupted (unfinished journal in /var/lib/dpkg/updates)")
         return problems
 

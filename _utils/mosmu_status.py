@@ -8,7 +8,8 @@ so fleets where some nodes were updated by the old tool read the same way.
 import datetime
 import json
 import os
-import tempfile
+
+import mosmu_exec
 
 STATUS_FILE = "var/log/mos_apply_mu.status"
 STATUS_PATH = "/" + STATUS_FILE
@@ -30,52 +31,59 @@ def state_of(line):
     return "UNKNOWN"
 
 
-def read(root):
-    """``{"state", "line", "record"}`` from the node root's files."""
-    path = os.path.join(root, STATUS_FILE)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = [ln.rstrip("\n") for ln in handle if ln.strip()]
-    except FileNotFoundError:
-        lines = None
+def parse(status_text, record_text):
+    """``{"state", "line", "record"}`` from the texts of the two files (None: missing)."""
+    lines = None
+    if status_text is not None:
+        lines = [ln.rstrip("\n") for ln in status_text.splitlines() if ln.strip()]
     line = lines[-1] if lines else None
     record = None
-    try:
-        with open(os.path.join(root, RECORD_FILE), encoding="utf-8") as handle:
-            record = json.load(handle)
-    except FileNotFoundError:
-        pass
-    except ValueError:
-        record = {"error": f"{RECORD_FILE} is not valid JSON"}
+    if record_text is not None:
+        try:
+            record = json.loads(record_text)
+        except ValueError:
+            record = {"error": f"{RECORD_FILE} is not valid JSON"}
     return {"state": state_of(line), "line": line, "record": record}
 
 
-def atomic_write(path, text):
-    """Replace ``path`` with ``text`` in one rename (mode 0644), creating its directory."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mosmu-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def paths(root):
+    """``(status file, record file)`` under a node root."""
+    return os.path.join(root, STATUS_FILE), os.path.join(root, RECORD_FILE)
+
+
+def read_ops(root):
+    """The executor operations that read a node's status (give their results to parse)."""
+    status, record = paths(root)
+    return [mosmu_exec.Read(status), mosmu_exec.Read(record)]
+
+
+def read(root):
+    """``{"state", "line", "record"}`` from a local node root's files."""
+    return parse(*mosmu_exec.LocalExecutor(root, None, None).batch(read_ops(root)))
+
+
+atomic_write = mosmu_exec.atomic_write
+
+
+def started_ops(root):
+    """Start a run: the file holds ``STARTED`` only (as the old tool's ``echo >``)."""
+    return [mosmu_exec.Write(paths(root)[0], STARTED + "\n")]
+
+
+def result_ops(root, state, record):
+    """Append ``UPDATE=OK|FAIL`` and store the JSON record beside it."""
+    status, record_path = paths(root)
+    return [mosmu_exec.Append(status, LINES[state] + "\n"),
+            mosmu_exec.Write(record_path, json.dumps(dict(record, state=state), indent=2,
+                                                     sort_keys=True) + "\n")]
 
 
 def write_started(root):
-    """Start a run: the file holds ``STARTED`` only (as the old tool's ``echo >``)."""
-    atomic_write(os.path.join(root, STATUS_FILE), STARTED + "\n")
+    mosmu_exec.LocalExecutor(root, None, None).batch(started_ops(root))
 
 
 def write_result(root, state, record):
-    """Append ``UPDATE=OK|FAIL`` and store the JSON record beside it."""
-    path = os.path.join(root, STATUS_FILE)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(LINES[state] + "\n")
-    atomic_write(os.path.join(root, RECORD_FILE),
-                  json.dumps(dict(record, state=state), indent=2, sort_keys=True) + "\n")
+    mosmu_exec.LocalExecutor(root, None, None).batch(result_ops(root, state, record))
 
 
 def now():
@@ -93,18 +101,28 @@ class NodeRun:
 
     .. code-block:: python
 
-        with NodeRun(root, {"mos_version": "8.0"}) as run:
+        with NodeRun(executor, {"mos_version": "8.0"}, previous) as run:
             run.step("refresh")
             ...
             run.start()
             run.step("upgrade")
+
+    A status that cannot be written (a full or read-only ``/var/log``) is a failure of the
+    run with that cause (:class:`mosmu_exec.NodeIOError`), never a silent OK: the old
+    ``UPDATE=OK`` of an earlier run would otherwise still read as this run's result.
+
+    :param executor: the node's executor (``mosmu_exec``); its ``root`` is the node root
+    :param record: the start of the JSON record (plan, run id...)
+    :param previous: the node's status before the run (:func:`parse`)
     """
 
-    def __init__(self, root, record):
-        self.root = root
+    def __init__(self, executor, record, previous):
+        self.executor = executor
+        self.root = executor.root
         self.record = dict(record, started=now())
-        self.previous = read(root)
+        self.previous = previous
         self.started = False
+        self.recorded = False     # the result line and record are on the node
         self.current = None
 
     def step(self, name):
@@ -115,7 +133,7 @@ class NodeRun:
     def start(self):
         """Write ``STARTED`` once, before the first change to the node."""
         if not self.started:
-            write_started(self.root)
+            self.executor.batch(started_ops(self.root))
             self.started = True
 
     def __enter__(self):
@@ -123,10 +141,20 @@ class NodeRun:
 
     def __exit__(self, exc_type, exc, _tb):
         self.record["finished"] = now()
+        state = "FAIL" if exc is not None else "OK" if self.started else None
+        if state is None:
+            return False
+        record = self.record
         if exc is not None:
+            record = dict(record, failed_step=self.current, error=str(exc) or exc_type.__name__)
+        try:
             self.start()
-            write_result(self.root, "FAIL", dict(self.record, failed_step=self.current,
-                                                 error=str(exc) or exc_type.__name__))
-        elif self.started:
-            write_result(self.root, "OK", self.record)
+            self.executor.batch(result_ops(self.root, state, record))
+            self.recorded = True
+        except mosmu_exec.NodeIOError as err:
+            why = f"; the run had failed: {exc}" if exc is not None else \
+                "; the upgrade itself finished, but the node's status does not say so"
+            raise mosmu_exec.NodeIOError(
+                f"could not record {LINES[state]} in {STATUS_PATH}: {err}{why}; free or "
+                "remount /var/log on the node, then rerun", err.path) from (exc or err)
         return False

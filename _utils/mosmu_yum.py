@@ -139,10 +139,13 @@ class Yum:
         """A no-op listing: unfinished transactions are files, checked in ``interrupted``."""
         return None
 
-    def interrupted(self, _audit_stdout):
-        path = os.path.join(self.root, TRANSACTIONS)
-        if os.path.isdir(path) and any(n.startswith("transaction-all")
-                                       for n in os.listdir(path)):
+    @property
+    def journal_dir(self):
+        """Where a killed yum leaves its unfinished transactions (``transaction-all.*``)."""
+        return os.path.join(self.root, TRANSACTIONS)
+
+    def interrupted(self, _audit_stdout, journal=()):
+        if any(n.startswith("transaction-all") for n in journal):
             return ["an unfinished yum transaction (transaction-all.* in /var/lib/yum)"]
         return []
 

@@ -202,19 +202,18 @@ def test_yum_parsers():
 
 def test_yum_interrupted_transaction_is_detected(tmp_path):
     backend = _backend("centos", "6.1", root=str(tmp_path))
-    assert backend.interrupted("") == []
-    (tmp_path / "var/lib/yum").mkdir(parents=True)
-    (tmp_path / "var/lib/yum/transaction-all.2016-01-01.12:00.01").write_text("x")
-    assert len(backend.interrupted("")) == 1
+    assert backend.journal_dir == str(tmp_path / "var/lib/yum")
+    assert backend.interrupted("", []) == []
+    assert len(backend.interrupted("", ["transaction-all.2016-01-01.12:00.01"])) == 1
 
 
 def test_apt_interrupted_dpkg_journal_is_detected(tmp_path):
     backend = _backend("ubuntu", "8.0", root=str(tmp_path))
-    (tmp_path / "var/lib/dpkg/updates").mkdir(parents=True)
-    assert backend.interrupted("") == []
-    (tmp_path / "var/lib/dpkg/updates/0001").write_text("")
-    assert len(backend.interrupted("")) == 1
-    assert backend.interrupted("The following packages are only half configured.\n x  X\n") == [
+    assert backend.journal_dir == str(tmp_path / "var/lib/dpkg/updates")
+    assert backend.interrupted("", []) == []
+    assert len(backend.interrupted("", ["0001"])) == 1
+    assert backend.interrupted("The following packages are only half configured.\n x  X\n",
+                               ["0001"]) == [
         "dpkg --audit: x (the following packages are only half configured)",
         "dpkg was interrupted (unfinished journal in /var/lib/dpkg/updates)"]
 

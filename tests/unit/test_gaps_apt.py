@@ -428,14 +428,11 @@ def test_interrupted_without_a_header_and_clean(tmp_path):
     ([], False), (["tmp.i"], False), (["0001"], True), (["tmp.i", "0007"], True),
 ])
 def test_unfinished_dpkg_journal(tmp_path, names, interrupted):
-    updates = tmp_path / "var/lib/dpkg/updates"
-    updates.mkdir(parents=True)
-    for name in names:
-        (updates / name).write_text("")
-    got = _apt(root=str(tmp_path)).interrupted("")
+    apt = _apt(root=str(tmp_path))
+    got = apt.interrupted("", names)
     assert len(got) == interrupted and all("/var/lib/dpkg/updates" in p for p in got)
     # the journal of the node root, never the host's
-    assert _apt(root=str(tmp_path / "other")).interrupted("") == []
+    assert apt.journal_dir == str(tmp_path / "var/lib/dpkg/updates")
 
 
 def test_plan_with_a_trailing_slash_url_still_writes_one_slash():

@@ -15,6 +15,7 @@ import tempfile
 
 import pytest
 
+import mosmu_exec
 import mosmu_status
 
 STATUS = "var/log/mos_apply_mu.status"
@@ -88,6 +89,13 @@ def test_files_are_utf8_whatever_the_locale(tmp_path):
     path = tmp_path / "etc/mosmu/sources.list.d/mos-updates.list"
     mosmu_status.atomic_write(str(path), "# d\u00e9p\u00f4t MOS\ndeb x\n")
     assert path.read_bytes() == "# d\u00e9p\u00f4t MOS\ndeb x\n".encode()
+
+
+def node_run(tmp_path, record):
+    """A NodeRun on a local node root, as the execution module builds it."""
+    root = str(tmp_path)
+    return mosmu_status.NodeRun(mosmu_exec.LocalExecutor(root, None, None), record,
+                                mosmu_status.read(root))
 
 
 # -- atomic_write ------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def test_now_is_utc_to_the_second():
 # -- NodeRun -----------------------------------------------------------------------------------
 
 def test_a_run_with_nothing_to_do_writes_nothing(tmp_path):
-    with mosmu_status.NodeRun(str(tmp_path), {"mos_version": "8.0"}) as run:
+    with node_run(tmp_path, {"mos_version": "8.0"}) as run:
         run.step("refresh")
         run.step("simulate")
     assert not (tmp_path / "var").exists()
@@ -191,7 +199,7 @@ def test_a_run_with_nothing_to_do_writes_nothing(tmp_path):
 
 def test_a_successful_run(tmp_path):
     given = {"mos_version": "8.0"}
-    with mosmu_status.NodeRun(str(tmp_path), given) as run:
+    with node_run(tmp_path, given) as run:
         assert run.root == str(tmp_path) and run.current is None and run.started is False
         run.step("refresh")
         run.start()
@@ -213,7 +221,7 @@ def test_a_successful_run(tmp_path):
 
 
 def test_a_failed_step_ends_as_update_fail_and_the_error_propagates(tmp_path):
-    run = mosmu_status.NodeRun(str(tmp_path), {"mos_version": "8.0"})
+    run = node_run(tmp_path, {"mos_version": "8.0"})
     with pytest.raises(RuntimeError, match="apt-get failed"), run:
         run.step("refresh")
         run.start()
@@ -228,7 +236,7 @@ def test_a_failed_step_ends_as_update_fail_and_the_error_propagates(tmp_path):
 
 
 def test_a_failure_before_start_still_reads_as_the_old_tool(tmp_path):
-    with pytest.raises(ValueError, match="bad plan"), mosmu_status.NodeRun(str(tmp_path), {}):
+    with pytest.raises(ValueError, match="bad plan"), node_run(tmp_path, {}):
         raise ValueError("bad plan")
     assert _status(tmp_path) == "STARTED\nUPDATE=FAIL\n"
     record = _record(tmp_path)
@@ -236,7 +244,7 @@ def test_a_failure_before_start_still_reads_as_the_old_tool(tmp_path):
 
 
 def test_an_error_without_a_message_is_named_by_its_type(tmp_path):
-    run = mosmu_status.NodeRun(str(tmp_path), {})
+    run = node_run(tmp_path, {})
     with pytest.raises(TimeoutError), run:
         run.step("audit")
         raise TimeoutError()
@@ -247,7 +255,7 @@ def test_an_error_without_a_message_is_named_by_its_type(tmp_path):
 def test_the_previous_run_is_read_before_anything_is_written(tmp_path):
     (tmp_path / "var/log").mkdir(parents=True)
     (tmp_path / STATUS).write_text("STARTED\nUPDATE=FAIL\n")
-    with mosmu_status.NodeRun(str(tmp_path), {}) as run:
+    with node_run(tmp_path, {}) as run:
         run.start()
     assert run.previous == {"state": "FAIL", "line": "UPDATE=FAIL", "record": None}
     assert mosmu_status.read(str(tmp_path))["state"] == "OK"

@@ -177,11 +177,9 @@ def test_recover_argvs(tools, root, argvs):
     (["transaction-all.2016-01-01.12:00.01"], True),
 ])
 def test_unfinished_transaction(tmp_path, names, interrupted):
-    path = tmp_path / "var/lib/yum"
-    path.mkdir(parents=True)
-    for name in names:
-        (path / name).write_text("")
-    got = _yum(root=str(tmp_path)).interrupted("")
+    yum = _yum(root=str(tmp_path))
+    assert yum.journal_dir == str(tmp_path / "var/lib/yum")
+    got = yum.interrupted("", names)
     assert len(got) == interrupted and all("transaction-all" in p for p in got)
 
 
