@@ -1,9 +1,10 @@
 """mosmu runner: apply MOS maintenance updates to the nodes of Fuel environments.
 
 Arguments -> one validated request (no I/O before) -> Nailgun inventory -> node selection ->
-per-environment plans from the release catalog -> mirror sync and pre-flight -> ``state.apply
-mosmu`` on the nodes' minions in waves -> one report entry per node and a top-level
-``retcode``.
+per-environment plans from the release catalog -> mirror sync and pre-flight -> in waves,
+``state.apply mosmu`` on the nodes that have a minion and the same node run
+(``mosmu_noderun``) over ssh on the nodes that have none (``mosmu_ssh``) -> one report entry
+per node and a top-level ``retcode``.
 
 This module is Salt glue only: what to do is decided in ``_utils`` (``mosmu_request``,
 ``mosmu_select``, ``mosmu_plan``, ``mosmu_waves``, ``mosmu_report``, ``mosmu_lock``...), the
@@ -13,6 +14,7 @@ the job cache and on the event bus. Every failure ends as ``{"error": "...", "re
 one line naming cause and fix, never a traceback.
 """
 
+import concurrent.futures
 import dataclasses
 import functools
 import logging
@@ -30,11 +32,14 @@ import mosmu_config
 import mosmu_fuel
 import mosmu_lock
 import mosmu_minions
+import mosmu_exec
 import mosmu_mirror
+import mosmu_noderun
 import mosmu_plan
 import mosmu_report
 import mosmu_request
 import mosmu_select
+import mosmu_ssh
 import mosmu_status
 import mosmu_validate
 import mosmu_waves
@@ -123,15 +128,26 @@ def _jid():
     return globals().get("__jid__") or time.strftime("%Y%m%d%H%M%S")
 
 
+def _sdb(value, key):
+    if not str(value or "").startswith("sdb://"):
+        return value
+    secret = salt.utils.sdb.sdb_get(value, __opts__)
+    if not secret or secret == value:
+        raise ConfigError(f"mosmu:{key} points to an sdb:// URI that returned nothing; "
+                          "check the sdb profile in the master config")
+    return secret
+
+
 def _config(master_ip=None):
     raw = __opts__.get("mosmu")
-    if isinstance(raw, dict) and str(raw.get("password", "")).startswith("sdb://"):
-        secret = salt.utils.sdb.sdb_get(raw["password"], __opts__)
-        if not secret or secret == raw["password"]:
-            raise ConfigError("mosmu:password points to an sdb:// URI that returned nothing; "
-                              "check the sdb profile in the master config")
-        raw = dict(raw, password=secret)
+    if isinstance(raw, dict):
+        raw = dict(raw, password=_sdb(raw.get("password"), "password"))
+        if isinstance(raw.get("ssh"), dict) and "priv" in raw["ssh"]:
+            raw["ssh"] = dict(raw["ssh"], priv=_sdb(raw["ssh"]["priv"], "ssh:priv"))
     cfg = mosmu_config.load(raw, master_ip=master_ip)
+    if cfg["ssh"] is not None and cfg["ssh"]["known_hosts"] is None:
+        cfg["ssh"]["known_hosts"] = os.path.join(__opts__["pki_dir"], "ssh",
+                                                 "mosmu_known_hosts")
     try:
         cfg["catalog"] = mosmu_catalog.Catalog(cfg["catalog"], cfg["mirror_key"])
     except ValueError as err:
@@ -158,15 +174,33 @@ def _plan(cfg, req):
             plans[env_id] = {"plan": plan, "dropped": dropped}
         except ValueError as err:
             plans[env_id] = {"error": f"{err}; fix the argument or add a catalog row"}
-    index = mosmu_minions.minion_index(__opts__, cfg["match"])
-    for node in mosmu_minions.map_nodes(chosen["selected"], index, cfg["match"]):
+    transport = req.transport or cfg["transport"]
+    if transport == "ssh" and cfg["ssh"] is None:
+        raise ConfigError("transport=ssh needs a mosmu:ssh section in the master config (see "
+                          "docs/configuration.md)")
+    index = mosmu_minions.minion_index(__opts__, cfg["match"]) if transport != "ssh" else {}
+    nodes_in = chosen["selected"]
+    mapped = mosmu_minions.map_nodes(nodes_in, index, cfg["match"]) if transport != "ssh" \
+        else [dict(n, minion=None, candidates=[]) for n in nodes_in]
+    for node in mapped:
         plan = plans[node["cluster"]]
         if "error" in plan:
             skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
                             "reason": plan["error"], "failed": True})
             continue
-        selected.append(dict(node, mos_version=plan["plan"].mos_version))
+        selected.append(dict(node, mos_version=plan["plan"].mos_version,
+                             transport=_transport_of(node, transport, cfg)))
     return {"envs": chosen["envs"], "plans": plans, "selected": selected, "skipped": skipped}
+
+
+def _transport_of(node, transport, cfg):
+    """``minion``, ``ssh`` or None (neither): the minion when one maps (unless
+    ``transport=ssh``), ssh when configured (unless ``transport=minion``)."""
+    if node["minion"] and transport != "ssh":
+        return "minion"
+    if cfg["ssh"] is not None and transport != "minion" and not node["candidates"]:
+        return "ssh"
+    return None
 
 
 def _unmapped(node, match):
@@ -176,7 +210,8 @@ def _unmapped(node, match):
             f"{', '.join(node['candidates'])}; fix their grains or set mosmu:match fqdn")
     return mosmu_report.entry(
         node, "NO_MINION", comment=f"no minion matches {match} of node-{node['id']} "
-        f"({node['ip']}); is its salt-minion running and its key accepted (salt-key -L)?")
+        f"({node['ip']}); is its salt-minion running and its key accepted (salt-key -L)? "
+        "Or reach it over ssh: add a mosmu:ssh section (docs/configuration.md)")
 
 
 # -- public functions -----------------------------------------------------------------------
@@ -204,6 +239,9 @@ def nodes(**kwargs):
         Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
     master_ip
         Master IP the nodes reach; default from config or ``/etc/fuel/astute.yaml``.
+    transport
+        ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
+        ``mosmu:transport``.
 
     CLI Example:
 
@@ -215,7 +253,7 @@ def nodes(**kwargs):
     req = mosmu_request.parse(kwargs, mosmu_request.NODES)
     plan = _plan(_config(req.master_ip), req)
     keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
-            "online", "mos_version", "minion", "candidates")
+            "online", "mos_version", "transport", "minion", "candidates")
     failed = [s for s in plan["skipped"] if s.get("failed")]
     return _rendered({"selected": [{k: n.get(k) for k in keep} for n in plan["selected"]],
                       "skipped": plan["skipped"], "retcode": _retcode(2 if failed else 0)})
@@ -272,29 +310,84 @@ def _pin_snapshots(cfg, plans, mirror):
                 entry["plan"] = dataclasses.replace(plan, path=snapshot)
 
 
-def _collect_status(client, minions):
-    """``{minion: mosmu.status return or None}`` in one publish."""
-    if not minions:
-        return {}
-    rets = client.cmd(minions, "mosmu.status", tgt_type="list", timeout=STATUS_TIMEOUT,
-                      full_return=True)
-    return {m: (rets.get(m) or {}).get("ret") if rets.get(m) else None for m in minions}
+def _check_ssh_files(ssh, test):
+    if not os.path.isfile(ssh["priv"]):
+        raise ConfigError(f"mosmu:ssh:priv {ssh['priv']} does not exist; point it at the key "
+                          "the nodes accept (on a Fuel master: /root/.ssh/id_rsa)")
+    path = ssh["known_hosts"]
+    if os.path.isfile(path):
+        return
+    if not ssh["accept_new_hostkeys"]:
+        raise ConfigError(f"mosmu:ssh:known_hosts {path} does not exist: record the nodes' host "
+                          "keys there (ssh-keyscan -p PORT HOST, after checking each "
+                          "fingerprint), or set mosmu:ssh:accept_new_hostkeys: True")
+    if not test:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                  encoding="ascii"):
+            pass
 
 
-def _retry_filter(client, mapped, plans):
+def _ssh_session(cfg, nodes, test):
+    """A :class:`mosmu_ssh.Session` for the ssh nodes among ``nodes`` (None when none)."""
+    ssh_nodes = [n for n in nodes if n.get("transport") == "ssh"]
+    if not ssh_nodes:
+        return None
+    _check_ssh_files(cfg["ssh"], test)
+    try:
+        targets = mosmu_ssh.targets(ssh_nodes, cfg["ssh"])
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    return mosmu_ssh.Session(targets, cfg["ssh"]["parallel"], test=test)
+
+
+def _ssh_status(session, node):
+    try:
+        return mosmu_noderun.status(session.executor(node["ip"]))
+    except mosmu_ssh.SshError as err:
+        return err
+    except mosmu_exec.NodeIOError as err:
+        return f"reading the status over ssh failed: {err}"
+
+
+def _collect_status(client, nodes, session=None):
+    """``{ip: mosmu.status return, an SshError or None}``: one publish for the minion
+    nodes, the ssh nodes read in parallel."""
+    out = {}
+    minion_nodes = [n for n in nodes if n.get("transport", "minion") == "minion"]
+    if minion_nodes:
+        rets = client.cmd([n["minion"] for n in minion_nodes], "mosmu.status",
+                          tgt_type="list", timeout=STATUS_TIMEOUT, full_return=True)
+        for node in minion_nodes:
+            ret = rets.get(node["minion"])
+            out[node["ip"]] = ret.get("ret") if isinstance(ret, dict) else None
+    futures = {session.submit(_ssh_status, session, n): n for n in nodes
+               if n.get("transport") == "ssh"}
+    for future, node in futures.items():
+        out[node["ip"]] = future.result()
+    return out
+
+
+def _status_entry(node, ret):
+    if isinstance(ret, mosmu_ssh.SshError):
+        return mosmu_report.run_entry(node, error=(ret.kind, str(ret)))
+    return mosmu_report.status_from_record(node, ret)
+
+
+def _retry_filter(client, mapped, plans, session=None):
     """``(to_update, skipped)``: only nodes whose last run is not OK (retry_failed).
 
     A node counts as done only when its last status is OK for the same MOS version and repos
     as this run's plan: a node skipped by an earlier failed run, whose older OK was for other
     repos, is retried.
     """
-    status = _collect_status(client, [n["minion"] for n in mapped])
+    status = _collect_status(client, mapped, session)
     keep, skipped = [], []
     for node in mapped:
-        ret = status.get(node["minion"])
+        ret = status.get(node["ip"])
         plan = plans[node["cluster"]]["plan"]
         record = (ret.get("record") or {}) if isinstance(ret, dict) else {}
-        same = (record.get("mos_version"), record.get("repos")) == \
+        same = isinstance(record, dict) and (record.get("mos_version"), record.get("repos")) == \
             (plan.mos_version, plan.repo_names)
         if isinstance(ret, dict) and ret.get("state") == "OK" and same:
             skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
@@ -323,40 +416,96 @@ def _sync_modules(client, mapped, report):
     return alive
 
 
-def _run_wave(client, wave, pillar, test, cfg):
-    """``state.apply mosmu`` on one wave; returns ``{minion: full_return}`` as they come.
+def _ssh_node(session, node, plan, test, run_id):
+    """One ssh node's run (in a worker thread): its report entry, whatever happens."""
+    started = time.monotonic()
+
+    def seconds():
+        return time.monotonic() - started
+
+    try:
+        executor = session.executor(node["ip"])
+        if test:
+            todo = mosmu_noderun.pending(plan, executor)
+            return mosmu_report.run_entry(node, todo, test=True, duration=seconds(),
+                                          comment=mosmu_noderun.pending_comment(plan, todo))
+        done = mosmu_noderun.upgrade(plan, executor, run_id=run_id)
+        return mosmu_report.run_entry(node, done, duration=seconds(),
+                                      comment=mosmu_noderun.done_comment(plan, done))
+    except mosmu_ssh.SshError as err:
+        return mosmu_report.run_entry(node, error=(err.kind, str(err)), test=test,
+                                      duration=seconds())
+    except mosmu_noderun.NodeRunError as err:
+        recorded = "; status UPDATE=FAIL" if err.info.get("recorded", True) and not test else ""
+        return mosmu_report.run_entry(node, error=("fail", f"{err}{recorded}",
+                                                   err.info.get("changes")),
+                                      test=test, duration=seconds())
+    except mosmu_exec.NodeIOError as err:
+        return mosmu_report.run_entry(node, error=("fail", str(err)), test=test,
+                                      duration=seconds())
+    except Exception as err:  # pylint: disable=broad-except  # a worker's boundary
+        log.exception("mosmu: the ssh run of node-%s failed", node["id"])
+        return mosmu_report.run_entry(node, error=("fail", f"internal error: "
+                                                   f"{err.__class__.__name__}: {err}; see the "
+                                                   "salt-master log and report it"),
+                                      test=test, duration=seconds())
+
+
+def _run_wave(client, wave, plan, test, cfg, session=None):
+    """One wave: ``state.apply mosmu`` on its minion nodes and the node run over ssh on its
+    ssh nodes, at the same time. Returns ``({minion: full_return}, {ip: entry}, seconds)``.
 
     Salt's own liveness checks (``saltutil.find_job`` every ``LIVENESS`` s) keep waiting only
     while the job really runs on a minion, so a minion that is gone ends within about a
-    minute; ``apply_timeout`` bounds a job that is alive.
+    minute; ``apply_timeout`` bounds a job that is alive, and each ssh node's detached step.
     """
-    minions = [n["minion"] for n in wave]
-    by_minion = {n["minion"]: n for n in wave}
-    deadline = time.monotonic() + cfg["apply_timeout"]
+    minions = [n["minion"] for n in wave if n.get("transport", "minion") == "minion"]
+    by_minion = {n["minion"]: n for n in wave if n["minion"] in minions}
     started = time.monotonic()
-    rets = {}
-    for chunk in client.cmd_iter_no_block(minions, "state.apply", ["mosmu"], tgt_type="list",
-                                          timeout=LIVENESS, full_return=True,
-                                          kwarg={"pillar": pillar, "test": test}):
-        for minion, ret in (chunk or {}).items():
-            if minion in by_minion and minion not in rets:
-                rets[minion] = ret
-                entry = mosmu_report.state_entry(by_minion[minion], ret, test,
-                                                 time.monotonic() - started)
-                _progress(**mosmu_report.event_data(entry, kind="node"))
-        if len(rets) == len(minions) or time.monotonic() > deadline:
-            break
-    return rets, time.monotonic() - started
+    deadline = started + cfg["apply_timeout"]
+    futures = {}
+    if session is not None:
+        session.deadline = deadline
+        futures = {session.submit(_ssh_node, session, n, plan, test, _jid()): n
+                   for n in wave if n.get("transport") == "ssh"}
+    rets, entries = {}, {}
+
+    def harvest(timeout=0.0):
+        pending = [f for f, n in futures.items() if n["ip"] not in entries]
+        done, _ = concurrent.futures.wait(pending, timeout=timeout)
+        for future in done:
+            entry = entries[futures[future]["ip"]] = future.result()
+            _progress(**mosmu_report.event_data(entry, kind="node"))
+
+    if minions:
+        pillar = {"mosmu": plan.to_pillar(), "mosmu_run": str(_jid())}
+        for chunk in client.cmd_iter_no_block(minions, "state.apply", ["mosmu"],
+                                              tgt_type="list", timeout=LIVENESS,
+                                              full_return=True,
+                                              kwarg={"pillar": pillar, "test": test}):
+            for minion, ret in (chunk or {}).items():
+                if minion in by_minion and minion not in rets:
+                    rets[minion] = ret
+                    entry = mosmu_report.state_entry(by_minion[minion], ret, test,
+                                                     time.monotonic() - started)
+                    _progress(**mosmu_report.event_data(entry, kind="node"))
+            harvest()
+            if len(rets) == len(minions) or time.monotonic() > deadline:
+                break
+    while len(entries) < len(futures):
+        harvest(timeout=1.0)
+    return rets, entries, time.monotonic() - started
 
 
 def _lost_returns(client, wave, rets, since):
     """Entries for nodes whose job return never came (master restart, dead minion): from
     the node's own status record when it shows a run that ended after ``since``."""
-    missing = [n for n in wave if n["minion"] not in rets]
-    status = _collect_status(client, [n["minion"] for n in missing])
+    missing = [n for n in wave if n.get("transport", "minion") == "minion" and
+               n["minion"] not in rets]
+    status = _collect_status(client, missing)
     out = {}
     for node in missing:
-        ret = status.get(node["minion"])
+        ret = status.get(node["ip"])
         record = (ret or {}).get("record") if isinstance(ret, dict) else None
         finished = (record or {}).get("finished") or ""
         if isinstance(ret, dict) and ret.get("state") in ("OK", "FAIL") and finished >= since:
@@ -390,7 +539,7 @@ class _Signals:
         return False
 
 
-def _walk(client, cfg, plans, waves, req, report):
+def _walk(client, cfg, plans, waves, req, report, session=None):
     """Apply the waves in order; stop past ``max_failures``; interval between waves."""
     last_wave = {}
     for number, wave in enumerate(waves):
@@ -412,8 +561,8 @@ def _walk(client, cfg, plans, waves, req, report):
                                             waves=len(waves), nodes=[n["id"] for n in wave]))
         since = mosmu_status.now()
         try:
-            rets, seconds = _run_wave(client, wave, {"mosmu": plans[env]["plan"].to_pillar()},
-                                      req.test, cfg)
+            rets, ssh_entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
+                                                   cfg, session)
         except _Interrupted:
             for node in wave:
                 report[node["ip"]] = mosmu_report.entry(
@@ -421,9 +570,10 @@ def _walk(client, cfg, plans, waves, req, report):
                     "updating; the state may still be running: check salt-run mosmu.status")
             raise
         for node in wave:
-            if node["minion"] in rets:
+            if node.get("transport", "minion") == "minion" and node["minion"] in rets:
                 report[node["ip"]] = mosmu_report.state_entry(node, rets[node["minion"]],
                                                               req.test, seconds)
+        report.update(ssh_entries)
         report.update(_lost_returns(client, wave, rets, since))
         for node in wave:
             entry = report[node["ip"]]
@@ -464,13 +614,48 @@ def _finish(report, plan, mirror=None, test=False, empty_ok=False):
     return report
 
 
+def _apply(client, cfg, plan, req, report, reachable, session):
+    """retry_failed filter, run locks, module sync (minions), waves. True when
+    ``retry_failed`` left nothing to do."""
+    if req.retry_failed:
+        reachable, done_ok = _retry_filter(client, reachable, plan["plans"], session)
+        plan["skipped"] += done_ok
+        _progress(f"retry_failed: {len(reachable)} node(s) not OK, {len(done_ok)} skipped")
+        if not reachable and not report:
+            _progress("retry_failed: every selected node's last run is OK; nothing to do")
+            return True
+    lock_dir = os.path.join(__opts__["cachedir"], "mosmu", "locks")
+    with mosmu_lock.locked(lock_dir, [n["id"] for n in reachable], _jid()) as taken:
+        for stale in taken["stale"]:
+            _progress(f"cleared a stale lock of job {stale.get('jid')} (process "
+                      f"{stale.get('pid')} is gone)")
+        minion_nodes = [n for n in reachable if n["transport"] == "minion"]
+        alive = {n["ip"] for n in _sync_modules(client, minion_nodes, report)}
+        alive |= {n["ip"] for n in reachable if n["transport"] == "ssh"}
+        waves = mosmu_waves.plan_waves([n for n in reachable if n["ip"] in alive], req.batch,
+                                       cfg["serial_roles"], cfg["serial_order"])
+        try:
+            with _Signals():
+                _walk(client, cfg, plan["plans"], waves, req, report, session)
+        except _Interrupted as err:
+            rest = [n for w in waves for n in w if n["ip"] not in report]
+            report.update(mosmu_waves.skipped_entries(
+                [rest] if rest else [], f"not started: the run was interrupted ({err})"))
+            report["interrupted"] = str(err)
+            _progress(f"interrupted ({err}): reporting what finished")
+    return False
+
+
 @_boundary
 def update(**kwargs):
     """
     Update the selected nodes: sync the mirror, then ``state.apply mosmu`` in waves.
 
+    Nodes with a minion get ``state.apply mosmu``; nodes without one the same node run over
+    ssh from the master (``mosmu:ssh``), in the same waves.
+
     Returns one entry per selected node keyed by its admin IP (``result`` OK / FAIL /
-    NO_MINION / TIMEOUT / SKIPPED, ``changes`` ``{package: {old, new}}``, ``comment``,
+    NO_MINION / TIMEOUT / UNREACHABLE / SKIPPED, ``transport``, ``changes`` ``{package: {old, new}}``, ``comment``,
     ``duration``, ``reboot_required``), the ``skipped`` nodes with their reason, a
     ``summary`` and ``retcode`` (0 only when every selected node ended OK). The default
     output is a table; ``--out=json`` prints the whole report as one JSON document.
@@ -506,6 +691,9 @@ def update(**kwargs):
         Only the nodes whose last status (their status file) is not OK.
     test
         Dry run: each node reports the packages it would upgrade; nothing changes.
+    transport
+        ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
+        ``mosmu:transport``.
 
     CLI Example:
 
@@ -542,34 +730,18 @@ def update(**kwargs):
     _pin_snapshots(cfg, plan["plans"], mirror)
 
     report = {}
-    with salt.client.get_local_client(mopts=__opts__) as client:
-        for node in (n for n in plan["selected"] if not n["minion"]):
-            report[node["ip"]] = _unmapped(node, cfg["match"])
-        mapped = [n for n in plan["selected"] if n["minion"]]
-        if req.retry_failed:
-            mapped, done_ok = _retry_filter(client, mapped, plan["plans"])
-            plan["skipped"] += done_ok
-            _progress(f"retry_failed: {len(mapped)} node(s) not OK, {len(done_ok)} skipped")
-            if not mapped and not report:
-                _progress("retry_failed: every selected node's last run is OK; nothing to do")
-                return _finish(report, plan, mirror, req.test, empty_ok=True)
-        lock_dir = os.path.join(__opts__["cachedir"], "mosmu", "locks")
-        with mosmu_lock.locked(lock_dir, [n["id"] for n in mapped], _jid()) as taken:
-            for stale in taken["stale"]:
-                _progress(f"cleared a stale lock of job {stale.get('jid')} (process "
-                          f"{stale.get('pid')} is gone)")
-            alive = _sync_modules(client, mapped, report)
-            waves = mosmu_waves.plan_waves(alive, req.batch, cfg["serial_roles"],
-                                           cfg["serial_order"])
-            try:
-                with _Signals():
-                    _walk(client, cfg, plan["plans"], waves, req, report)
-            except _Interrupted as err:
-                rest = [n for w in waves for n in w if n["ip"] not in report]
-                report.update(mosmu_waves.skipped_entries(
-                    [rest] if rest else [], f"not started: the run was interrupted ({err})"))
-                report["interrupted"] = str(err)
-                _progress(f"interrupted ({err}): reporting what finished")
+    for node in (n for n in plan["selected"] if not n["transport"]):
+        report[node["ip"]] = _unmapped(node, cfg["match"])
+    reachable = [n for n in plan["selected"] if n["transport"]]
+    session = _ssh_session(cfg, reachable, req.test)
+    try:
+        with salt.client.get_local_client(mopts=__opts__) as client:
+            nothing_to_do = _apply(client, cfg, plan, req, report, reachable, session)
+    finally:
+        if session is not None:
+            session.close()
+    if nothing_to_do:
+        return _finish(report, plan, mirror, req.test, empty_ok=True)
     return _finish(report, plan, mirror, req.test)
 
 
@@ -596,6 +768,9 @@ def status(**kwargs):
         Node statuses counted as deployed (default ``ready,error``).
     master_ip
         Master IP; only needed when neither config nor astute.yaml gives it.
+    transport
+        ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
+        ``mosmu:transport``.
 
     CLI Example:
 
@@ -607,14 +782,18 @@ def status(**kwargs):
     cfg = _config(req.master_ip)
     plan = _plan(cfg, req)
     report = {}
-    mapped = [n for n in plan["selected"] if n["minion"]]
-    for node in (n for n in plan["selected"] if not n["minion"]):
+    for node in (n for n in plan["selected"] if not n["transport"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
-    with salt.client.get_local_client(mopts=__opts__) as client:
-        rets = client.cmd([n["minion"] for n in mapped], "mosmu.status", tgt_type="list",
-                          timeout=STATUS_TIMEOUT, full_return=True) if mapped else {}
-    for node in mapped:
-        report[node["ip"]] = mosmu_report.status_from_record(node, rets.get(node["minion"]))
+    reachable = [n for n in plan["selected"] if n["transport"]]
+    session = _ssh_session(cfg, reachable, test=True)   # reading changes nothing
+    try:
+        with salt.client.get_local_client(mopts=__opts__) as client:
+            rets = _collect_status(client, reachable, session)
+    finally:
+        if session is not None:
+            session.close()
+    for node in reachable:
+        report[node["ip"]] = _status_entry(node, rets.get(node["ip"]))
     return _finish(report, plan)
 
 

@@ -5,6 +5,7 @@ Secrets are resolved by the caller (``sdb://`` needs Salt) before :func:`load` s
 
 import math
 import os
+import re
 
 import yaml
 
@@ -36,8 +37,29 @@ DEFAULTS = {
     "mirror_key": None,       # ASCII-armoured key file signing the upstream trees
     "serial_roles": ["controller"],   # nodes with these roles are updated one at a time
     "serial_order": "first",  # serial-role nodes before ("first") or after ("last") the rest
+    "transport": "auto",      # minion, ssh, or auto: the minion where one maps, else ssh
+    "ssh": None,              # the ssh transport (SSH_DEFAULTS); None: no ssh transport
 }
 SERIAL_ORDERS = ("first", "last")
+TRANSPORTS = ("auto", "minion", "ssh")
+SSH_DEFAULTS = {
+    "priv": "/root/.ssh/id_rsa",   # the Fuel master's root key (Fuel installs it on nodes)
+    "user": "root",
+    "port": 22,
+    "host": "{ip}",                # address template: {ip} {id} {fqdn} {hostname}
+    "hosts": {},                   # per admin IP: {host, port, user, root}
+    "known_hosts": None,           # default <pki_dir>/ssh/mosmu_known_hosts (the runner's)
+    "accept_new_hostkeys": False,  # record unknown nodes' keys (a changed key is refused)
+    "ssh_options": [],             # extra -o options, e.g. ProxyJump=root@10.20.0.2
+    "timeout": 10,                 # connect timeout, seconds
+    "command_timeout": 900,        # one round trip (refresh, simulation), seconds
+    "parallel": 16,                # ssh nodes worked on at once in a wave
+}
+HOST_FIELDS = ("ip", "id", "fqdn", "hostname")
+# options that would weaken or redirect what mosmu sets itself
+RESERVED_SSH_OPTIONS = ("stricthostkeychecking", "userknownhostsfile", "globalknownhostsfile",
+                        "controlmaster", "controlpath", "controlpersist", "batchmode",
+                        "identityfile", "port", "user", "localcommand", "permitlocalcommand")
 
 
 def master_ip_from_astute(path=ASTUTE_YAML):
@@ -65,6 +87,88 @@ def read_key(path):
         raise ConfigError(f"mosmu:mirror_key {path} is not an ASCII-armoured public key; "
                           "export it with gpg --armor --export KEYID")
     return text
+
+
+def _int(value, key, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"mosmu:{key} {value!r} must be a whole number from {low} to {high}")
+    return value
+
+
+def _abs(value, key):
+    if not isinstance(value, str) or not os.path.isabs(value) or "\n" in value:
+        raise ConfigError(f"mosmu:{key} {value!r} must be an absolute path")
+    return value
+
+
+def _ssh_host(key, entry):
+    if not isinstance(entry, dict) or set(entry) - {"host", "port", "user", "root"}:
+        raise ConfigError(f"mosmu:ssh:hosts:{key} must be a mapping of host, port, user, root")
+    out = {}
+    try:
+        mosmu_validate.ipv4(str(key))
+        if "host" in entry:
+            out["host"] = mosmu_validate.hostname(str(entry["host"]))
+        if "user" in entry:
+            out["user"] = mosmu_validate.word(str(entry["user"]), "user")
+    except ValueError as err:
+        raise ConfigError(f"mosmu:ssh:hosts:{key}: {err}; key the map by admin IP") from err
+    if "port" in entry:
+        out["port"] = _int(entry["port"], f"ssh:hosts:{key}:port", 1, 65535)
+    if "root" in entry:
+        out["root"] = _abs(entry["root"], f"ssh:hosts:{key}:root")
+    return str(key), out
+
+
+def ssh_config(raw):
+    """The validated ``mosmu:ssh`` section (None stays None: no ssh transport)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("mosmu:ssh must be a mapping (see docs/configuration.md)")
+    unknown = sorted(set(raw) - set(SSH_DEFAULTS))
+    if unknown:
+        hint = ("; a key with a passphrase: load it into an ssh-agent of the salt-master's "
+                "user (SSH_AUTH_SOCK) and point priv at it") if "passphrase" in unknown else ""
+        raise ConfigError(f"unknown key(s) in mosmu:ssh: {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(SSH_DEFAULTS))}{hint}")
+    cfg = dict(SSH_DEFAULTS, **raw)
+    cfg["priv"] = _abs(cfg["priv"], "ssh:priv")
+    if cfg["known_hosts"] is not None:
+        cfg["known_hosts"] = _abs(cfg["known_hosts"], "ssh:known_hosts")
+    try:
+        cfg["user"] = mosmu_validate.word(str(cfg["user"]), "user")
+    except ValueError as err:
+        raise ConfigError(f"mosmu:ssh:user: {err}") from err
+    cfg["port"] = _int(cfg["port"], "ssh:port", 1, 65535)
+    cfg["timeout"] = _int(cfg["timeout"], "ssh:timeout", 1, 600)
+    cfg["command_timeout"] = _int(cfg["command_timeout"], "ssh:command_timeout", 10, 86400)
+    cfg["parallel"] = _int(cfg["parallel"], "ssh:parallel", 1, 256)
+    if not isinstance(cfg["accept_new_hostkeys"], bool):
+        raise ConfigError(f"mosmu:ssh:accept_new_hostkeys {cfg['accept_new_hostkeys']!r} must "
+                          "be true or false")
+    template = cfg["host"]
+    try:
+        if not isinstance(template, str):
+            raise ValueError("not a string")
+        template.format(**{f: "x" for f in HOST_FIELDS})
+    except (KeyError, IndexError, ValueError) as err:
+        raise ConfigError(f"mosmu:ssh:host {template!r} must be a host name or a template of "
+                          f"{', '.join('{' + f + '}' for f in HOST_FIELDS)}") from err
+    if not isinstance(cfg["hosts"], dict):
+        raise ConfigError("mosmu:ssh:hosts must map admin IPs to {host, port, user, root}")
+    cfg["hosts"] = dict(_ssh_host(k, v) for k, v in cfg["hosts"].items())
+    options = cfg["ssh_options"]
+    if not isinstance(options, list) or not all(
+            isinstance(o, str) and re.fullmatch(r"[A-Za-z]+=[^\s]+", o) for o in options):
+        raise ConfigError(f"mosmu:ssh:ssh_options {options!r} must be a list of Key=Value "
+                          "ssh options, e.g. [ProxyJump=root@10.20.0.2]")
+    reserved = [o for o in options if o.split("=")[0].lower() in RESERVED_SSH_OPTIONS]
+    if reserved:
+        raise ConfigError(f"mosmu:ssh:ssh_options {', '.join(reserved)}: mosmu sets these "
+                          "itself (host keys, key, port, user, connection sharing); use "
+                          "mosmu:ssh:known_hosts, priv, port, user, hosts instead")
+    return cfg
 
 
 def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
@@ -133,6 +237,13 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
                           f"{', '.join(SERIAL_ORDERS)}")
     if cfg["mirror_key"] is not None:
         cfg["mirror_key"] = read_key(cfg["mirror_key"])
+    if cfg["transport"] not in TRANSPORTS:
+        raise ConfigError(f"mosmu:transport {cfg['transport']!r} is not one of "
+                          f"{', '.join(TRANSPORTS)}")
+    cfg["ssh"] = ssh_config(cfg["ssh"])
+    if cfg["transport"] == "ssh" and cfg["ssh"] is None:
+        raise ConfigError("mosmu:transport is ssh but there is no mosmu:ssh section; add one "
+                          "(ssh: {} takes the Fuel master's /root/.ssh/id_rsa)")
     tls = cfg["verify_tls"]
     if not isinstance(tls, bool) and not (isinstance(tls, str) and os.path.isabs(tls)):
         # None or 0 would silently turn TLS verification off in requests

@@ -10,10 +10,10 @@ import datetime
 import re
 from collections.abc import Mapping
 
-UPDATE_RESULTS = ("OK", "FAIL", "TIMEOUT", "NO_MINION", "SKIPPED")
+UPDATE_RESULTS = ("OK", "FAIL", "TIMEOUT", "UNREACHABLE", "NO_MINION", "SKIPPED")
 STATUS_RESULTS = ("STARTED", "NONE", "UNKNOWN")
 RESULTS = UPDATE_RESULTS + STATUS_RESULTS
-FAILED = ("FAIL", "TIMEOUT")
+FAILED = ("FAIL", "TIMEOUT", "UNREACHABLE")
 STATE_PREFIX = "mosmu_|-"
 REPORT_KEYS = ("skipped", "summary", "retcode", "mirror", "outputter")
 WIDTH = 118
@@ -35,15 +35,17 @@ def entry(node, result, **fields):
         or, for ``mosmu.status``, also ``STARTED NONE UNKNOWN``
     :param fields: more keys, overriding the defaults (``comment``, ``changes``,
         ``duration``, ``reboot_required``, ``test``, ``line``, ``record`` ...)
-    :return: ``{"id", "ip", "fqdn", "env", "roles", "minion", "result", "changes" ({}),
-        "comment" (""), "duration" (None, seconds), "reboot_required" (False), **fields}``
+    :return: ``{"id", "ip", "fqdn", "env", "roles", "minion", "transport", "result",
+        "changes" ({}), "comment" (""), "duration" (None, seconds), "reboot_required"
+        (False), **fields}``
     :raises ValueError: for an unknown result
     """
     if result not in RESULTS:
         raise ValueError(f"result={result!r} is not one of {', '.join(RESULTS)}")
     out = {"id": node["id"], "ip": node.get("ip"), "fqdn": node.get("fqdn"),
            "env": node.get("cluster", node.get("env")), "roles": list(node.get("roles") or ()),
-           "minion": node.get("minion"), "result": result, "changes": {}, "comment": "",
+           "minion": node.get("minion"), "transport": node.get("transport"),
+           "result": result, "changes": {}, "comment": "",
            "duration": None, "reboot_required": False}
     out.update(fields)
     return out
@@ -145,6 +147,32 @@ def state_entry(node, minion_return, test=False, duration=None):
     if retcode not in (None, 0) and not test:
         return entry(node, "FAIL", comment=f"{comment}; state.apply exited {retcode}", **common)
     return entry(node, "OK", comment=comment, **common)
+
+
+SSH_RESULTS = {"auth": "UNREACHABLE", "hostkey": "UNREACHABLE", "unreachable": "UNREACHABLE",
+               "timeout": "TIMEOUT"}
+
+
+def run_entry(node, done=None, error=None, test=False, duration=None, comment=""):
+    """An entry for a node run driven from the master (the ssh transport).
+
+    :param node: the node
+    :param done: the node run's result: ``mosmu_noderun.upgrade``'s dict, or in test mode
+        ``pending``'s ``{package: {old, new}}``; None when it failed
+    :param error: the failure: ``(kind, message)`` with kind ``fail`` or an ssh error kind
+        (``auth hostkey unreachable timeout``), and ``changes`` done before it, if any
+    :param test: the run was a dry run
+    :param duration: the node's own wall time, seconds
+    :param comment: the node run's comment (``mosmu_noderun.done_comment`` ...)
+    """
+    extra = {"test": True} if test else {}
+    if error is not None:
+        kind, message, changes = (list(error) + [{}])[:3]
+        return entry(node, SSH_RESULTS.get(kind, "FAIL"), comment=message,
+                     changes=changes or {}, duration=_seconds(duration), **extra)
+    changes = done if test else done.get("changes") or {}
+    return entry(node, "OK", comment=comment, changes=changes, duration=_seconds(duration),
+                 reboot_required=reboot_required(changes), **extra)
 
 
 def _duration_of(record):
@@ -482,7 +510,8 @@ def event_data(source, jid=None, **extra):
 
 # -- mosmu.nodes preview --------------------------------------------------------------------
 
-NODE_COLUMNS = ("id", "fqdn", "ip", "roles", "status", "online", "version", "minion")
+NODE_COLUMNS = ("id", "fqdn", "ip", "roles", "status", "online", "version", "transport",
+                "minion")
 
 
 def nodes_table(result):

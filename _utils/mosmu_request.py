@@ -22,8 +22,10 @@ KNOWN_REPOS = ("updates", "security", "proposed", "holdback")
 
 # The arguments each runner function accepts (pass one of these as ``allowed``).
 NODES = frozenset({"env", "all_envs", "roles", "nodes", "offline", "repos", "mos_version",
-                   "master_ip", "statuses"})
-STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip", "statuses"})
+                   "master_ip", "statuses", "transport"})
+STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip", "statuses",
+                    "transport"})
+TRANSPORTS = ("auto", "minion", "ssh")
 UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed"}
 SYNC = frozenset({"env", "all_envs", "mos_version", "repos"})
 ALL = UPDATE
@@ -53,6 +55,7 @@ class Request:
     statuses: tuple = DEFAULT_STATUSES
     max_failures: int = 0
     retry_failed: bool = False
+    transport: object = None      # None: mosmu:transport of the master config
 
     def node_keys(self):
         """``nodes`` split by kind: ``{"id": {..}, "ip": {..}, "fqdn": {..}, "hostname": {..}}``."""
@@ -218,6 +221,9 @@ def parse(kwargs, allowed=ALL, require_env=True):
         except ValueError as err:
             raise ConfigError(f"master_ip=: {err}; give the master's IP as the nodes reach "
                               "it") from err
+    transport = given.get("transport")
+    if transport is not None and transport not in TRANSPORTS:
+        raise ConfigError(f"transport={transport!r} is not one of {', '.join(TRANSPORTS)}")
     statuses = DEFAULT_STATUSES
     if given.get("statuses") is not None:
         statuses = _unique(_items(given["statuses"], "statuses"))
@@ -237,4 +243,5 @@ def parse(kwargs, allowed=ALL, require_env=True):
         test=_flag(given.get("test"), "test", False),
         statuses=statuses,
         max_failures=_count(given.get("max_failures"), "max_failures", 0, 0),
-        retry_failed=_flag(given.get("retry_failed"), "retry_failed", False))
+        retry_failed=_flag(given.get("retry_failed"), "retry_failed", False),
+        transport=transport)

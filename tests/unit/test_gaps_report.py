@@ -23,7 +23,8 @@ KERNEL = {"linux-image-3.13.0-100-generic": {"old": "", "new": "3.13.0-100.147"}
 def _base(node=NODE, **fields):
     """The spec of an entry: the node's identity plus the defaults, overridden by ``fields``."""
     out = {"id": node["id"], "ip": node["ip"], "fqdn": node.get("fqdn"), "env": node["cluster"],
-           "roles": list(node["roles"]), "minion": node.get("minion"), "changes": {},
+           "roles": list(node["roles"]), "minion": node.get("minion"),
+           "transport": node.get("transport"), "changes": {},
            "comment": "", "duration": None, "reboot_required": False}
     out.update(fields)
     return out
@@ -466,9 +467,10 @@ def test_nodes_table_exact():
         "selected": [
             {"id": 12, "fqdn": "node-12.domain", "ip": "10.20.0.12", "roles": ["compute", "mongo"],
              "status": "ready", "online": True, "mos_version": "8.0", "minion": "node-12",
-             "cluster": 11},
+             "transport": "minion", "cluster": 11},
             {"id": 3, "fqdn": None, "ip": "10.20.0.3", "roles": [], "status": "ready",
-             "online": False, "mos_version": None, "minion": None, "cluster": 11},
+             "online": False, "mos_version": None, "minion": None, "transport": "ssh",
+             "cluster": 11},
             {"id": 7, "fqdn": "n7", "ip": "10.30.0.7", "roles": ["cinder"], "status": "ready",
              "online": 1, "mos_version": "9.0", "minion": "n7", "cluster": None},
         ],
@@ -479,12 +481,14 @@ def test_nodes_table_exact():
     }
     assert mosmu_report.nodes_table(result).splitlines() == [
         "environment 11: 2 selected",
-        "  id  fqdn            ip          roles          status  online  version  minion",
-        "  3   -               10.20.0.3   -              ready   no      -        -",
-        "  12  node-12.domain  10.20.0.12  compute,mongo  ready   yes     8.0      node-12",
+        "  id  fqdn            ip          roles          status  online  version  transport"
+        "  minion",
+        "  3   -               10.20.0.3   -              ready   no      -        ssh        -",
+        "  12  node-12.domain  10.20.0.12  compute,mongo  ready   yes     8.0      minion     "
+        "node-12",
         "environment None: 1 selected",
-        "  id  fqdn  ip         roles   status  online  version  minion",
-        "  7   n7    10.30.0.7  cinder  ready   yes     9.0      n7",
+        "  id  fqdn  ip         roles   status  online  version  transport  minion",
+        "  7   n7    10.30.0.7  cinder  ready   yes     9.0      -          n7",
         "skipped: 2",
         "  id  ip          env  reason",
         "  40  10.20.0.40  11   offline since noon",
@@ -505,7 +509,8 @@ def test_nodes_table_missing_keys():
 def test_entry_env_from_a_skip_record_without_cluster():
     got = mosmu_report.entry({"id": 9, "ip": "10.0.0.9", "env": 7}, "SKIPPED")
     assert got == {"id": 9, "ip": "10.0.0.9", "fqdn": None, "env": 7, "roles": [],
-                   "minion": None, "result": "SKIPPED", "changes": {}, "comment": "",
+                   "minion": None, "transport": None, "result": "SKIPPED", "changes": {},
+                   "comment": "",
                    "duration": None, "reboot_required": False}
     assert mosmu_report.entry({"id": 9, "cluster": 8, "env": 7}, "OK")["env"] == 8
     assert mosmu_report.entry({"id": 9, "cluster": None, "env": 7}, "OK")["env"] is None

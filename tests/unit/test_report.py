@@ -21,8 +21,8 @@ def _ret(states, retcode=0):
 def test_entry_shape_and_defaults():
     got = mosmu_report.entry(NODE, "OK", comment="fine")
     assert got == {"id": 3, "ip": "10.20.0.3", "fqdn": "node-3.local", "env": 11,
-                   "roles": ["compute"], "minion": "node-3", "result": "OK", "changes": {},
-                   "comment": "fine", "duration": None, "reboot_required": False}
+                   "roles": ["compute"], "minion": "node-3", "transport": None, "result": "OK",
+                   "changes": {}, "comment": "fine", "duration": None, "reboot_required": False}
     with pytest.raises(ValueError, match="result='DONE'"):
         mosmu_report.entry(NODE, "DONE")
 
