@@ -201,11 +201,12 @@ def upgrade(plan=None, root=None, run_id=None, **kwargs):  # pylint: disable=red
     Run the plan on this node: repo files, recovery, refresh, upgrade, status record.
 
     One lifecycle (``mosmu_noderun.upgrade``, the same over ssh) covers the whole run:
-    ``STARTED`` before the first change, then ``UPDATE=OK``; any failure, at any step, ``UPDATE=FAIL`` with the
-    failing step in ``/var/log/mos_apply_mu.json``. A package manager left interrupted by a
-    killed earlier run is completed first. When nothing is pending and the last run ended
-    OK, nothing is written. Returns ``changes`` (``{package: {old, new}}``), ``kept_back``,
-    ``recovered`` and ``files`` (repo files written).
+    ``STARTED`` before the first change, then ``UPDATE=OK``; any failure, at any step,
+    ``UPDATE=FAIL`` with the failing step in ``/var/log/mos_apply_mu.json``. A package
+    manager left interrupted by a killed earlier run is completed first. When nothing is
+    pending and the last run ended OK, nothing is written. Returns ``changes``
+    (``{package: {old, new}}``), ``kept_back``, ``recovered`` and ``files`` (repo files
+    written).
 
     plan
         A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).

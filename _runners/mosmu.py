@@ -29,10 +29,10 @@ from salt.exceptions import SaltClientError
 
 import mosmu_catalog
 import mosmu_config
+import mosmu_exec
 import mosmu_fuel
 import mosmu_lock
 import mosmu_minions
-import mosmu_exec
 import mosmu_mirror
 import mosmu_noderun
 import mosmu_plan
@@ -655,10 +655,10 @@ def update(**kwargs):
     ssh from the master (``mosmu:ssh``), in the same waves.
 
     Returns one entry per selected node keyed by its admin IP (``result`` OK / FAIL /
-    NO_MINION / TIMEOUT / UNREACHABLE / SKIPPED, ``transport``, ``changes`` ``{package: {old, new}}``, ``comment``,
-    ``duration``, ``reboot_required``), the ``skipped`` nodes with their reason, a
-    ``summary`` and ``retcode`` (0 only when every selected node ended OK). The default
-    output is a table; ``--out=json`` prints the whole report as one JSON document.
+    NO_MINION / TIMEOUT / UNREACHABLE / SKIPPED, ``transport``, ``changes`` ``{package:
+    {old, new}}``, ``comment``, ``duration``, ``reboot_required``), the ``skipped`` nodes
+    with their reason, a ``summary`` and ``retcode`` (0 only when every selected node ended
+    OK). The default output is a table; ``--out=json`` prints the whole report as one JSON document.
 
     env
         Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.

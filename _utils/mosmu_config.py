@@ -151,7 +151,7 @@ def ssh_config(raw):
     try:
         if not isinstance(template, str):
             raise ValueError("not a string")
-        template.format(**{f: "x" for f in HOST_FIELDS})
+        template.format(**dict.fromkeys(HOST_FIELDS, "x"))
     except (KeyError, IndexError, ValueError) as err:
         raise ConfigError(f"mosmu:ssh:host {template!r} must be a host name or a template of "
                           f"{', '.join('{' + f + '}' for f in HOST_FIELDS)}") from err

@@ -15,8 +15,7 @@ over ssh costs a handful of round trips:
 
 import mosmu_backend
 import mosmu_status
-from mosmu_exec import List, MakeDirs, NodeIOError, Remove, RemoveTree, Run, TempDir, Which, \
-    Write
+from mosmu_exec import List, MakeDirs, NodeIOError, Remove, RemoveTree, Run, TempDir, Which, Write
 
 HORIZON_SCRIPT = "/usr/bin/modify-horizon-config.sh"
 
@@ -231,7 +230,7 @@ def upgrade(plan, executor, run_id=None):
             run.step("write repo files")
             ops = _file_ops(backend, listings)
             *written, refresh, simulate = executor.batch(
-                ops + [Run.of(backend.refresh_argv(), env), Run.of(backend.simulate_argv(), env)])
+                [*ops, Run.of(backend.refresh_argv(), env), Run.of(backend.simulate_argv(), env)])
             result["files"] = [op.path for op, changed in zip(ops, written) if changed]
             run.step("refresh the MU repos")
             _refresh_errors(backend, refresh)

@@ -167,7 +167,7 @@ def run_entry(node, done=None, error=None, test=False, duration=None, comment=""
     """
     extra = {"test": True} if test else {}
     if error is not None:
-        kind, message, changes = (list(error) + [{}])[:3]
+        kind, message, changes = [*error, {}][:3]
         return entry(node, SSH_RESULTS.get(kind, "FAIL"), comment=message,
                      changes=changes or {}, duration=_seconds(duration), **extra)
     changes = done if test else done.get("changes") or {}

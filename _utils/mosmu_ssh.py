@@ -27,6 +27,7 @@ node's own apt-get/dpkg or yum/rpm are needed on the node.
 
 import base64
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
 import re
@@ -142,8 +143,8 @@ def classify(target, stderr, retcode):
     text = (stderr or "").strip()
     last = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), f"exit {retcode}")
     where = f"{target.name} ({target.address})"
-    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key for" in text and \
-            "has changed" in text:
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or ("Host key for" in text and \
+            "has changed" in text):
         return SshError("hostkey", f"{where}: its host key changed since it was recorded in "
                         f"{target.known_hosts}; refused. If the node was reinstalled, check "
                         "its new key, then ssh-keygen -R '[host]:port' -f that file and add it")
@@ -217,7 +218,7 @@ def op_script(index, op):
     if isinstance(op, mosmu_exec.MakeDirs):
         return f'mkdir -p {q(op.path)} 2>"$T/err" || fail {i}; m {i} 1'
     if isinstance(op, mosmu_exec.TempDir):
-        template = q(f"/tmp/{op.prefix}XXXXXX")
+        template = q(f"/tmp/{op.prefix}XXXXXX")  # noqa: S108 - the node's own mktemp
         return (f'd=$(mktemp -d {template} 2>"$T/err") || fail {i}; m {i} 1; '
                 f'printf %s "$d" | base64')
     if isinstance(op, mosmu_exec.RemoveTree):
@@ -452,10 +453,8 @@ class SshExecutor:
         if not self.control_dir:
             return
         argv = ssh_argv(self.target, self.control_dir, "-O exit", self._shell_factory)
-        try:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             self._call(argv, "", 15)
-        except (OSError, subprocess.SubprocessError):
-            pass
 
 
 def _subprocess_call(argv, stdin_text, timeout):
