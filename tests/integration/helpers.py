@@ -1,6 +1,5 @@
 """Helpers for the integration tests: run salt CLIs as an operator would, read node roots."""
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -8,32 +7,7 @@ import subprocess
 import yaml
 
 from sandbox.cli import installed_versions, json_documents, node_entries  # noqa: F401 - node_entries re-exported for the tests
-
-
-def host_fingerprint():
-    """What a test must never change on the host: its packages, apt sources, /var/log files."""
-    dpkg = subprocess.run(["dpkg", "-l"], capture_output=True, text=True, check=True).stdout
-    apt = []
-    for base, _dirs, files in os.walk("/etc/apt"):
-        for name in sorted(files):
-            path = os.path.join(base, name)
-            with open(path, "rb") as handle:
-                apt.append(f"{path} {hashlib.sha256(handle.read()).hexdigest()}")
-    mu_logs = sorted(n for n in os.listdir("/var/log") if n.startswith("mos_apply_mu"))
-    # dpkg --root logs to the host's /var/log/dpkg.log unless told --log (a past bug), and
-    # dnf --installroot could write the host's dnf logs, cache or rpm database
-    logs = {}
-    for path in ("/var/log/dpkg.log", "/var/log/dnf.log", "/var/log/dnf.rpm.log",
-                 "/var/log/hawkey.log",
-                 "/var/log/dnf.librepo.log", "/var/lib/rpm", "/var/cache/dnf",
-                 "/var/lib/dnf", os.path.expanduser("~/.rpmdb")):
-        try:
-            info = os.stat(path)
-            logs[path] = (info.st_size, info.st_mtime_ns)
-        except FileNotFoundError:
-            logs[path] = None
-    return {"dpkg -l": hashlib.sha256(dpkg.encode()).hexdigest(), "/etc/apt": sorted(apt),
-            "/var/log/mos_apply_mu*": mu_logs, "package manager files": logs}
+from sandbox.hostcheck import fingerprint as host_fingerprint  # noqa: F401 - re-exported
 
 
 class Run:

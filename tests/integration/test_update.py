@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 
+from sandbox import hostcheck
 from tests.integration.helpers import (
     host_fingerprint,
     node_entries,
@@ -236,7 +237,9 @@ def test_formula_applies_from_static_pillar(sandbox):
 
 
 def test_host_is_untouched(sandbox, host_before):
-    assert host_fingerprint() == host_before
+    """The integration tier's own window (the session check in tests/conftest.py covers the
+    whole run); each changed path is named."""
+    assert hostcheck.diff(host_before, host_fingerprint()) == []
 
 
 def test_printed_status_command_pastes_into_a_shell(sandbox, tmp_path):

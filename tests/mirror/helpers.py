@@ -158,7 +158,10 @@ class YumUpstream:
             if os.path.exists(self.rpm(name, version)):
                 continue
             top = os.path.join(self.work, "rpmbuild")
-            run(["rpmbuild", "--define", f"_topdir {top}", "--define", f"pkg {name}",
+            # a private _dbpath and _tmppath: Debian's rpm would open (create) ~/.rpmdb and
+            # write its build scripts to /var/tmp (issue 20: make test created ~/.rpmdb)
+            run(["rpmbuild", "--define", f"_topdir {top}", "--define", f"_tmppath {top}",
+                 "--define", f"_dbpath {top}/rpmdb", "--define", f"pkg {name}",
                  "--define", f"ver {version}", "-bb", spec])
             shutil.copy2(os.path.join(top, "RPMS", "noarch", f"{name}-{version}-1.noarch.rpm"),
                          self.rpm(name, version))
