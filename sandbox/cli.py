@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,7 @@ from . import rpmrepo
 from .stack import Sandbox, SandboxError
 
 UPDATED_VERSION = "1.1"
+STATUS_FILE = "var/log/mos_apply_mu.status"      # in a node root (mosmu_status.STATUS_FILE)
 
 
 def json_documents(stream):
@@ -88,40 +90,63 @@ def node_packages(root, distro):
     return installed_rpms(root) if distro == "centos" else installed_versions(root)
 
 
+def status_line(root):
+    """The last line of a node root's status file (``var/log/mos_apply_mu.status``), or None:
+    what ``mosmu.status`` reports as ``line``, read directly (ssh nodes have no minion)."""
+    try:
+        with open(os.path.join(root, STATUS_FILE), encoding="utf-8") as handle:
+            lines = [ln.rstrip("\n") for ln in handle if ln.strip()]
+    except OSError:
+        return None
+    return lines[-1] if lines else None
+
+
 def demo_rows(box, report, status):
-    """``(ok, {env: [row, ...]})``: one row per sandbox node, grouped by environment; ok only
-    when every node is in the report, OK, and has every package at ``UPDATED_VERSION``."""
-    entries = {e.get("minion"): (ip, e) for ip, e in node_entries(report).items()}
+    """``(ok, {env: [row, ...]})``: one row per sandbox node (minions and ssh nodes), grouped
+    by environment; ok only when every node is in the report, OK, and has every package at
+    ``UPDATED_VERSION``. Minions' status lines come from ``status`` (``salt '*'
+    mosmu.status``), ssh nodes' from their node roots; ssh nodes show ``ssh`` as minion."""
+    by_ip = node_entries(report)
+    entries = {e.get("minion"): (ip, e) for ip, e in by_ip.items()}
+    nodes = [(info, minion, entries.get(minion, (info["ip"], {"result": "MISSING"})),
+              (status.get(minion) or {}).get("line"))
+             for minion, info in box.state["minions"].items()]
+    nodes += [(info, "ssh", (info["ip"], by_ip.get(info["ip"]) or {"result": "MISSING"}),
+               status_line(info["root"]))
+              for info in (box.state.get("ssh_nodes") or {}).values()]
     ok, envs = True, {}
-    for minion, info in sorted(box.state["minions"].items(), key=lambda i: i[1]["ip"]):
-        ip, entry = entries.get(minion, (info["ip"], {"result": "MISSING"}))
+    for info, minion, (ip, entry), line in sorted(nodes, key=lambda n: n[0]["ip"]):
         versions = node_packages(info["root"], info["distro"])
         upgraded = bool(versions) and all(v == UPDATED_VERSION for v in versions.values())
         ok = ok and entry["result"] == "OK" and upgraded
         envs.setdefault(info["env"], []).append((
             ip, minion, info["distro"], entry["result"], len(entry.get("changes") or {}),
-            (status.get(minion) or {}).get("line"),
-            ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
+            line, ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
     return ok, envs
 
 
-def demo(nodes, centos_nodes=2, directory=None):
+def demo(nodes, centos_nodes=2, directory=None, ssh_nodes=1):
     """up -> mosmu.update all_envs=True -> mosmu.status -> check versions -> down.
 
+    ``ssh_nodes``: nodes without a minion (reached over ssh) in each environment.
     Returns the exit code: 0 only when every node of every environment ended OK, upgraded.
     """
     directory = directory or tempfile.mkdtemp(prefix="mosmu-demo-")
     box = Sandbox(directory)
     try:
-        print(f"sandbox: starting Fuel API, rsync, HTTP, salt-master and {nodes} Ubuntu + "
-              f"{centos_nodes} CentOS minion(s) in {directory}", flush=True)
-        box.up(nodes=nodes, centos_nodes=centos_nodes)
+        envs = 2 if centos_nodes else 1
+        print(f"sandbox: starting Fuel API, rsync, HTTP, salt-master, {nodes} Ubuntu + "
+              f"{centos_nodes} CentOS minion(s) and {ssh_nodes * envs} ssh node(s) "
+              f"({ssh_nodes} per environment) in {directory}", flush=True)
+        box.up(nodes=nodes, centos_nodes=centos_nodes, ssh_nodes=ssh_nodes)
         report, code = run_update(box, "all_envs=True")
         if not isinstance(report, dict) or "error" in report:
             print("update failed:", report.get("error") if isinstance(report, dict) else report)
             return code or 1
-        status = json.loads(box.run_salt("salt", "*", "mosmu.status", "--out=json",
-                                         "--static", check=False).stdout or "{}")
+        status = {}
+        if box.state["minions"]:        # ssh nodes: status read from their node roots
+            status = json.loads(box.run_salt("salt", "*", "mosmu.status", "--out=json",
+                                             "--static", check=False).stdout or "{}")
         ok, envs = demo_rows(box, report, status)
         for env, rows in sorted(envs.items()):
             print(f"\nenvironment {env}")
@@ -148,6 +173,9 @@ def main(argv=None):
     up.add_argument("--centos-nodes", type=int, default=2,
                     help="CentOS nodes of env 2 (MOS 6.1); 0 for none")
     up.add_argument("--inventory", help="inventory JSON instead of the default environments")
+    up.add_argument("--ssh-nodes", type=int, default=0,
+                    help="nodes without a minion, reached over ssh (own sshd on 127.0.0.1), "
+                         "in each environment")
     up.add_argument("--realistic", action="store_true",
                     help="realistic node work: 50 MB of MU packages per node, each node's "
                          "downloads limited to 100 Mbit/s")
@@ -156,6 +184,8 @@ def main(argv=None):
     dm = sub.add_parser("demo", help="up, update all_envs=True, status, down")
     dm.add_argument("--nodes", type=int, default=3)
     dm.add_argument("--centos-nodes", type=int, default=2)
+    dm.add_argument("--ssh-nodes", type=int, default=1,
+                    help="nodes reached over ssh in each environment (default 1)")
     dm.add_argument("--dir")
     args = parser.parse_args(argv)
     try:
@@ -164,9 +194,15 @@ def main(argv=None):
             if args.inventory:
                 with open(args.inventory, encoding="utf-8") as handle:
                     inventory = json.load(handle)
-            state = Sandbox(args.dir).up(nodes=args.nodes, centos_nodes=args.centos_nodes,
-                                         inventory=inventory, realistic=args.realistic)
+            box = Sandbox(args.dir)
+            state = box.up(nodes=args.nodes, centos_nodes=args.centos_nodes,
+                           inventory=inventory, realistic=args.realistic,
+                           ssh_nodes=args.ssh_nodes)
             print(f"sandbox up in {state['dir']} with minions: {', '.join(state['minions'])}")
+            for fqdn, info in state["ssh_nodes"].items():
+                print(f"ssh node {fqdn}: {info['ip']} (env {info['env']}, {info['distro']} "
+                      f"{info['version']}) at 127.0.0.1:{info['port']}, root {info['root']}")
+                print(f"  ssh:   {shlex.join(box.ssh_argv(fqdn))}")
             print(f"trees:   {', '.join(state['trees'])}")
             print(f"update:  {state['commands']['update']}")
             print(f"status:  {state['commands']['status']}")
@@ -175,7 +211,7 @@ def main(argv=None):
         if args.command == "down":
             Sandbox(args.dir).down()
             return 0
-        return demo(args.nodes, args.centos_nodes, args.dir)
+        return demo(args.nodes, args.centos_nodes, args.dir, ssh_nodes=args.ssh_nodes)
     except SandboxError as err:
         print(f"mosmu-sandbox: {err}", file=sys.stderr)
         return 2

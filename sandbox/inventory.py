@@ -16,6 +16,8 @@ import yaml
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 DNS_DOMAIN = "test.domain.local"
 ROLE_CYCLE = (["controller"], ["compute"], ["compute", "cinder"])
+# libyaml's safe loader when PyYAML has it: the release fixtures take ~1 s with the pure one
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 NODE_FIELDS = ("id", "name", "meta", "progress", "kernel_params", "roles", "pending_roles",
                "status", "mac", "fqdn", "hostname", "ip", "manufacturer", "platform_name",
@@ -40,7 +42,7 @@ def _releases(fuel_version):
     """The releases of fuel-web's openstack.yaml fixture at ``fuel_version``."""
     with open(os.path.join(DATA, f"fuel-web_{fuel_version}_openstack.yaml"),
               encoding="utf-8") as handle:
-        fixture = yaml.safe_load(handle)
+        fixture = yaml.load(handle, Loader=SAFE_LOADER)  # noqa: S506 (a safe loader)
     base = next(e["fields"] for e in fixture if "extend" not in e)
     out = []
     for pk, entry in zip(RELEASE_IDS[fuel_version], (e for e in fixture if "extend" in e)):
@@ -133,11 +135,17 @@ def version_80():
             "openstack_version": "liberty-8.0", "auth_required": True}
 
 
-def default(nodes=3, centos_nodes=0):
+def default(nodes=3, centos_nodes=0, ssh_nodes=0):
     """Environment 1: MOS 8.0 (Liberty on Ubuntu 14.04) of ``nodes`` Ubuntu nodes (ids
     1..nodes); with ``centos_nodes``, environment 2: MOS 6.1 (Juno on CentOS 6.5) of that many
     CentOS nodes (ids nodes+1..). All ready and online; roles cycle controller / compute /
     compute+cinder per environment. The releases of 8.0 and 6.1 are always listed.
+
+    ``ssh_nodes`` adds that many more nodes to each environment (env 2 only when it exists),
+    with ids after all the others (env 1's first, then env 2's), their roles continuing their
+    environment's cycle: the sandbox reaches them over ssh, without a minion. They are
+    ordinary Nailgun nodes here; ``sandbox.stack.ssh_choice`` picks them as the last
+    ``ssh_nodes`` nodes of each environment.
 
     The sandbox's own default is both environments (``Sandbox.up(nodes=3, centos_nodes=2)``);
     this function keeps ``centos_nodes=0`` so that callers adding their own clusters and node
@@ -150,5 +158,12 @@ def default(nodes=3, centos_nodes=0):
         clusters.append(cluster(2, release_id=CENTOS_61_RELEASE, fuel_version="6.1"))
         out += [node(nodes + i, cluster=2, roles=ROLE_CYCLE[(i - 1) % 3], os_platform="centos",
                      metas=metas) for i in range(1, centos_nodes + 1)]
+    first = nodes + centos_nodes + 1
+    out += [node(first + i, roles=ROLE_CYCLE[(nodes + i) % 3], metas=metas)
+            for i in range(ssh_nodes)]
+    if centos_nodes:
+        first += ssh_nodes
+        out += [node(first + i, cluster=2, roles=ROLE_CYCLE[(centos_nodes + i) % 3],
+                     os_platform="centos", metas=metas) for i in range(ssh_nodes)]
     return {"version": version_80(), "releases": releases(), "clusters": clusters,
             "nodes": out}

@@ -12,6 +12,13 @@ the master config names as ``mosmu:mirror_key``, so nodes trust that key only). 
 roots start with the GA packages of their distro: dpkg for Ubuntu nodes, an rpm database for
 CentOS nodes (``reset_node`` re-creates one for another layout).
 
+``up(ssh_nodes=K)`` adds K nodes without a minion to each environment (``inventory.default``):
+each has a node root like a minion's and its own real ``sshd`` on 127.0.0.1 (``sshd``
+module: throwaway client key, per-node host key, ``DIR/ssh/known_hosts``); the master config
+gets ``mosmu:transport: auto`` and ``mosmu:ssh`` (key, known_hosts, per-admin-IP
+``{host, port, root}``). ``stop_sshd``/``kill_sshd``/``start_sshd``/``rotate_host_key`` are
+the fault helpers, ``ssh_argv`` runs a command on such a node.
+
 ``up(realistic=True)`` (opt-in, ``--realistic`` on the CLI) makes node work take real time:
 the ``updates`` packages of every tree carry ``REALISTIC_BYTES`` of incompressible data per
 node's package set (built once per sandbox), and every node root limits its package
@@ -34,7 +41,7 @@ import time
 
 import yaml
 
-from . import debrepo, rpmrepo
+from . import debrepo, rpmrepo, sshd
 from . import inventory as inventory_mod
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -372,19 +379,25 @@ class Sandbox:
             self.limit_bandwidth(root, distro)
 
     def reset_node(self, minion_id, distro=None, version=None):
-        """Wipe a minion's node root and re-create it with the GA packages of a layout.
+        """Wipe a node's root and re-create it with the GA packages of a layout.
 
-        :param minion_id: a minion of this sandbox
+        :param minion_id: a minion or an ssh node (fqdn) of this sandbox
         :param distro: ``ubuntu``/``centos`` or a ``mosmu_catalog.Tree`` (default: the
-            minion's current layout); the layout's upstream tree is built too
-        :param version: MOS version of the layout (default: the minion's current one)
-        :returns: the minion's state entry (``ip``, ``root``, ``distro``, ``version``,
-            ``env``). When the distro changes, the minion is restarted with the other
-            distro's grains (``os_family``/``os``) and waited for.
+            node's current layout); the layout's upstream tree is built too
+        :param version: MOS version of the layout (default: the node's current one)
+        :returns: the node's state entry (``ip``, ``root``, ``distro``, ``version``,
+            ``env``; ssh nodes also ``port``). When a minion's distro changes, that minion is
+            restarted with the other distro's grains (``os_family``/``os``) and waited for;
+            an ssh node's sshd is left running (its root path does not change), and no
+            minion is restarted for it.
         """
         info = self.state.get("minions", {}).get(minion_id)
+        ssh_node = info is None and minion_id in self.state.get("ssh_nodes", {})
+        if ssh_node:
+            info = self.state["ssh_nodes"][minion_id]
         if info is None:
-            raise SandboxError(f"{minion_id} is not a minion of the sandbox in {self.dir}")
+            raise SandboxError(f"{minion_id} is not a minion or ssh node of the sandbox in "
+                               f"{self.dir}")
         if isinstance(distro, mosmu_catalog.Tree):
             tree = distro
         else:
@@ -393,7 +406,7 @@ class Sandbox:
         root = info["root"]
         shutil.rmtree(root, ignore_errors=True)
         self.make_node_root(root, tree)
-        restart = tree.distro != info["distro"]
+        restart = tree.distro != info["distro"] and not ssh_node
         info.update(distro=tree.distro, version=tree.version)
         self._save()
         if restart:
@@ -463,19 +476,182 @@ class Sandbox:
     def _save(self):
         _write(self.state_path, json.dumps(self.state, indent=2, sort_keys=True))
 
+    # -- ssh nodes (no minion: a real sshd on 127.0.0.1 each) --------------------------------
+
+    @property
+    def ssh_dir(self):
+        """``DIR/ssh``: client key, ``authorized_keys``, ``known_hosts``, one dir per node."""
+        return os.path.join(self.dir, "ssh")
+
+    def ssh_node(self, fqdn):
+        """The state entry of an ssh node: ``ip``, ``root``, ``env``, ``distro``,
+        ``version``, ``port``, ``index``."""
+        info = self.state.get("ssh_nodes", {}).get(fqdn)
+        if info is None:
+            raise SandboxError(f"{fqdn} is not an ssh node of the sandbox in {self.dir}")
+        return info
+
+    def _sshd(self, fqdn):
+        return sshd.SshdNode(self.ssh_dir, fqdn, self.ssh_node(fqdn)["port"],
+                             os.path.join(self.dir, "logs", f"sshd-{fqdn}.log"))
+
+    def _listener(self, fqdn):
+        """The pid of the node's listening sshd, or None (a stale pid is never trusted)."""
+        pid = self.state.get("pids", {}).get(f"sshd-{fqdn}")
+        if not pid or not _alive(pid):
+            return None
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            return None
+        return pid if self._sshd(fqdn).config.encode() in cmdline else None
+
+    def _reap(self, fqdn, pid, timeout=30):
+        """Wait for the node's stopped listener to be gone, then forget its pid (``down``
+        signals the process group of every recorded pid: a reused one must not be there)."""
+        for proc in self._procs:
+            if proc.pid == pid:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=timeout)
+        wait_for(lambda: not _alive(pid), f"the sshd of {fqdn} to stop", timeout=timeout,
+                 every=0.05)
+        if self.state.get("pids", {}).get(f"sshd-{fqdn}") == pid:
+            del self.state["pids"][f"sshd-{fqdn}"]
+            self._save()
+
+    def add_ssh_node(self, fqdn, ip, distro="ubuntu", version=None, env=None, make_root=True):
+        """Add a node reached over ssh, without a minion, and start its sshd.
+
+        Works on a sandbox that is not up (no salt-master needed), e.g. to test the sshd
+        alone; ``up(ssh_nodes=K)`` calls it for each ssh node before the master starts.
+
+        :param fqdn: the node's name (its files: ``DIR/ssh/<fqdn>/``, ``DIR/nodes/<fqdn>``)
+        :param ip: its admin IP (data only: nothing connects to it)
+        :param distro: ``ubuntu``/``centos`` (with ``version``, the node root's layout)
+        :param env: its environment (cluster id), recorded only
+        :param make_root: create the node root with the GA packages (:meth:`make_node_root`);
+            False leaves an empty directory
+        :returns: the node's state entry (:meth:`ssh_node`)
+        """
+        _check_ssh_tools()
+        nodes = self.state.setdefault("ssh_nodes", {})
+        if fqdn in nodes or fqdn in self.state.get("minions", {}):
+            raise SandboxError(f"{fqdn} is already a node of the sandbox in {self.dir}")
+        root = self.node_root(fqdn)
+        if make_root:
+            self.make_node_root(root, distro, version)
+        else:
+            os.makedirs(root, exist_ok=True)
+        nodes[fqdn] = {"ip": ip, "root": root, "env": env, "distro": distro,
+                       "version": version, "port": free_ports(1)[0], "index": len(nodes)}
+        key = sshd.ClientKey(self.ssh_dir)
+        self.state["ssh"] = {"priv": key.priv, "known_hosts": key.known_hosts,
+                             "authorized_keys": key.authorized_keys}
+        self._save()
+        try:
+            self._sshd(fqdn).prepare()
+        except sshd.SshdError as err:
+            raise SandboxError(str(err)) from err
+        self.start_sshd(fqdn)
+        return nodes[fqdn]
+
+    def start_sshd(self, fqdn):
+        """Start the node's sshd (same port, same host key) and wait until it listens;
+        return its pid (the running one's if it already listens)."""
+        node = self._sshd(fqdn)
+        pid = self._listener(fqdn)
+        if pid and sshd.listening(node.port):
+            return pid
+        try:
+            node.check()
+            return node.start(spawn=self._spawn)
+        except sshd.SshdError as err:
+            raise SandboxError(str(err)) from err
+
+    def stop_sshd(self, fqdn, timeout=30):
+        """SIGTERM the node's listening sshd only and wait until its port is closed.
+        Established sessions live on, as on a real host. Returns the pid stopped (or None
+        when none ran)."""
+        node = self._sshd(fqdn)
+        pid = self._listener(fqdn)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            self._reap(fqdn, pid, timeout)
+        wait_for(lambda: not sshd.listening(node.port), f"port {node.port} of {fqdn} to close",
+                 timeout=timeout, every=0.05)
+        return pid
+
+    def kill_sshd(self, fqdn, timeout=30):
+        """SIGKILL the node's listening sshd and every sshd session process of that node
+        (found from /proc: the listener's sshd descendants and the sshd processes holding an
+        accepted socket of its port, so sessions a stopped listener left are included).
+        The commands those sessions ran are not signalled (as ``kill -9`` of sshd on a real
+        host); ``down`` stops them. Returns the sorted pids killed."""
+        node = self._sshd(fqdn)
+        listener = self._listener(fqdn)
+        sessions = node.session_pids(listener)
+        sshd.kill(sessions, signal.SIGKILL, timeout)    # first, so the listener reaps them
+        if listener:
+            sshd.kill({listener}, signal.SIGKILL, timeout)
+            self._reap(fqdn, listener, timeout)
+        pids = sessions | ({listener} if listener else set())
+        wait_for(lambda: not sshd.listening(node.port), f"port {node.port} of {fqdn} to close",
+                 timeout=timeout, every=0.05)
+        return sorted(pids)
+
+    def rotate_host_key(self, fqdn):
+        """Give the node a new host key and restart its sshd with it; ``known_hosts`` keeps
+        the old key, so clients that verify host keys now refuse the node. Returns the new
+        public key line."""
+        self.stop_sshd(fqdn)
+        try:
+            public = self._sshd(fqdn).prepare(new_host_key=True, trust=False)
+        except sshd.SshdError as err:
+            raise SandboxError(str(err)) from err
+        self.start_sshd(fqdn)
+        return public
+
+    def ssh_argv(self, fqdn, *remote):
+        """A plain ``ssh`` argv running ``remote`` (an argv, each word shell-quoted) on the
+        node as root: ``-F /dev/null``, the sandbox key, ``UserKnownHostsFile=DIR/ssh/
+        known_hosts``, ``StrictHostKeyChecking=yes``, ``BatchMode=yes``, ``-p PORT
+        root@127.0.0.1``."""
+        return sshd.ClientKey(self.ssh_dir).argv(self.ssh_node(fqdn)["port"], *remote)
+
+    def _ssh_pids(self):
+        """Every process of this sandbox's sshds: listeners, sessions, what they ran."""
+        out = set()
+        for fqdn in self.state.get("ssh_nodes", {}):
+            out |= self._sshd(fqdn).all_pids(self._listener(fqdn))
+        return out - _ancestors()
+
+    def _start_ssh_nodes(self, inv, ssh_nodes):
+        """Make the chosen nodes of ``inv`` ssh nodes (:func:`ssh_choice`), sshd started."""
+        chosen = ssh_choice(inv, ssh_nodes)
+        for fqdn, ip, env, distro, version in self._nodes(inv):
+            if fqdn in chosen:
+                self.add_ssh_node(fqdn, ip, distro=distro, version=version, env=env)
+
     # -- up ----------------------------------------------------------------------------------
 
-    def up(self, nodes=3, centos_nodes=2, inventory=None, realistic=False):
-        """Start everything; return the state dict (ports, commands, minions, trees).
+    def up(self, nodes=3, centos_nodes=2, inventory=None, realistic=False, ssh_nodes=0):
+        """Start everything; return the state dict (ports, commands, minions, ssh_nodes,
+        trees).
 
-        :param nodes: Ubuntu nodes of environment 1 (MOS 8.0)
-        :param centos_nodes: CentOS nodes of environment 2 (MOS 6.1); 0 for none
+        :param nodes: Ubuntu minion nodes of environment 1 (MOS 8.0)
+        :param centos_nodes: CentOS minion nodes of environment 2 (MOS 6.1); 0 for none
         :param inventory: an inventory dict instead of ``inventory.default(nodes,
-            centos_nodes)``
+            centos_nodes, ssh_nodes)``
         :param realistic: realistic node work: ``updates`` packages of ``REALISTIC_BYTES``
             per node, each node root limited to ``DL_LIMIT_KB`` KB/s (module docstring)
+        :param ssh_nodes: K nodes without a minion in each environment (the default
+            inventory adds them after the minion nodes), each with its own sshd; or, with
+            ``inventory``, the fqdns to reach over ssh (see :func:`ssh_choice`)
         """
-        inv = inventory or inventory_mod.default(nodes, centos_nodes)
+        inv = inventory or inventory_mod.default(
+            nodes, centos_nodes, ssh_nodes=ssh_nodes if isinstance(ssh_nodes, int) else 0)
         try:
             rows = env_rows(inv)
         except ValueError as err:
@@ -484,6 +660,8 @@ class Sandbox:
         if any(d == "centos" for d, _v in rows) or any(
                 n.get("os_platform") == "centos" for n in inv["nodes"]):
             _check_tools(YUM_TOOLS)
+        if ssh_choice(inv, ssh_nodes):
+            _check_ssh_tools()
         if self.state:
             raise SandboxError(f"a sandbox is already up in {self.dir}; run "
                                f"python -m sandbox down --dir {self.dir} first")
@@ -501,6 +679,8 @@ class Sandbox:
             for distro, version in rows:
                 self.build_tree(distro, version)
             self._start_mirrors(ports)
+            self.state["ssh_nodes"] = {}
+            self._start_ssh_nodes(inv, ssh_nodes)
             self._start_salt(inv, ports)
         except BaseException:
             self.down(remove=False)
@@ -590,11 +770,13 @@ class Sandbox:
             "master_ip": "127.0.0.1", "repo_url": f"http://127.0.0.1:{ports['http']}",
             "mirror_upstream": f"rsync://127.0.0.1:{ports['rsync']}/mirror",
             "mirror_root": os.path.join(self.dir, "www"), "trusted": False,
-            "mirror_key": self.signer.public_key, "timeout": 30}},
-            mode=0o600)
+            "mirror_key": self.signer.public_key, "timeout": 30,
+            **self._ssh_master_config()}}, mode=0o600)
         self._spawn("salt-master", [os.path.join(BIN, "salt-master"), "-c", etc, "-l", "quiet"])
         minions = self.state["minions"] = {}
-        for index, (minion_id, ip, env, distro, version) in enumerate(self._nodes(inv)):
+        ssh_nodes = self.state.get("ssh_nodes") or {}
+        deployed = [n for n in self._nodes(inv) if n[0] not in ssh_nodes]
+        for index, (minion_id, ip, env, distro, version) in enumerate(deployed):
             root = self.node_root(minion_id)
             self.make_node_root(root, distro, version)
             minions[minion_id] = {"ip": ip, "root": root, "env": env, "distro": distro,
@@ -603,16 +785,32 @@ class Sandbox:
         self.state["minions"] = minions
         self._save()
         wait_for(lambda: port_open(ports["salt_ret"]), "the salt-master")
-        wait_for(lambda: self._pinged() >= set(minions), f"{len(minions)} minion(s) to answer")
-        self.run_salt("salt", "*", "saltutil.sync_all", "--out=json")
+        if minions:
+            wait_for(lambda: self._pinged() >= set(minions),
+                     f"{len(minions)} minion(s) to answer")
+            self.run_salt("salt", "*", "saltutil.sync_all", "--out=json")
         self.run_salt("salt-run", "saltutil.sync_all", "--out=json")
         # the runner maps nodes to minions by the grains the master cached from each minion
-        wait_for(lambda: self._cached_minions() >= set(minions), "the master's grains cache")
+        if minions:
+            wait_for(lambda: self._cached_minions() >= set(minions),
+                     "the master's grains cache")
         self.state["commands"] = {
             "update": " ".join(self.salt_argv("salt-run", "mosmu.update", "all_envs=True")),
             "status": " ".join(self.salt_argv("salt", "'*'", "mosmu.status")),
         }
         self._save()
+
+    def _ssh_master_config(self):
+        """``transport``/``ssh`` of the master's ``mosmu:`` section ({} without ssh nodes):
+        the client key, known_hosts, and per admin IP the address and root to use."""
+        nodes = self.state.get("ssh_nodes") or {}
+        if not nodes:
+            return {}
+        key = sshd.ClientKey(self.ssh_dir)
+        return {"transport": "auto", "ssh": {
+            "priv": key.priv, "known_hosts": key.known_hosts,
+            "hosts": {info["ip"]: {"host": sshd.HOST, "port": info["port"],
+                                   "root": info["root"]} for info in nodes.values()}}}
 
     def _pinged(self):
         proc = self.run_salt("salt", "*", "test.ping", "--out=json", "--static", "--timeout=5",
@@ -651,7 +849,9 @@ class Sandbox:
         Signer(os.path.join(self.dir, "gpg")).close()
         leaders = set(self.state.get("pids", {}).values())   # started with a new session
         for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            pids = self._our_pids() | {p for p in leaders if _alive(p)}
+            # sshd sessions leave the listener's process group and rename themselves: found
+            # by port and parent chain (Sandbox._ssh_pids)
+            pids = self._our_pids() | {p for p in leaders if _alive(p)} | self._ssh_pids()
             for pid in leaders:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, sig)
@@ -670,6 +870,27 @@ class Sandbox:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def ssh_choice(inv, ssh_nodes):
+    """The fqdns of ``inv`` reached over ssh: with an int K, the last K deployed nodes of
+    each environment (in inventory order: what ``inventory.default(..., ssh_nodes=K)``
+    adds); else ``ssh_nodes`` itself, a collection of fqdns (each must be a deployed node)."""
+    deployed = [n for n in inv["nodes"] if n["cluster"] is not None
+                and n["status"] in ("ready", "error")]
+    if isinstance(ssh_nodes, int):
+        if ssh_nodes < 0:
+            raise SandboxError(f"ssh_nodes must be >= 0, not {ssh_nodes}")
+        out = set()
+        for cluster in inv["clusters"]:
+            fqdns = [n["fqdn"] for n in deployed if n["cluster"] == cluster["id"]]
+            out.update(fqdns[-ssh_nodes:] if ssh_nodes else [])
+        return out
+    chosen = set(ssh_nodes or ())
+    unknown = sorted(chosen - {n["fqdn"] for n in deployed})
+    if unknown:
+        raise SandboxError(f"ssh nodes not deployed in the inventory: {', '.join(unknown)}")
+    return chosen
+
+
 def _tree(distro, version=None):
     """A catalog row: ``distro`` itself when it is a ``Tree``, else the built-in row."""
     if isinstance(distro, mosmu_catalog.Tree):
@@ -678,6 +899,16 @@ def _tree(distro, version=None):
         return mosmu_catalog.Catalog().get(distro, version)
     except ValueError as err:
         raise SandboxError(str(err)) from err
+
+
+def _check_ssh_tools():
+    """What ssh nodes need: root (they log in as root), ssh, ssh-keygen, /usr/sbin/sshd."""
+    if os.geteuid() != 0:
+        raise SandboxError("ssh nodes log in as root to their own sshd: run as root")
+    _check_tools({"ssh": "openssh-client", "ssh-keygen": "openssh-client"})
+    if not os.access(sshd.SSHD, os.X_OK):
+        raise SandboxError(f"{sshd.SSHD} is missing: install the Debian package "
+                           "openssh-server (its own service is not needed)")
 
 
 def _check_tools(tools):
