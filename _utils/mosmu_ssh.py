@@ -29,6 +29,7 @@ import base64
 import concurrent.futures
 import contextlib
 import dataclasses
+import inspect
 import os
 import re
 import secrets
@@ -113,11 +114,12 @@ def targets(nodes, ssh_cfg):
 def _salt_shell(target, options):
     import salt.client.ssh.shell  # pylint: disable=import-outside-toplevel
 
-    shell = salt.client.ssh.shell.Shell(
-        {"_ssh_version": (7, 0)}, target.host, user=target.user, port=target.port,
-        priv=target.priv, timeout=target.timeout, ssh_options=list(options),
-        keepalive_interval=15, keepalive_count_max=4)
-    return shell
+    cls = salt.client.ssh.shell.Shell
+    extra = {}
+    if "keepalive" in inspect.signature(cls.__init__).parameters:
+        extra["keepalive"] = False      # 3007+: mosmu sets ServerAlive* itself (3006 has none)
+    return cls({"_ssh_version": (7, 0)}, target.host, user=target.user, port=target.port,
+               priv=target.priv, timeout=target.timeout, ssh_options=list(options), **extra)
 
 
 def ssh_argv(target, control_dir, remote, shell_factory=_salt_shell):
@@ -128,7 +130,8 @@ def ssh_argv(target, control_dir, remote, shell_factory=_salt_shell):
     """
     options = [f"UserKnownHostsFile={target.known_hosts}",
                "StrictHostKeyChecking=" + ("accept-new" if target.accept_new else "yes"),
-               "BatchMode=yes", "LogLevel=ERROR"]
+               "BatchMode=yes", "LogLevel=ERROR", "ServerAliveInterval=15",
+               "ServerAliveCountMax=4"]
     if control_dir:
         options += ["ControlMaster=auto", f"ControlPath={control_dir}/%C",
                     "ControlPersist=120"]

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import salt.client.mixins
+import salt.config
 import salt.output
 
 import mosmu_report
@@ -40,8 +41,16 @@ def fixture_outputter():
 
 
 def _opts(tmp_path, **extra):
-    opts = {"extension_modules": str(tmp_path / "extmods"), "outputter_dirs": [OUTPUT_DIR],
-            "color": False, "nested_indent": 0}
+    """salt-run's opts: ``salt.config.master_config`` of a config file under tmp_path, so every
+    default is there as each Salt release sets it (3006/3007's loader finds no outputter at all
+    without e.g. ``optimization_order``, which only 3008's loader fills in). ``id`` is given so
+    that no host name is resolved."""
+    conf = tmp_path / "master"
+    if not conf.exists():
+        conf.write_text(f"root_dir: {tmp_path}\nid: mosmu-test\n", encoding="utf-8")
+    opts = salt.config.master_config(str(conf))
+    opts.update({"extension_modules": str(tmp_path / "extmods"), "outputter_dirs": [OUTPUT_DIR],
+                 "color": False, "nested_indent": 0})
     opts.update(extra)
     return opts
 

@@ -357,15 +357,16 @@ def test_selected_nodes_carry_only_validated_values(real):
 def test_render_nodes_table(real):
     result = mosmu_select.select(real, _req(all_envs=True))
     for node in result["selected"]:
-        node.update(mos_version="8.0", minion=node["fqdn"] if node["id"] != 2 else None)
+        node.update(mos_version="8.0", minion=node["fqdn"] if node["id"] != 2 else None,
+                    transport="minion" if node["id"] != 2 else "ssh")
     text = mosmu_report.nodes_table(result)
     lines = text.splitlines()
     assert lines[0] == "environment 1: 8 selected"
     assert lines[1].split() == ["id", "fqdn", "ip", "roles", "status", "online", "version",
-                                "minion"]
+                                "transport", "minion"]
     assert lines[2].split() == ["1", "node-1.test.domain.local", "10.20.0.3", "controller",
-                                "ready", "yes", "8.0", "node-1.test.domain.local"]
-    assert lines[3].split()[-1] == "-"  # node 2: no minion
+                                "ready", "yes", "8.0", "minion", "node-1.test.domain.local"]
+    assert lines[3].split()[-2:] == ["ssh", "-"]  # node 2: no minion, reached over ssh
     assert "skipped: 19" in lines
     assert any(line.split()[:3] == ["29", "10.20.0.31", "4"] and "os_platform centos" in line
                for line in lines)

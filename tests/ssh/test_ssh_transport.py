@@ -1,0 +1,307 @@
+"""The ssh transport end to end: nodes with nothing installed, reached over a real sshd,
+upgraded by real apt/dpkg and dnf/rpm in their node roots, in the same run and waves as
+minion nodes; and every ssh fault a node can show, each with its own result and fix.
+
+Tests run in file order and share the sandbox (``conftest.py``); each one that changes a
+node's packages resets its root first.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+from sandbox.cli import node_packages
+from sandbox.stack import PACKAGE_VERSIONS
+from tests.integration.helpers import config_copy, node_entries, salt_cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UBUNTU_SSH = ("node-3.test.domain.local", "node-4.test.domain.local")
+CENTOS_SSH = ("node-5.test.domain.local", "node-6.test.domain.local")
+
+
+def info(box, fqdn):
+    return box.ssh_node(fqdn)
+
+
+def versions(box, fqdn):
+    node = info(box, fqdn)
+    got = node_packages(node["root"], node["distro"])
+    return {k: v.split("-")[0] for k, v in got.items() if not k.startswith("gpg-pubkey")}
+
+
+def status_file(box, fqdn):
+    path = os.path.join(info(box, fqdn)["root"], "var/log/mos_apply_mu.status")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().splitlines()
+
+
+def ga(distro):
+    return dict(PACKAGE_VERSIONS[distro]["ga"])
+
+
+def updated(distro):
+    return dict(ga(distro), **PACKAGE_VERSIONS[distro]["updates"])
+
+
+def mosmu_ssh_processes(box):
+    """ssh clients and connection masters of mosmu runs (their ControlPath is in a private
+    ``/tmp/mosmu-ssh-*`` dir), and sshd sessions of root still open (on this machine only
+    the sandbox's sshds take root logins)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmd = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        argv0 = cmd.split(" ", 1)[0]
+        if os.path.basename(argv0) == "ssh" and "ControlPath=/tmp/mosmu-ssh-" in cmd:
+            out.append(cmd)                          # a client or mux of a mosmu run
+        elif cmd.startswith("sshd: root"):
+            out.append(cmd)                          # a session still open on a node
+    return out
+
+
+def reset_all(box):
+    for fqdn in UBUNTU_SSH + CENTOS_SSH:
+        box.reset_node(fqdn)
+    for minion in box.state["minions"]:
+        box.reset_node(minion)
+
+
+# -- the main job ------------------------------------------------------------------------------
+
+def test_nodes_shows_each_nodes_transport(sandbox):
+    run = salt_cli(sandbox, "salt-run", "mosmu.nodes", "all_envs=True")
+    assert run.returncode == 0, run.data
+    got = {n["fqdn"]: (n["transport"], n["minion"]) for n in run.data["selected"]}
+    for fqdn in UBUNTU_SSH + CENTOS_SSH:
+        assert got[fqdn] == ("ssh", None)
+    for minion in sandbox.state["minions"]:
+        assert got[minion] == ("minion", minion)
+
+
+def test_dry_run_and_real_run_agree_and_a_second_run_changes_nothing(sandbox):
+    """Minion and ssh nodes of both environments in one run; the controller (a minion) alone
+    in the first wave of each environment, then its ssh computes."""
+    assert salt_cli(sandbox, "salt-run", "mosmu.sync", "all_envs=True").returncode == 0
+    before = {f: versions(sandbox, f) for f in UBUNTU_SSH + CENTOS_SSH}
+    dry = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True", "test=True")
+    assert dry.returncode == 0, dry.data
+    assert {f: versions(sandbox, f) for f in before} == before
+    for fqdn in UBUNTU_SSH + CENTOS_SSH:
+        assert status_file(sandbox, fqdn) is None
+        assert not os.path.exists(os.path.join(info(sandbox, fqdn)["root"], "etc/mosmu"))
+    real = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True")
+    assert real.returncode == 0, real.data
+    entries = node_entries(real.data)
+    dry_entries = node_entries(dry.data)
+    for fqdn in UBUNTU_SSH + CENTOS_SSH:
+        node = info(sandbox, fqdn)
+        entry = entries[node["ip"]]
+        assert (entry["result"], entry["transport"]) == ("OK", "ssh"), entry
+        assert versions(sandbox, fqdn) == updated(node["distro"])
+        assert status_file(sandbox, fqdn) == ["STARTED", "UPDATE=OK"]
+        # what the dry run offered is what the real run did
+        assert {k: v["new"].split("-")[0] for k, v in dry_entries[node["ip"]]["changes"]
+                .items()} == {k: v["new"].split("-")[0] for k, v in entry["changes"].items()}
+        assert entry["changes"] and entry["duration"] is not None
+    again = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True", "sync=False")
+    assert again.returncode == 0, again.data
+    for fqdn in UBUNTU_SSH + CENTOS_SSH:
+        assert node_entries(again.data)[info(sandbox, fqdn)["ip"]]["changes"] == {}
+        assert status_file(sandbox, fqdn) == ["STARTED", "UPDATE=OK"]
+    assert mosmu_ssh_processes(sandbox) == []
+
+
+def record(root):
+    with open(os.path.join(root, "var/log/mos_apply_mu.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_the_controller_goes_alone_before_its_ssh_computes(sandbox):
+    """serial_roles, in each environment: the minion controller's run ends before either ssh
+    compute starts; the two ssh computes run at the same time (one wave)."""
+    reset_all(sandbox)
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True", "sync=False")
+    assert run.returncode == 0, run.data
+    for controller_fqdn, ssh_nodes in (("node-1.test.domain.local", UBUNTU_SSH),
+                                       ("node-2.test.domain.local", CENTOS_SSH)):
+        controller = record(sandbox.node_root(controller_fqdn))
+        computes = [record(info(sandbox, f)["root"]) for f in ssh_nodes]
+        assert all(controller["finished"] <= c["started"] for c in computes)
+        assert computes[0]["started"] <= computes[1]["finished"] and \
+            computes[1]["started"] <= computes[0]["finished"]
+        assert [controller["transport"], *(c["transport"] for c in computes)] == \
+            ["minion", "ssh", "ssh"]
+        assert controller["run_id"] == computes[0]["run_id"] == computes[1]["run_id"]
+
+
+def test_status_reads_ssh_nodes(sandbox):
+    run = salt_cli(sandbox, "salt-run", "mosmu.status", "all_envs=True")
+    assert run.returncode == 0, run.data
+    for fqdn in UBUNTU_SSH + CENTOS_SSH:
+        entry = node_entries(run.data)[info(sandbox, fqdn)["ip"]]
+        assert (entry["result"], entry["line"], entry["transport"]) == \
+            ("OK", "UPDATE=OK", "ssh")
+        assert entry["record"]["transport"] == "ssh" and entry["record"]["run_id"]
+    assert mosmu_ssh_processes(sandbox) == []
+
+
+def test_mos_apply_mu_check_reads_ssh_nodes(sandbox):
+    proc = subprocess.run([sys.executable, "-m", "mosmu_salt.compat", "-c", sandbox.config_dir,
+                           "--env-id=2", "--check"], capture_output=True, text=True,
+                          check=False, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for fqdn in CENTOS_SSH:
+        assert info(sandbox, fqdn)["ip"] in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_an_ubuntu_6_0_layout_is_upgraded_over_ssh(sandbox):
+    fqdn = UBUNTU_SSH[0]
+    sandbox.reset_node(fqdn, "ubuntu", "6.0")
+    ip = info(sandbox, fqdn)["ip"]
+    args = ["env=1", f"nodes={ip}", "mos_version=6.0"]
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", *args)
+    assert run.returncode == 0, run.data
+    assert node_entries(run.data)[ip]["result"] == "OK"
+    assert versions(sandbox, fqdn) == updated("ubuntu")
+    sandbox.reset_node(fqdn, "ubuntu", "8.0")
+
+
+def test_a_hostile_status_line_is_read_back_as_data(sandbox, tmp_path):
+    fqdn = UBUNTU_SSH[1]
+    canary = tmp_path / "canary"
+    path = os.path.join(info(sandbox, fqdn)["root"], "var/log/mos_apply_mu.status")
+    hostile = f"$(touch {canary}); `touch {canary}`; @@mosmu - end"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(hostile + "\n")
+    run = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1")
+    entry = node_entries(run.data)[info(sandbox, fqdn)["ip"]]
+    assert entry["line"] == hostile and entry["result"] == "UNKNOWN"
+    assert not canary.exists()
+    sandbox.reset_node(fqdn)
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+def test_a_wrong_key_is_auth_refused_for_every_ssh_node(sandbox, tmp_path):
+    key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True,
+                   env=dict(os.environ, HOME=str(tmp_path)))
+    ssh = dict(yaml.safe_load(open(os.path.join(sandbox.config_dir, "master.d", "mosmu.conf"),
+                                   encoding="utf-8"))["mosmu"]["ssh"], priv=str(key))
+    etc = config_copy(sandbox, tmp_path / "etc", ssh=ssh)
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=2", "sync=False", config_dir=etc)
+    assert run.returncode == 2
+    for fqdn in CENTOS_SSH:
+        entry = node_entries(run.data)[info(sandbox, fqdn)["ip"]]
+        assert entry["result"] == "UNREACHABLE" and f"refused the key {key}" in entry["comment"]
+    assert "BEGIN OPENSSH" not in json.dumps(run.data)
+
+
+def test_a_changed_host_key_is_refused_naming_the_file(sandbox):
+    fqdn = CENTOS_SSH[0]
+    known = sandbox.state["ssh"]["known_hosts"]
+    with open(known, "rb") as handle:
+        before = handle.read()
+    sandbox.rotate_host_key(fqdn)
+    try:
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=2", "sync=False")
+        entry = node_entries(run.data)[info(sandbox, fqdn)["ip"]]
+        assert entry["result"] == "UNREACHABLE" and "host key changed" in entry["comment"]
+        assert known in entry["comment"]
+        other = node_entries(run.data)[info(sandbox, CENTOS_SSH[1])["ip"]]
+        assert other["result"] == "OK"        # the other nodes go on
+        with open(known, "rb") as handle:
+            assert handle.read() == before    # never accepted
+    finally:
+        sandbox.stop_sshd(fqdn)
+        sandbox._sshd(fqdn).prepare(trust=True)   # pylint: disable=protected-access
+        sandbox.start_sshd(fqdn)
+
+
+def test_an_sshd_stopped_before_the_wave_is_unreachable_and_the_others_go_on(sandbox):
+    reset_all(sandbox)
+    down = UBUNTU_SSH[0]
+    sandbox.stop_sshd(down)
+    try:
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "sync=False",
+                       "max_failures=5")
+        assert run.returncode == 2
+        entries = node_entries(run.data)
+        entry = entries[info(sandbox, down)["ip"]]
+        assert entry["result"] == "UNREACHABLE" and "unreachable" in entry["comment"]
+        assert entries[info(sandbox, UBUNTU_SSH[1])["ip"]]["result"] == "OK"
+        assert versions(sandbox, down) == ga("ubuntu")
+    finally:
+        sandbox.start_sshd(down)
+    again = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "sync=False",
+                     "retry_failed=True")
+    assert again.returncode == 0, again.data
+    assert node_entries(again.data)[info(sandbox, down)["ip"]]["result"] == "OK"
+    assert versions(sandbox, down) == updated("ubuntu")
+
+
+def test_sshd_killed_during_the_upgrade_the_package_manager_completes(sandbox):
+    """dpkg is slowed by a hook in the node root; sshd (listener and sessions) is killed
+    while the upgrade runs detached; the upgrade finishes anyway, and once sshd is back the
+    same run reconnects and reports the node OK with its changes."""
+    reset_all(sandbox)
+    fqdn = UBUNTU_SSH[1]
+    root = info(sandbox, fqdn)["root"]
+    hook = os.path.join(root, "etc/apt/apt.conf.d/99slow")
+    with open(hook, "w", encoding="utf-8") as handle:
+        handle.write('DPkg::Pre-Invoke { "sleep 4"; };\n')
+    argv = sandbox.salt_argv("salt-run", "--out=json", "mosmu.update", "env=1",
+                             f"nodes={info(sandbox, fqdn)['ip']}", "sync=False")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = {}
+    reader = threading.Thread(target=lambda: out.update(zip(("stdout", "stderr"),
+                                                            proc.communicate())))
+    reader.start()
+    try:
+        jobs = os.path.join(root, "var/lib/mosmu/jobs")
+        deadline = time.monotonic() + 240
+        while not glob.glob(os.path.join(jobs, "upgrade-*", "pid")):
+            assert time.monotonic() < deadline and proc.poll() is None, out
+            time.sleep(0.2)
+        killed = sandbox.kill_sshd(fqdn)
+        assert killed
+        while not glob.glob(os.path.join(jobs, "upgrade-*", "rc")):   # completes unwatched
+            assert time.monotonic() < deadline, "the upgrade died with its connection"
+            time.sleep(0.2)
+        assert versions(sandbox, fqdn) == updated("ubuntu")
+    finally:
+        sandbox.start_sshd(fqdn)
+        reader.join(timeout=600)
+        os.unlink(hook)
+    report = [d for d in json_docs(out.get("stdout", "")) if "retcode" in d][-1]
+    entry = node_entries(report)[info(sandbox, fqdn)["ip"]]
+    assert entry["result"] == "OK", entry
+    assert entry["changes"] and status_file(sandbox, fqdn) == ["STARTED", "UPDATE=OK"]
+    assert mosmu_ssh_processes(sandbox) == []
+
+
+def json_docs(text):
+    from sandbox.cli import json_documents  # noqa: PLC0415
+    return [d for d in json_documents([text]) if isinstance(d, dict)]
+
+
+@pytest.mark.parametrize("transport", ["minion"])
+def test_transport_minion_reports_ssh_only_nodes_as_no_minion(sandbox, transport):
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=2", "test=True",
+                   f"transport={transport}")
+    for fqdn in CENTOS_SSH:
+        assert node_entries(run.data)[info(sandbox, fqdn)["ip"]]["result"] == "NO_MINION"
