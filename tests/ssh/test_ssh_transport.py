@@ -17,7 +17,7 @@ import time
 import pytest
 import yaml
 
-from sandbox.cli import node_packages
+from sandbox.cli import json_documents, node_packages
 from sandbox.stack import PACKAGE_VERSIONS
 from tests.integration.helpers import config_copy, node_entries, salt_cli
 
@@ -200,8 +200,9 @@ def test_a_wrong_key_is_auth_refused_for_every_ssh_node(sandbox, tmp_path):
     key = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True,
                    env=dict(os.environ, HOME=str(tmp_path)))
-    ssh = dict(yaml.safe_load(open(os.path.join(sandbox.config_dir, "master.d", "mosmu.conf"),
-                                   encoding="utf-8"))["mosmu"]["ssh"], priv=str(key))
+    with open(os.path.join(sandbox.config_dir, "master.d", "mosmu.conf"),
+              encoding="utf-8") as handle:
+        ssh = dict(yaml.safe_load(handle)["mosmu"]["ssh"], priv=str(key))
     etc = config_copy(sandbox, tmp_path / "etc", ssh=ssh)
     run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=2", "sync=False", config_dir=etc)
     assert run.returncode == 2
@@ -295,7 +296,6 @@ def test_sshd_killed_during_the_upgrade_the_package_manager_completes(sandbox):
 
 
 def json_docs(text):
-    from sandbox.cli import json_documents  # noqa: PLC0415
     return [d for d in json_documents([text]) if isinstance(d, dict)]
 
 
