@@ -27,7 +27,8 @@ Row fields (``Tree``):
     name and text template of the repo file a node gets per repo. Placeholders:
     ``{repo} {suite} {base} {path} {components} {options} {gpgcheck} {gpgkey}``.
 ``priority``
-    apt pin priority per repo (Fuel's: 1050, holdback 1100); yum ignores it.
+    apt pin priority per repo (Fuel's from 6.1 on: 1050, holdback 1100; none for 5.1.1 and
+    6.0, as Fuel and the old tool had none); yum ignores it.
 ``upgrade``
     apt: ``upgrade`` or ``dist-upgrade`` (the old tool used dist-upgrade for 5.1.1 only);
     yum: ``update``.
@@ -59,8 +60,12 @@ UPGRADE_VERBS = {"apt": ("upgrade", "dist-upgrade"), "yum": ("update",)}
 TEMPLATE_FIELDS = frozenset(("repo", "suite", "base", "path", "components", "options",
                              "gpgcheck", "gpgkey"))
 
-# Fuel's own apt pinning (openstack.yaml repo priorities): MU suites 1050, holdback 1100.
+# Fuel's own apt pinning (openstack.yaml repo priorities, MOS 6.1 and later): MU suites 1050,
+# holdback 1100. MOS 5.1.1 and 6.0 had no pin (neither Fuel nor the old tool): their rows pin
+# nothing, since a pin above 1000 would let apt *downgrade* a package that is newer on the
+# node than in the MU tree.
 APT_PRIORITY = {"updates": 1050, "security": 1050, "proposed": 1050, "holdback": 1100}
+NO_PIN = {}
 
 BACKEND_DEFAULTS = {
     "apt": {
@@ -97,9 +102,9 @@ def _centos(version, upstream, suite, repos=("updates", "security", "proposed"))
 # FUEL.md 4.2 (9.x trees, mu-N snapshots) and mos_mu's vars/mos_releases/*.yml.
 ROWS = [
     _ubuntu("5.1.1", "fwm/5.1.1/updates/ubuntu", "precise", repos=("updates",),
-            upgrade="dist-upgrade"),
+            upgrade="dist-upgrade", priority=NO_PIN),
     _centos("5.1.1", "fwm/5.1.1/updates/centos", "os/x86_64", repos=("updates",)),
-    _ubuntu("6.0", "fwm/6.0/updates/ubuntu", "precise", repos=("updates",)),
+    _ubuntu("6.0", "fwm/6.0/updates/ubuntu", "precise", repos=("updates",), priority=NO_PIN),
     _centos("6.0", "fwm/6.0/updates/centos", "os/x86_64", repos=("updates",)),
     _ubuntu("6.1", "mos/ubuntu", "mos6.1-{repo}"),
     _centos("6.1", "mos/centos-6/mos6.1", "{repo}"),

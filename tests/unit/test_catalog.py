@@ -21,6 +21,7 @@ import pytest
 
 import mosmu_catalog
 import mosmu_plan
+import mosmu_repo
 
 CATALOG = mosmu_catalog.Catalog()
 MASTER = "http://10.20.0.2:8080"
@@ -138,11 +139,29 @@ def test_local_paths_no_longer_collide():
     assert len(paths) == len(set(paths))
 
 
-def test_fuel_pinning_priorities():
-    for tree in CATALOG.rows():
-        if tree.backend == "apt":
-            for repo in tree.repos:
-                assert tree.priority_of(repo) == (1100 if repo == "holdback" else 1050)
+# Fuel's openstack.yaml pins the MU suites from MOS 6.1 on; 5.1.1 and 6.0 had no pin at all
+# (neither Fuel nor the old tool), FUEL.md section 1.6.
+FUEL_PINNED = {"5.1.1": False, "6.0": False}
+
+
+@pytest.mark.parametrize("tree", [t for t in CATALOG.rows() if t.backend == "apt"],
+                         ids=lambda t: t.name)
+def test_apt_pins_only_where_fuel_pinned(tree):
+    """Every apt row: Fuel's priorities (1050, holdback 1100) where Fuel pinned, and no pin
+    where it did not. A pin above 1000 lets apt downgrade a package that is newer on the node
+    than in the MU tree."""
+    pinned = FUEL_PINNED.get(tree.version, True)
+    for repo in tree.repos:
+        expected = (1100 if repo == "holdback" else 1050) if pinned else None
+        assert tree.priority_of(repo) == expected
+
+
+@pytest.mark.parametrize("version", ["5.1.1", "6.0"])
+def test_old_releases_get_no_apt_preferences_file(version):
+    """Regression: the catalog pinned 5.1.1 and 6.0's MU suite at 1050, where the old tool
+    and Fuel 6.0 had no pin, so apt could downgrade packages newer on the node."""
+    plan = mosmu_plan.Plan.build(CATALOG.get("ubuntu", version), "http://10.20.0.2:8080")
+    assert mosmu_repo.apt_preferences(plan) is None
 
 
 def test_9x_trees_keep_the_mos9_0_suite_prefix_and_mu_snapshots_exist():

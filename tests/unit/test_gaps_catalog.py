@@ -79,7 +79,7 @@ def test_built_in_apt_and_yum_rows_are_exactly_the_spec():
         distro="ubuntu", version="5.1.1", backend="apt", upstream="fwm/5.1.1/updates/ubuntu",
         path="fwm/5.1.1/updates/ubuntu", repos=("updates",), suite="precise",
         components="main restricted", repo_file="mos-{repo}.list", repo_text=APT_TEXT,
-        priority=FUEL_PINS, upgrade="dist-upgrade", key=None)
+        priority=(), upgrade="dist-upgrade", key=None)
     assert catalog.get("centos", "8.0") == Tree(
         distro="centos", version="8.0", backend="yum",
         upstream="mos-repos/centos/mos8.0-centos7-fuel",
