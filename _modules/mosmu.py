@@ -57,9 +57,9 @@ def status(root=None):  # pylint: disable=redefined-outer-name
     """
     The node's own view of its last MU run, read from ``/var/log/mos_apply_mu.status``.
 
-    Returns ``state`` (``OK``, ``FAIL``, ``STARTED``, ``NONE``, ``UNKNOWN``), ``line`` (the
-    last status line, as ``mos_apply_mu.py`` wrote it) and ``record`` (detail of the last
-    mosmu run, or None).
+    Returns ``state`` (``OK``, ``FAIL``, ``PARTIAL``, ``STARTED``, ``NONE``, ``UNKNOWN``),
+    ``line`` (the last status line, as ``mos_apply_mu.py`` wrote it; ``UPDATE=FAIL`` for a
+    PARTIAL run) and ``record`` (detail of the last mosmu run, a dict, or None).
 
     root
         Node root; default from minion config ``mosmu:root`` or ``/``.
@@ -201,12 +201,13 @@ def upgrade(plan=None, root=None, run_id=None, **kwargs):  # pylint: disable=red
     Run the plan on this node: repo files, recovery, refresh, upgrade, status record.
 
     One lifecycle (``mosmu_noderun.upgrade``, the same over ssh) covers the whole run:
-    ``STARTED`` before the first change, then ``UPDATE=OK``; any failure, at any step,
-    ``UPDATE=FAIL`` with the failing step in ``/var/log/mos_apply_mu.json``. A package
-    manager left interrupted by a killed earlier run is completed first. When nothing is
-    pending and the last run ended OK, nothing is written. Returns ``changes``
-    (``{package: {old, new}}``), ``kept_back``, ``recovered`` and ``files`` (repo files
-    written).
+    ``STARTED`` before the first change, then ``UPDATE=OK`` when every offered package
+    reached its offered version; an upgrade that left some behind ends PARTIAL
+    (``UPDATE=FAIL``, ``short`` lists them); any failure, at any step, ``UPDATE=FAIL`` with
+    the failing step in ``/var/log/mos_apply_mu.json``. A package manager left interrupted
+    by a killed earlier run is completed first. When nothing is pending and the last run
+    ended OK, nothing is written. Returns ``changes`` (``{package: {old, new}}``),
+    ``kept_back``, ``recovered``, ``files`` (repo files written) and ``short``.
 
     plan
         A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).

@@ -31,6 +31,7 @@ import mosmu_catalog
 import mosmu_config
 import mosmu_exec
 import mosmu_fuel
+import mosmu_ledger
 import mosmu_lock
 import mosmu_minions
 import mosmu_mirror
@@ -40,7 +41,6 @@ import mosmu_report
 import mosmu_request
 import mosmu_select
 import mosmu_ssh
-import mosmu_status
 import mosmu_validate
 import mosmu_waves
 from mosmu_errors import ConfigError, MosmuError
@@ -368,28 +368,39 @@ def _collect_status(client, nodes, session=None):
     return out
 
 
-def _status_entry(node, ret):
+def _status_entry(node, ret, last=None):
+    """A node's ``mosmu.status`` entry: its own status file, unless the master's last run on
+    it ended otherwise and the node's record is not that run's (``mosmu_ledger``)."""
     if isinstance(ret, mosmu_ssh.SshError):
         return mosmu_report.run_entry(node, error=(ret.kind, str(ret)))
-    return mosmu_report.status_from_record(node, ret)
+    entry = mosmu_report.status_from_record(node, ret)
+    if mosmu_ledger.overrides(last, ret):
+        entry.update(result=last["result"], comment=(
+            f"the last run (job {last['run_id']}) ended {last['result']}: {last['comment']}; "
+            f"the node's own status ({entry.get('line') or 'none'}) is older than that run"))
+    return entry
 
 
 def _retry_filter(client, mapped, plans, session=None):
     """``(to_update, skipped)``: only nodes whose last run is not OK (retry_failed).
 
     A node counts as done only when its last status is OK for the same MOS version and repos
-    as this run's plan: a node skipped by an earlier failed run, whose older OK was for other
-    repos, is retried.
+    as this run's plan, and the master's last run on it did not end otherwise
+    (``mosmu_ledger``: a node that could not write its FAIL still shows an older OK). A node
+    skipped by an earlier failed run, whose older OK was for other repos, is retried.
     """
     status = _collect_status(client, mapped, session)
     keep, skipped = [], []
     for node in mapped:
         ret = status.get(node["ip"])
         plan = plans[node["cluster"]]["plan"]
-        record = (ret.get("record") or {}) if isinstance(ret, dict) else {}
-        same = isinstance(record, dict) and (record.get("mos_version"), record.get("repos")) == \
-            (plan.mos_version, plan.repo_names)
-        if isinstance(ret, dict) and ret.get("state") == "OK" and same:
+        record = ret.get("record") if isinstance(ret, dict) else None
+        same = isinstance(record, dict) and \
+            (record.get("mos_version"), record.get("repos")) == (plan.mos_version,
+                                                                plan.repo_names)
+        last = mosmu_ledger.read(__opts__["cachedir"], node["id"])
+        if isinstance(ret, dict) and ret.get("state") == "OK" and same and \
+                not mosmu_ledger.overrides(last, ret):
             skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
                             "reason": "last status UPDATE=OK (retry_failed=True skips it)"})
         else:
@@ -497,18 +508,19 @@ def _run_wave(client, wave, plan, test, cfg, session=None):
     return rets, entries, time.monotonic() - started
 
 
-def _lost_returns(client, wave, rets, since):
+def _lost_returns(client, wave, rets):
     """Entries for nodes whose job return never came (master restart, dead minion): from
-    the node's own status record when it shows a run that ended after ``since``."""
+    the node's own status record when *this* run wrote it (its ``run_id`` is this job's id;
+    never a time compared across the master's and the node's clocks); TIMEOUT otherwise."""
     missing = [n for n in wave if n.get("transport", "minion") == "minion" and
                n["minion"] not in rets]
     status = _collect_status(client, missing)
     out = {}
     for node in missing:
         ret = status.get(node["ip"])
-        record = (ret or {}).get("record") if isinstance(ret, dict) else None
-        finished = (record or {}).get("finished") or ""
-        if isinstance(ret, dict) and ret.get("state") in ("OK", "FAIL") and finished >= since:
+        record = ret.get("record") if isinstance(ret, dict) else None
+        ours = isinstance(record, dict) and record.get("run_id") == str(_jid())
+        if ours and ret.get("state") in ("OK", "PARTIAL", "FAIL"):
             entry = mosmu_report.status_from_record(node, ret)
             entry["comment"] = ("the job return was lost (master restart?); result from the "
                                 f"node's status record: {entry.get('comment') or ret['line']}")
@@ -559,7 +571,6 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
             time.sleep(req.interval)
         _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
                                             waves=len(waves), nodes=[n["id"] for n in wave]))
-        since = mosmu_status.now()
         try:
             rets, ssh_entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
                                                    cfg, session)
@@ -574,7 +585,9 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
                 report[node["ip"]] = mosmu_report.state_entry(node, rets[node["minion"]],
                                                               req.test, seconds)
         report.update(ssh_entries)
-        report.update(_lost_returns(client, wave, rets, since))
+        report.update(_lost_returns(client, wave, rets))
+        if not req.test:
+            _remember([report[n["ip"]] for n in wave], plans)
         for node in wave:
             entry = report[node["ip"]]
             _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
@@ -585,7 +598,7 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
             _bus(mosmu_report.event_tags(env)["done"],
                  mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,
                                          retcode=mosmu_report.retcode(done)))
-        failures = mosmu_report.failures(mosmu_report.entries_of(report))
+        failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial)
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
             rest = waves[number + 1:]
             report.update(mosmu_waves.skipped_entries(
@@ -596,12 +609,30 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
             return
 
 
-def _finish(report, plan, mirror=None, test=False, empty_ok=False):
+def _remember(entries, plans):
+    """The master's record of each node's result (``mosmu_ledger``), for ``mosmu.status``
+    and ``retry_failed``. Real runs only. A record that cannot be written costs those two
+    their check against the node's file, not the run: it is said as a progress line."""
+    cachedir = __opts__["cachedir"]
+    for entry in entries:
+        plan = (plans.get(entry.get("env")) or {}).get("plan")
+        try:
+            mosmu_ledger.write(cachedir, entry, _jid(), plan)
+        except OSError as err:
+            _progress(f"could not record node-{entry['id']}'s result under "
+                      f"{mosmu_ledger.directory(cachedir)}: {err.strerror or err}; free or fix "
+                      "that directory (mosmu.status and retry_failed then read only the "
+                      "node's own status file)")
+            return
+
+
+def _finish(report, plan, mirror=None, test=False, empty_ok=False, accept_partial=False):
     """Summary, skipped nodes and retcode; ``empty_ok``: no node left to act on is success
-    (``retry_failed`` when every selected node's last run was OK)."""
+    (``retry_failed`` when every selected node's last run was OK); ``accept_partial``:
+    PARTIAL nodes do not fail the run."""
     failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     entries = mosmu_report.entries_of(report)
-    code = mosmu_report.retcode(entries, failed_skips)
+    code = mosmu_report.retcode(entries, failed_skips, accept_partial)
     if empty_ok and not entries and not failed_skips:
         code = 0
     report.update(skipped=plan["skipped"], summary=mosmu_report.summary(entries),
@@ -654,11 +685,14 @@ def update(**kwargs):
     Nodes with a minion get ``state.apply mosmu``; nodes without one the same node run over
     ssh from the master (``mosmu:ssh``), in the same waves.
 
-    Returns one entry per selected node keyed by its admin IP (``result`` OK / FAIL /
-    NO_MINION / TIMEOUT / UNREACHABLE / SKIPPED, ``transport``, ``changes`` ``{package:
-    {old, new}}``, ``comment``, ``duration``, ``reboot_required``), the ``skipped`` nodes
-    with their reason, a ``summary`` and ``retcode`` (0 only when every selected node ended
-    OK). The default output is a table; ``--out=json`` prints the whole report as one JSON document.
+    Returns one entry per selected node keyed by its admin IP (``result`` OK / PARTIAL /
+    FAIL / NO_MINION / TIMEOUT / UNREACHABLE / SKIPPED, ``transport``, ``changes``
+    ``{package: {old, new}}``, ``comment``, ``duration``, ``reboot_required``), the
+    ``skipped`` nodes with their reason, a ``summary`` and ``retcode`` (0 only when every
+    selected node ended OK). OK means verified: every package the node's simulation offered
+    is installed at its offered version afterwards; a node where some are not is PARTIAL.
+    The default output is a table; ``--out=json`` prints the whole report as one JSON
+    document.
 
     env
         Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
@@ -688,7 +722,11 @@ def update(**kwargs):
     max_failures
         Failed nodes tolerated before no new wave starts (default 0); the rest are SKIPPED.
     retry_failed
-        Only the nodes whose last status (their status file) is not OK.
+        Only the nodes whose last status (their status file) is not OK, or whose last run
+        from this master did not end OK.
+    accept_partial
+        PARTIAL nodes (offered packages left behind) do not fail the run: retcode 0, not
+        counted by ``max_failures``. They stay PARTIAL in the report and on the node.
     test
         Dry run: each node reports the packages it would upgrade; nothing changes.
     transport
@@ -740,9 +778,11 @@ def update(**kwargs):
     finally:
         if session is not None:
             session.close()
-    if nothing_to_do:
-        return _finish(report, plan, mirror, req.test, empty_ok=True)
-    return _finish(report, plan, mirror, req.test)
+    if not req.test:
+        _remember([e for e in mosmu_report.entries_of(report)
+                   if e["result"] in ("NO_MINION", "SKIPPED", "TIMEOUT")], plan["plans"])
+    return _finish(report, plan, mirror, req.test, empty_ok=nothing_to_do,
+                   accept_partial=req.accept_partial)
 
 
 @_boundary
@@ -751,8 +791,10 @@ def status(**kwargs):
     Each selected node's last MU result, read from its status file (the old ``--check``).
 
     Collected from every node in one publish. Entries are keyed by node IP with ``result``
-    (the node's ``state``: OK, FAIL, STARTED, NONE, UNKNOWN; or NO_MINION / TIMEOUT),
-    ``line`` and ``record``; ``retcode`` is 0 only when all are OK.
+    (the node's ``state``: OK, PARTIAL, FAIL, STARTED, NONE, UNKNOWN; or NO_MINION /
+    TIMEOUT), ``line`` and ``record``; ``retcode`` is 0 only when all are OK. When this
+    master's last run on a node did not end OK and the node's record is not that run's (it
+    could not write it, or was never reached), that run's result is shown instead.
 
     env
         Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
@@ -793,7 +835,8 @@ def status(**kwargs):
         if session is not None:
             session.close()
     for node in reachable:
-        report[node["ip"]] = _status_entry(node, rets.get(node["ip"]))
+        report[node["ip"]] = _status_entry(node, rets.get(node["ip"]),
+                                           mosmu_ledger.read(__opts__["cachedir"], node["id"]))
     return _finish(report, plan)
 
 

@@ -36,8 +36,9 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
     reads them only during a mosmu run), refreshes and upgrades from those repos only (apt
     with the plan's pins, or yum/dnf with ``--disablerepo='*' --enablerepo=mos-*``), and
     records the run in ``/var/log/mos_apply_mu.status``. ``changes`` lists upgraded packages
-    as ``{name: {old, new}}``. In test mode nothing on the node changes and ``changes`` lists
-    what would be upgraded.
+    as ``{name: {old, new}}``. The state fails (``mosmu_result: PARTIAL`` in its return) when
+    a package the MU offered is not at its offered version after the upgrade. In test mode
+    nothing on the node changes and ``changes`` lists what would be upgraded.
 
     name
         A label for the run, e.g. ``mos-8.0``.
@@ -77,7 +78,11 @@ def updated(name, plan=None, root=None, **kwargs):  # pylint: disable=redefined-
         recorded = "; status UPDATE=FAIL" if info.get("recorded", True) else ""
         ret["comment"] = f"{getattr(err, 'error', err)}{recorded}"
         return ret
-    ret["result"] = True
     ret["changes"] = done["changes"]
     ret["comment"] = mosmu_noderun.done_comment(plan_obj, done)
+    # an upgrade that left offered packages behind is not a success: the runner reads
+    # ``mosmu_result`` to report it PARTIAL rather than FAIL
+    ret["result"] = not done.get("short")
+    if done.get("short"):
+        ret["mosmu_result"] = "PARTIAL"
     return ret

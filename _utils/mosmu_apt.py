@@ -258,6 +258,10 @@ class Apt:
                  "-o", "DPkg::Options::=--force-confdef",
                  "-o", "DPkg::Options::=--force-confold", self.plan.upgrade])
 
+    # why an offered package can miss its version after an upgrade that exited 0
+    shortfall_reason = ("apt kept them back: a hold (apt-mark showhold) or a dependency the "
+                        "upgrade cannot add; see the node's /var/log/apt/term.log")
+
     def kept_back(self, ret):
         return parse_kept_back(ret["stdout"])
 

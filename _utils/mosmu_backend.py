@@ -56,3 +56,20 @@ def diff_versions(before, after):
         if old != new:
             out[name] = {"old": old, "new": new}
     return out
+
+
+def shortfall(offered, after):
+    """The offered upgrades that did not happen: ``{name: {"old", "offered", "installed"}}``.
+
+    :param offered: what the simulation offered, ``{name: {"old", "new"}}``
+    :param after: the installed versions after the upgrade, ``{name: version}``
+    :return: one item per offered package whose installed version is not the offered one
+        (epochs aside: ``yum check-update`` shows none); an empty dict when the upgrade did
+        everything it offered
+    """
+    out = {}
+    for name, offer in sorted(offered.items()):
+        installed = after.get(name, "")
+        if mosmu_yum.strip_epoch(installed) != mosmu_yum.strip_epoch(offer["new"]):
+            out[name] = {"old": offer["old"], "offered": offer["new"], "installed": installed}
+    return out

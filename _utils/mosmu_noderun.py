@@ -46,7 +46,21 @@ def pending_comment(plan, todo):
             else f"{label(plan)} MU packages are up to date")
 
 
+def short_text(short):
+    """``a 1.0 (offered 1.1), b ...`` for :func:`mosmu_backend.shortfall`'s result."""
+    items = [f"{name} {v['installed'] or '(not installed)'} (offered {v['offered']})"
+             for name, v in sorted(short.items())]
+    return ", ".join(items[:10]) + (f" and {len(items) - 10} more" if len(items) > 10 else "")
+
+
 def done_comment(plan, done):
+    """The comment of a finished node run; a PARTIAL one starts with what was left behind."""
+    if done.get("short"):
+        upgraded = (f"upgraded {len(done['changes'])} package(s): {describe(done['changes'])}"
+                    if done["changes"] else "upgraded nothing")
+        return (f"PARTIAL: {len(done['short'])} offered package(s) did not reach their MU "
+                f"version: {short_text(done['short'])} ({done['short_reason']}); {upgraded}; "
+                "status UPDATE=FAIL")
     notes = []
     if done["recovered"]:
         notes.append(f"recovered first: {'; '.join(done['recovered'])}")
@@ -179,15 +193,20 @@ def _horizon_fixup(backend, executor, env):
 def upgrade(plan, executor, run_id=None):
     """Run the plan on the node: repo files, recovery, refresh, upgrade, status record.
 
-    ``STARTED`` before the first change, then ``UPDATE=OK``; any failure, at any step,
-    ``UPDATE=FAIL`` with the failing step in the JSON record. A package manager left
+    ``STARTED`` before the first change, then ``UPDATE=OK`` only when every package the
+    simulation offered is installed at its offered version afterwards (verified from the
+    package database); a package left behind (kept back, skipped by ``--skip-broken``, a
+    conflict) ends the run PARTIAL (``short``; line ``UPDATE=FAIL``); any failure, at any
+    step, ``UPDATE=FAIL`` with the failing step in the JSON record. A package manager left
     interrupted by a killed earlier run is completed first. When nothing is pending and the
     last run ended OK, nothing is written.
 
     :param plan: a ``mosmu_plan.Plan``
     :param executor: the node's executor
     :param run_id: the runner's job id, kept in the record
-    :return: ``changes`` (``{package: {old, new}}``), ``kept_back``, ``recovered``, ``files``
+    :return: ``changes`` (``{package: {old, new}}``), ``kept_back``, ``recovered``, ``files``,
+        ``short`` (offered packages not at their offered version: ``{package: {old,
+        offered, installed}}``, empty when the run is OK) and ``short_reason``
     :raise NodeRunError: with ``info`` holding the partial result and ``failed_step``
     """
     tools, previous = _inspect(plan, executor)
@@ -196,7 +215,7 @@ def upgrade(plan, executor, run_id=None):
               "transport": executor.transport}
     if run_id:
         record["run_id"] = str(run_id)
-    result = {"changes": {}, "kept_back": [], "recovered": [], "files": []}
+    result = {"changes": {}, "kept_back": [], "recovered": [], "files": [], "short": {}}
     run = mosmu_status.NodeRun(executor, record, previous)
     record = run.record
     try:
@@ -245,13 +264,19 @@ def upgrade(plan, executor, run_id=None):
             after = _installed(backend, executor.one(
                 Run.of(backend.installed_argv(), {"LC_ALL": "C"})))
             result["changes"] = mosmu_backend.diff_versions(before, after)
-            result["kept_back"] = sorted(set(backend.kept_back(ret)) |
-                                         (set(todo) - set(result["changes"])))
-            record.update(changes=result["changes"], kept_back=result["kept_back"])
+            result["short"] = mosmu_backend.shortfall(todo, after)
+            result["kept_back"] = sorted(set(backend.kept_back(ret)) | set(result["short"]))
+            record.update(changes=result["changes"], kept_back=result["kept_back"],
+                          short=result["short"])
             if ret.retcode != 0:
                 raise NodeRunError(_failure(ret, f"{backend.name} {plan.upgrade}"))
             run.step("Murano dashboard fixup")
             _horizon_fixup(backend, executor, env)
+            run.step("verify the upgraded versions")
+            if result["short"]:
+                result["short_reason"] = backend.shortfall_reason
+                record["short_reason"] = backend.shortfall_reason
+                run.partial()
     except NodeRunError as err:
         raise NodeRunError(str(err), dict(result, failed_step=run.current,
                                           recorded=run.recorded)) from err

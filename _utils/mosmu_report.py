@@ -10,10 +10,12 @@ import datetime
 import re
 from collections.abc import Mapping
 
-UPDATE_RESULTS = ("OK", "FAIL", "TIMEOUT", "UNREACHABLE", "NO_MINION", "SKIPPED")
+UPDATE_RESULTS = ("OK", "PARTIAL", "FAIL", "TIMEOUT", "UNREACHABLE", "NO_MINION", "SKIPPED")
 STATUS_RESULTS = ("STARTED", "NONE", "UNKNOWN")
 RESULTS = UPDATE_RESULTS + STATUS_RESULTS
-FAILED = ("FAIL", "TIMEOUT", "UNREACHABLE")
+# Results that count as failed nodes (retcode, max_failures). PARTIAL (an offered package did
+# not reach its MU version) is one, unless the operator accepted it (``accept_partial=True``).
+FAILED = ("FAIL", "PARTIAL", "TIMEOUT", "UNREACHABLE")
 STATE_PREFIX = "mosmu_|-"
 REPORT_KEYS = ("skipped", "summary", "retcode", "mirror", "outputter")
 WIDTH = 118
@@ -31,8 +33,8 @@ def entry(node, result, **fields):
 
     :param node: a selected node (``id``, ``ip``, ``cluster``, ``roles``; ``fqdn`` and
         ``minion`` when known)
-    :param result: one of :data:`RESULTS`: ``OK FAIL TIMEOUT NO_MINION SKIPPED`` (update)
-        or, for ``mosmu.status``, also ``STARTED NONE UNKNOWN``
+    :param result: one of :data:`RESULTS`: ``OK PARTIAL FAIL TIMEOUT UNREACHABLE NO_MINION
+        SKIPPED`` (update) or, for ``mosmu.status``, also ``STARTED NONE UNKNOWN``
     :param fields: more keys, overriding the defaults (``comment``, ``changes``,
         ``duration``, ``reboot_required``, ``test``, ``line``, ``record`` ...)
     :return: ``{"id", "ip", "fqdn", "env", "roles", "minion", "transport", "result",
@@ -93,9 +95,10 @@ def state_entry(node, minion_return, test=False, duration=None):
     """Turn one minion's ``state.apply mosmu`` return (``full_return=True``) into an entry.
 
     A minion that did not return is ``TIMEOUT`` (its update may still be running); a
-    render or compile error (a list or string return) is ``FAIL`` with the text; any state
-    with ``result`` False, or no ``mosmu.*`` state in the return, is ``FAIL``; otherwise
-    ``OK``. Only states whose key starts with ``mosmu_|-`` give ``changes``.
+    render or compile error (a list or string return) is ``FAIL`` with the text; a mosmu
+    state that says ``mosmu_result: PARTIAL`` (and no other failure) is ``PARTIAL``; any
+    state with ``result`` False, or no ``mosmu.*`` state in the return, is ``FAIL``;
+    otherwise ``OK``. Only states whose key starts with ``mosmu_|-`` give ``changes``.
 
     :param node: the node (``id``, ``ip``, ``cluster``, ``roles``, ``minion``)
     :param minion_return: ``{"ret": {state_key: {...}} | [errors] | "text", "retcode": n}``
@@ -138,7 +141,9 @@ def state_entry(node, minion_return, test=False, duration=None):
         comment = "; ".join(str(v.get("comment", "")) if k in ours
                             else f"{_state_name(k)}: {v.get('comment', '')}"
                             for k, v in failed.items())
-        return entry(node, "FAIL", comment=comment, **common)
+        partial = all(k in ours and v.get("mosmu_result") == "PARTIAL"
+                      for k, v in failed.items())
+        return entry(node, "PARTIAL" if partial else "FAIL", comment=comment, **common)
     if not ours:
         return entry(node, "FAIL", comment="the mosmu state did not run: no mosmu.* state "
                      "in the return; check the mosmu SLS" + _SYNC_HINT, **common)
@@ -157,8 +162,9 @@ def run_entry(node, done=None, error=None, test=False, duration=None, comment=""
     """An entry for a node run driven from the master (the ssh transport).
 
     :param node: the node
-    :param done: the node run's result: ``mosmu_noderun.upgrade``'s dict, or in test mode
-        ``pending``'s ``{package: {old, new}}``; None when it failed
+    :param done: the node run's result: ``mosmu_noderun.upgrade``'s dict (``PARTIAL`` when
+        its ``short`` is not empty), or in test mode ``pending``'s ``{package: {old, new}}``;
+        None when it failed
     :param error: the failure: ``(kind, message)`` with kind ``fail`` or an ssh error kind
         (``auth hostkey unreachable timeout``), and ``changes`` done before it, if any
     :param test: the run was a dry run
@@ -171,7 +177,8 @@ def run_entry(node, done=None, error=None, test=False, duration=None, comment=""
         return entry(node, SSH_RESULTS.get(kind, "FAIL"), comment=message,
                      changes=changes or {}, duration=_seconds(duration), **extra)
     changes = done if test else done.get("changes") or {}
-    return entry(node, "OK", comment=comment, changes=changes, duration=_seconds(duration),
+    result = "PARTIAL" if not test and done.get("short") else "OK"
+    return entry(node, result, comment=comment, changes=changes, duration=_seconds(duration),
                  reboot_required=reboot_required(changes), **extra)
 
 
@@ -191,9 +198,10 @@ def status_from_record(node, status_return):
     :param status_return: the module's ``{"state", "line", "record"}``, or LocalClient's
         ``full_return`` wrapping of it (``{"ret": {...}, "retcode": n}``), or None when the
         minion did not answer
-    :return: an :func:`entry` with ``result`` the node's state (``OK FAIL STARTED NONE
-        UNKNOWN``; ``TIMEOUT`` or ``FAIL`` when there is no usable answer) and ``line``,
+    :return: an :func:`entry` with ``result`` the node's state (``OK PARTIAL FAIL STARTED
+        NONE UNKNOWN``; ``TIMEOUT`` or ``FAIL`` when there is no usable answer) and ``line``,
         ``record``; ``changes``, ``duration``, ``finished`` and ``comment`` from the record
+        (a record of any shape is read safely: what is not of the expected type is left out)
     """
     if status_return is None:
         return entry(node, "TIMEOUT", line=None, record=None,
@@ -202,23 +210,29 @@ def status_from_record(node, status_return):
     data = status_return
     if isinstance(data, dict) and "ret" in data and "state" not in data:
         data = data["ret"]
-    if not isinstance(data, dict) or data.get("state") not in ("OK", "FAIL", *STATUS_RESULTS):
+    if not isinstance(data, dict) or data.get("state") not in ("OK", "PARTIAL", "FAIL",
+                                                               *STATUS_RESULTS):
         text = _text(data)
         if text.startswith("Minion did not return"):
             return entry(node, "TIMEOUT", line=None, record=None, comment=text)
         return entry(node, "FAIL", line=None, record=None,
                      comment=f"mosmu.status failed: {text}{_hint(text)}")
     record = data.get("record") if isinstance(data.get("record"), dict) else None
-    fields = {"line": data.get("line"), "record": data.get("record")}
+    line = data.get("line") if isinstance(data.get("line"), str) else None
+    fields = {"line": line, "record": data.get("record")}
     if record:
         changes = record.get("changes") if isinstance(record.get("changes"), dict) else {}
+        changes = {str(k): v for k, v in changes.items() if isinstance(v, dict)}
         comment = ""
         if record.get("error"):
             step = record.get("failed_step")
             comment = f"{step}: {record['error']}" if step else str(record["error"])
+        elif data["state"] == "PARTIAL" and isinstance(record.get("short"), dict):
+            comment = (f"PARTIAL: {len(record['short'])} offered package(s) did not reach "
+                       f"their MU version: {', '.join(sorted(map(str, record['short'])))}")
+        finished = record.get("finished") if isinstance(record.get("finished"), str) else None
         fields.update(changes=changes, duration=_duration_of(record), comment=comment,
-                      finished=record.get("finished"),
-                      reboot_required=reboot_required(changes))
+                      finished=finished, reboot_required=reboot_required(changes))
     if data["state"] == "NONE":
         fields["comment"] = "never updated (no status file)"
     elif data["state"] == "STARTED" and not fields.get("comment"):
@@ -254,30 +268,35 @@ def summary(entries):
     return {r: counts[r] for r in known + sorted(set(counts) - set(known), key=str)}
 
 
-def failures(entries):
-    """Number of entries that ended ``FAIL`` or ``TIMEOUT`` (what the stop threshold counts).
+def failures(entries, accept_partial=False):
+    """Number of entries that ended in one of :data:`FAILED` (what the stop threshold counts).
 
     :param entries: a report or an iterable of entries
+    :param accept_partial: PARTIAL nodes do not count (``accept_partial=True``)
     :return: an int
     """
-    return sum(1 for e in entries_of(entries) if e["result"] in FAILED)
+    failed = [r for r in FAILED if not (accept_partial and r == "PARTIAL")]
+    return sum(1 for e in entries_of(entries) if e["result"] in failed)
 
 
-def retcode(entries, failed_skips=()):
+def retcode(entries, failed_skips=(), accept_partial=False):
     """The run's exit code: 0 only when there are entries and every one is ``OK``.
 
     :param entries: a report or an iterable of entries
     :param failed_skips: selection skips that count as failures (records with
         ``"failed": True``; records with ``failed`` False are ignored), or their number
+    :param accept_partial: ``PARTIAL`` counts as ``OK`` (the operator accepted packages
+        left behind: ``accept_partial=True``)
     :return: 0 or 2
     """
+    good = ("OK", "PARTIAL") if accept_partial else ("OK",)
     if isinstance(failed_skips, int):
         failed = failed_skips
     else:
         failed = sum(1 for s in failed_skips if not isinstance(s, Mapping) or
                      s.get("failed", True))
     items = entries_of(entries)
-    return 0 if items and not failed and all(e["result"] == "OK" for e in items) else 2
+    return 0 if items and not failed and all(e["result"] in good for e in items) else 2
 
 
 def summary_line(counts, code=None):

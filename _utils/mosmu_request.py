@@ -26,7 +26,8 @@ NODES = frozenset({"env", "all_envs", "roles", "nodes", "offline", "repos", "mos
 STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip", "statuses",
                     "transport"})
 TRANSPORTS = ("auto", "minion", "ssh")
-UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed"}
+UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed",
+                  "accept_partial"}
 SYNC = frozenset({"env", "all_envs", "mos_version", "repos"})
 ALL = UPDATE
 
@@ -56,6 +57,7 @@ class Request:
     max_failures: int = 0
     retry_failed: bool = False
     transport: object = None      # None: mosmu:transport of the master config
+    accept_partial: bool = False  # PARTIAL nodes do not fail the run
 
     def node_keys(self):
         """``nodes`` split by kind: ``{"id": {..}, "ip": {..}, "fqdn": {..}, "hostname": {..}}``."""
@@ -244,4 +246,5 @@ def parse(kwargs, allowed=ALL, require_env=True):
         statuses=statuses,
         max_failures=_count(given.get("max_failures"), "max_failures", 0, 0),
         retry_failed=_flag(given.get("retry_failed"), "retry_failed", False),
-        transport=transport)
+        transport=transport,
+        accept_partial=_flag(given.get("accept_partial"), "accept_partial", False))

@@ -16,6 +16,10 @@ STATUS_PATH = "/" + STATUS_FILE
 RECORD_FILE = "var/log/mos_apply_mu.json"
 STARTED = "STARTED"
 LINES = {"OK": "UPDATE=OK", "FAIL": "UPDATE=FAIL"}
+# The line each end state of a run writes: a PARTIAL run (an offered package did not reach its
+# MU version) is not an OK one, so old readers of the file see UPDATE=FAIL; the JSON record
+# says PARTIAL and which packages.
+LINE_OF = dict(LINES, PARTIAL=LINES["FAIL"])
 
 
 def state_of(line):
@@ -32,7 +36,13 @@ def state_of(line):
 
 
 def parse(status_text, record_text):
-    """``{"state", "line", "record"}`` from the texts of the two files (None: missing)."""
+    """``{"state", "line", "record"}`` from the texts of the two files (None: missing).
+
+    ``state`` comes from the last status line; ``PARTIAL`` when that line is
+    ``UPDATE=FAIL`` and the record beside it says the run ended PARTIAL. ``record`` is the
+    record as a dict, whatever the file holds: a record that is not a JSON object becomes
+    ``{"error": "..."}``.
+    """
     lines = None
     if status_text is not None:
         lines = [ln.rstrip("\n") for ln in status_text.splitlines() if ln.strip()]
@@ -43,7 +53,13 @@ def parse(status_text, record_text):
             record = json.loads(record_text)
         except ValueError:
             record = {"error": f"{RECORD_FILE} is not valid JSON"}
-    return {"state": state_of(line), "line": line, "record": record}
+        if not isinstance(record, dict):
+            record = {"error": f"{RECORD_FILE} holds a JSON {type(record).__name__}, "
+                               "not an object"}
+    state = state_of(line)
+    if state == "FAIL" and record is not None and record.get("state") == "PARTIAL":
+        state = "PARTIAL"
+    return {"state": state, "line": line, "record": record}
 
 
 def paths(root):
@@ -71,11 +87,15 @@ def started_ops(root):
 
 
 def result_ops(root, state, record):
-    """Append ``UPDATE=OK|FAIL`` and store the JSON record beside it."""
+    """Store the JSON record, then append ``UPDATE=OK|FAIL`` (``LINE_OF[state]``).
+
+    The record goes first: a line that could not be appended leaves ``STARTED`` last, which
+    never reads as a result, while a stale record beside a new line would.
+    """
     status, record_path = paths(root)
-    return [mosmu_exec.Append(status, LINES[state] + "\n"),
-            mosmu_exec.Write(record_path, json.dumps(dict(record, state=state), indent=2,
-                                                     sort_keys=True) + "\n")]
+    return [mosmu_exec.Write(record_path, json.dumps(dict(record, state=state), indent=2,
+                                                     sort_keys=True) + "\n"),
+            mosmu_exec.Append(status, LINE_OF[state] + "\n")]
 
 
 def write_started(root):
@@ -111,6 +131,9 @@ class NodeRun:
     run with that cause (:class:`mosmu_exec.NodeIOError`), never a silent OK: the old
     ``UPDATE=OK`` of an earlier run would otherwise still read as this run's result.
 
+    :meth:`partial` marks a run whose upgrade left offered packages behind: it ends
+    ``PARTIAL`` (line ``UPDATE=FAIL``, record ``state: PARTIAL``), not OK.
+
     :param executor: the node's executor (``mosmu_exec``); its ``root`` is the node root
     :param record: the start of the JSON record (plan, run id...)
     :param previous: the node's status before the run (:func:`parse`)
@@ -124,6 +147,7 @@ class NodeRun:
         self.started = False
         self.recorded = False     # the result line and record are on the node
         self.current = None
+        self.is_partial = False
 
     def step(self, name):
         """Name the step now running (recorded if it fails)."""
@@ -136,12 +160,17 @@ class NodeRun:
             self.executor.batch(started_ops(self.root))
             self.started = True
 
+    def partial(self):
+        """The run ends PARTIAL instead of OK (see the class docstring)."""
+        self.is_partial = True
+
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, _tb):
         self.record["finished"] = now()
-        state = "FAIL" if exc is not None else "OK" if self.started else None
+        state = "FAIL" if exc is not None else "PARTIAL" if self.is_partial else \
+            "OK" if self.started else None
         if state is None:
             return False
         record = self.record
@@ -155,6 +184,6 @@ class NodeRun:
             why = f"; the run had failed: {exc}" if exc is not None else \
                 "; the upgrade itself finished, but the node's status does not say so"
             raise mosmu_exec.NodeIOError(
-                f"could not record {LINES[state]} in {STATUS_PATH}: {err}{why}; free or "
+                f"could not record {LINE_OF[state]} in {STATUS_PATH}: {err}{why}; free or "
                 "remount /var/log on the node, then rerun", err.path) from (exc or err)
         return False

@@ -201,5 +201,9 @@ class Yum:
     def upgrade_argv(self, _version):
         return [*self._base(), "-y", self.plan.upgrade, "--skip-broken"]
 
+    # why an offered package can miss its version after an update that exited 0
+    shortfall_reason = ("skipped by --skip-broken: a missing dependency or a conflict; see "
+                        "yum/dnf check-update and the node's yum or dnf log")
+
     def kept_back(self, _ret):
         return []

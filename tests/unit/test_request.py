@@ -54,7 +54,7 @@ def test_unknown_argument_is_named_with_a_suggestion_and_the_known_ones():
         mosmu_request.parse({"enviroment": 1}, mosmu_request.UPDATE)
     text = str(err.value)
     assert "enviroment (did you mean env?)" in text
-    assert "known: all_envs, batch, env, interval, master_ip, max_failures" in text
+    assert "known: accept_partial, all_envs, batch, env, interval, master_ip, max_failures" in text
 
 
 def test_argument_of_another_function_is_unknown():

@@ -171,15 +171,104 @@ def test_retry_failed_updates_only_nodes_not_ok(runner):
         {"10.20.0.3"}
 
 
-def test_a_lost_job_return_is_read_back_from_the_node_status_record(runner):
+def test_a_lost_job_return_is_read_back_from_this_runs_status_record(runner):
     """A salt-master restart mid-wave loses the job returns although the nodes finished:
     the report comes from their status records instead of TIMEOUT."""
     record = {"state": "OK", "line": "UPDATE=OK",
-              "record": {"finished": "2999-01-01T00:00:00+00:00", "changes": {}}}
+              "record": {"run_id": runner.__jid__, "changes": {}}}
     minions = Minions(apply={N1: OK, N3: OK}, status={N2: record})
     report = _update(runner, minions, env=1, sync=False)
     assert report["10.20.0.4"]["result"] == "OK"
     assert "job return was lost" in report["10.20.0.4"]["comment"]
+
+
+@pytest.mark.parametrize("record", [
+    {"run_id": "20200101000000000000", "finished": "2999-01-01T00:00:00+00:00"},
+    {"finished": "2999-01-01T00:00:00+00:00"},
+    {"run_id": None},
+], ids=["other-run-later-clock", "old-tool-or-no-id", "null-id"])
+def test_a_lost_job_return_is_never_resolved_by_another_runs_record(runner, record):
+    """Regression: a lost return used to be resolved by any record whose "finished" time
+    (the node's clock) was later than the wave's start (the master's clock), so an older
+    run's OK on a node with a clock ahead was reported as this run's result."""
+    status = {"state": "OK", "line": "UPDATE=OK", "record": dict(record, changes={})}
+    minions = Minions(apply={N1: OK, N3: OK}, status={N2: status})
+    report = _update(runner, minions, env=1, sync=False)
+    assert report["10.20.0.4"]["result"] == "TIMEOUT"
+
+
+# -- OK means verified: PARTIAL nodes ----------------------------------------------------------
+
+PARTIAL = {"mosmu_|-mosmu-init-mosmu-updated_|-mos-8.0_|-updated":
+           {"result": False, "mosmu_result": "PARTIAL", "duration": 100,
+            "changes": {"nova-common": {"old": "1.0", "new": "1.1"}},
+            "comment": "PARTIAL: 1 offered package(s) did not reach their MU version: "
+                       "python-nova 1.0 (offered 1.1) (...); status UPDATE=FAIL"}}
+
+
+def test_a_partial_node_is_its_own_result_and_fails_the_run(runner):
+    minions = Minions(apply={N1: OK, N2: PARTIAL, N3: OK})
+    report = _update(runner, minions, env=1, sync=False)
+    assert report["10.20.0.4"]["result"] == "PARTIAL"
+    assert "python-nova 1.0 (offered 1.1)" in report["10.20.0.4"]["comment"]
+    assert report["summary"] == {"OK": 2, "PARTIAL": 1} and report["retcode"] == 2
+
+
+def test_accept_partial_lets_partial_nodes_pass_and_keeps_them_partial(runner):
+    minions = Minions(apply={N1: PARTIAL, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False, accept_partial=True)
+    assert minions.waves == [[N1], [N2, N3]]        # not counted by max_failures=0
+    assert report["10.20.0.3"]["result"] == "PARTIAL" and report["retcode"] == 0
+    minions = Minions(apply={N1: PARTIAL, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False)
+    assert minions.waves == [[N1]] and report["retcode"] == 2
+
+
+# -- the master's record of each node's last run (mosmu_ledger) -------------------------------
+
+STALE_OK = {"state": "OK", "line": "UPDATE=OK",
+            "record": {"mos_version": "8.0", "repos": ["updates"], "run_id": "older"}}
+COULD_NOT_RECORD = {"mosmu_|-mosmu-init-mosmu-updated_|-mos-8.0_|-updated":
+                    {"result": False, "changes": {}, "duration": 9,
+                     "comment": "could not record UPDATE=FAIL in /var/log/mos_apply_mu.status: "
+                                "Read-only file system"}}
+
+
+def test_a_node_that_could_not_record_its_failure_is_not_ok_for_status_or_retry(runner):
+    """Regression: a node whose /var/log could not be written kept an older UPDATE=OK;
+    mosmu.status then said OK and retry_failed=True found nothing to do, while every
+    package was still at the old version."""
+    minions = Minions(apply={N1: OK, N2: COULD_NOT_RECORD, N3: OK},
+                      status={N1: STALE_OK, N2: STALE_OK, N3: STALE_OK})
+    report = _update(runner, minions, env=1, sync=False, max_failures=1)
+    assert report["10.20.0.4"]["result"] == "FAIL"
+    with mock.patch.object(runner.salt.client, "get_local_client",
+                           return_value=minions.client):
+        status = runner.status(env=1)
+    assert status["10.20.0.4"]["result"] == "FAIL"
+    assert "Read-only file system" in status["10.20.0.4"]["comment"]
+    assert "UPDATE=OK" in status["10.20.0.4"]["comment"]          # what the node still says
+    assert status["10.20.0.3"]["result"] == "OK" and status["retcode"] == 2
+    runner.__jid__ = "20261125130000000000"
+    minions = Minions(apply={N2: OK}, status={N1: STALE_OK, N2: STALE_OK, N3: STALE_OK})
+    report = _update(runner, minions, env=1, sync=False, retry_failed=True)
+    assert minions.waves == [[N2]] and report["10.20.0.4"]["result"] == "OK"
+
+
+def test_the_node_file_is_the_truth_once_the_last_run_wrote_it(runner):
+    minions = Minions(apply={N1: OK, N2: FAILED, N3: OK})
+    _update(runner, minions, env=1, sync=False, max_failures=1)
+    fixed = dict(STALE_OK, record=dict(STALE_OK["record"], run_id=runner.__jid__))
+    with mock.patch.object(runner.salt.client, "get_local_client",
+                           return_value=Minions(status={N1: fixed, N2: fixed, N3: fixed}).client):
+        status = runner.status(env=1)
+    assert {e["result"] for e in runner.mosmu_report.entries_of(status)} == {"OK"}
+
+
+def test_test_mode_records_nothing_on_the_master(runner):
+    minions = Minions(apply={N1: FAILED, N2: OK, N3: OK})
+    _update(runner, minions, env=1, sync=False, test=True)
+    assert not os.path.exists(os.path.join(runner.__opts__["cachedir"], "mosmu", "results"))
 
 
 def test_a_dead_minion_is_no_minion_before_any_wave(runner):
