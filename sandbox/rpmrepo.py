@@ -42,6 +42,7 @@ Summary: MOS %{pkgname} (sandbox)
 License: Apache-2.0
 BuildArch: noarch
 AutoReqProv: no
+%{?pkgrequires:Requires: %{pkgrequires}}
 %description
 Sandbox stand-in for a Mirantis OpenStack package.
 %install
@@ -72,14 +73,18 @@ def rpm_name(name, version, release=RELEASE):
     return f"{name}-{version}-{release}.noarch.rpm"
 
 
-def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0):
+def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0, requires=None):
     """``<outdir>/<name>-<version>-<release>.noarch.rpm`` built with rpmbuild (and signed by
     ``signer`` before it appears under its name); its path.
 
     :param payload: bytes of random data to carry as ``/usr/share/mos/<name>/payload.bin``
         (0: none); such an rpm gets a gzip level 1 payload (the data is incompressible). An
         existing rpm of that name is reused as it is.
+    :param requires: a package name the rpm requires (``Requires:``); such rpms are kept in
+        ``<outdir>/requires-<name>/``, apart from the plain ones of the same name
     """
+    if requires:
+        outdir = os.path.join(outdir, f"requires-{requires}")
     path = os.path.join(outdir, rpm_name(name, version, release))
     if os.path.exists(path):
         return path
@@ -101,7 +106,8 @@ def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0):
               "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
               "--define", "__os_install_post %{nil}",
               "--define", f"pkgname {name}", "--define", f"pkgver {version}",
-              "--define", f"pkgrel {release}", spec])
+              "--define", f"pkgrel {release}",
+              *(["--define", f"pkgrequires {requires}"] if requires else []), spec])
         built = os.path.join(out, os.path.basename(path))
         if signer is not None:
             _run([*signer.rpmsign_argv(f"{top}/rpmdb"), built])
@@ -170,7 +176,9 @@ def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None, 
     :param upstream_root: the rsync module root (``<sandbox>/upstream``)
     :param tree: a ``mosmu_catalog.Tree`` with ``backend == "yum"``
     :param repo_versions: ``{repo: {package: version}}`` (default ``REPO_VERSIONS``); a repo
-        the row offers but the mapping lacks gets an empty repo
+        the row offers but the mapping lacks gets an empty repo. A version may be a pair
+        ``(version, requires)``: that rpm requires package ``requires`` (e.g. one no repo has,
+        which ``yum update --skip-broken`` skips)
     :param pool: where built rpms are kept (default ``<tree>/.pool``, not below any repo)
     :param signer: signs the rpms and each ``repomd.xml``; None: unsigned
     :param payload: bytes of random data each package of the ``updates`` repo carries
@@ -187,8 +195,10 @@ def build_tree(upstream_root, tree, repo_versions=None, pool=None, signer=None, 
     big = set(repo_versions.get("updates", {}).items()) if payload else set()
     for repo, subdir in dirs.items():
         rpms = [build_rpm(pool, name, version, signer=signer,
-                          payload=payload if (name, version) in big else 0)
-                for name, version in sorted(repo_versions.get(repo, {}).items())]
+                          payload=payload if (name, version) in big else 0, requires=requires)
+                for name, (version, requires) in sorted(
+                    (n, v if isinstance(v, tuple) else (v, None))
+                    for n, v in repo_versions.get(repo, {}).items())]
         write_repo(os.path.join(tree_root, subdir), rpms, signer)
     return tree_root
 

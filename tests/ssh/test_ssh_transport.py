@@ -305,3 +305,127 @@ def test_transport_minion_reports_ssh_only_nodes_as_no_minion(sandbox, transport
                    f"transport={transport}")
     for fqdn in CENTOS_SSH:
         assert node_entries(run.data)[info(sandbox, fqdn)["ip"]]["result"] == "NO_MINION"
+
+
+# -- OK means verified, over both transports ---------------------------------------------------
+
+def minion_of(box, env):
+    return next(m for m, i in box.state["minions"].items() if i["env"] == env)
+
+
+def node(box, name):
+    """``(ip, root)`` of a minion or an ssh node."""
+    entry = box.state["minions"].get(name) or info(box, name)
+    return entry["ip"], entry["root"]
+
+
+def lines(root):
+    path = os.path.join(root, "var/log/mos_apply_mu.status")
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().splitlines()
+
+
+BROKEN = {"updates": {"openstack-nova-common": "1.1", "python-nova": "1.1",
+                      "openstack-neutron": ("1.3", "mosmu-sandbox-missing")}}
+
+
+def test_a_package_skipped_by_the_upgrade_makes_the_node_partial(sandbox):
+    """Regression: yum/dnf ``update --skip-broken`` skipped an MU package whose dependency is
+    missing, exited 0, and the node was reported OK with retcode 0. Now the installed
+    versions are compared with what check-update offered: PARTIAL, over the minion and over
+    ssh, on the node (UPDATE=FAIL, record PARTIAL) and in mosmu.status; accept_partial=True
+    lets the run pass and keeps the nodes PARTIAL."""
+    names = [minion_of(sandbox, 2), CENTOS_SSH[0]]
+    for name in names:
+        sandbox.reset_node(name)
+    sandbox.build_tree("centos", "6.1", BROKEN)
+    try:
+        ips = ",".join(node(sandbox, n)[0] for n in names)
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=2", f"nodes={ips}",
+                       "max_failures=5")
+        assert run.returncode == 2, run.data
+        entries = node_entries(run.data)
+        for name in names:
+            ip, root = node(sandbox, name)
+            entry = entries[ip]
+            assert entry["result"] == "PARTIAL", entry
+            assert "openstack-neutron 1.0-1 (offered 1.3-1)" in entry["comment"], entry
+            assert "--skip-broken" in entry["comment"]
+            assert set(entry["changes"]) == {"openstack-nova-common", "python-nova"}
+            assert lines(root) == ["STARTED", "UPDATE=FAIL"]
+            assert record(root)["state"] == "PARTIAL"
+            assert set(record(root)["short"]) == {"openstack-neutron"}
+        status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=2", f"nodes={ips}")
+        assert status.returncode == 2
+        assert {e["result"] for e in node_entries(status.data).values()} == {"PARTIAL"}
+        accepted = salt_cli(sandbox, "salt-run", "mosmu.update", "env=2", f"nodes={ips}",
+                            "sync=False", "accept_partial=True")
+        assert accepted.returncode == 0, accepted.data
+        assert {e["result"] for e in node_entries(accepted.data).values()} == {"PARTIAL"}
+    finally:
+        sandbox.build_tree("centos", "6.1")
+        assert salt_cli(sandbox, "salt-run", "mosmu.sync", "mos_version=6.1",
+                        "distro=centos").returncode == 0
+
+
+def chattr(flag, root):
+    log = os.path.join(root, "var/log")
+    paths = [os.path.join(log, f) for f in ("mos_apply_mu.status", "mos_apply_mu.json")]
+    for path in (paths + [log]) if flag == "+i" else ([log] + paths):
+        subprocess.run(["chattr", flag, path], check=True)
+
+
+def test_a_node_that_cannot_write_its_status_is_failed_everywhere(sandbox):
+    """Regression: a node whose /var/log could not be written, holding an earlier UPDATE=OK
+    for the same plan, was reported with a comment saying UPDATE=FAIL had been written;
+    mosmu.status then said OK and retry_failed=True found nothing to do, while every package
+    was still at the old version. (chattr +i: root cannot write there, as on a read-only
+    or full /var/log.)"""
+    names = [minion_of(sandbox, 1), UBUNTU_SSH[0]]
+    ips = ",".join(node(sandbox, n)[0] for n in names)
+    for name in names:
+        root = node(sandbox, name)[1]
+        sandbox.reset_node(name)
+        os.makedirs(os.path.join(root, "var/log"), exist_ok=True)
+        with open(os.path.join(root, "var/log/mos_apply_mu.status"), "w",
+                  encoding="utf-8") as handle:
+            handle.write("STARTED\nUPDATE=OK\n")
+        with open(os.path.join(root, "var/log/mos_apply_mu.json"), "w",
+                  encoding="utf-8") as handle:
+            json.dump({"state": "OK", "mos_version": "8.0", "repos": ["updates"],
+                       "run_id": "20200101000000000000"}, handle)
+    roots = [node(sandbox, n)[1] for n in names]
+    try:
+        for root in roots:
+            chattr("+i", root)
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", f"nodes={ips}",
+                       "max_failures=5")
+        assert run.returncode == 2, run.data
+        for entry in node_entries(run.data).values():
+            assert entry["result"] == "FAIL", entry
+            assert "could not record UPDATE=FAIL" in entry["comment"], entry
+            assert "status UPDATE=FAIL" not in entry["comment"]
+        status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1", f"nodes={ips}")
+        assert status.returncode == 2
+        for entry in node_entries(status.data).values():
+            assert entry["result"] == "FAIL" and "could not record" in entry["comment"], entry
+        retry = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", f"nodes={ips}",
+                         "sync=False", "retry_failed=True", "max_failures=5")
+        assert retry.returncode == 2 and len(node_entries(retry.data)) == 2, retry.data
+    finally:
+        for root in roots:
+            chattr("-i", root)
+    for name in names:
+        assert versions_of(sandbox, name) == ga("ubuntu")
+    fixed = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", f"nodes={ips}",
+                     "sync=False", "retry_failed=True")
+    assert fixed.returncode == 0, fixed.data
+    assert {e["result"] for e in node_entries(fixed.data).values()} == {"OK"}
+    status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1", f"nodes={ips}")
+    assert status.returncode == 0, status.data
+
+
+def versions_of(box, name):
+    entry = box.state["minions"].get(name) or info(box, name)
+    got = node_packages(entry["root"], entry["distro"])
+    return {k: v.split("-")[0] for k, v in got.items() if not k.startswith("gpg-pubkey")}
