@@ -306,9 +306,14 @@ def _update_line(ip, entry):
     return f"Node {ip}: {label}" + (f" ({'; '.join(extra)})" if extra else "")
 
 
+_LINE_OF_RESULT = {"OK": "UPDATE=OK", "FAIL": "UPDATE=FAIL", "STARTED": "STARTED"}
+
+
 def _check_line(ip, entry):
     result, line = entry.get("result"), str(entry.get("line") or "").strip()
-    if result in ("OK", "FAIL", "STARTED") and line:
+    # the node's own line, as the old tool printed it, only where it is the result: an
+    # UPDATE=OK the node could not overwrite is not (the runner says why in the comment)
+    if line and line == _LINE_OF_RESULT.get(result):
         return f"Node {ip} state: {line}"
     if result == "NONE":
         return f"Node {ip}: no updates information found."

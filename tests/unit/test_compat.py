@@ -216,6 +216,21 @@ def test_check_lines_match_the_old_tool():
     assert code == 2
 
 
+@pytest.mark.parametrize("entry, line", [
+    ({"result": "FAIL", "line": "UPDATE=OK", "comment": "the last run (job 1) ended FAIL: "
+      "could not record"}, "Node 10.20.0.3: FAIL (the last run (job 1) ended FAIL: could "
+     "not record)"),
+    ({"result": "PARTIAL", "line": "UPDATE=FAIL", "comment": "PARTIAL: 1 offered package(s)"},
+     "Node 10.20.0.3: PARTIAL (PARTIAL: 1 offered package(s))"),
+    ({"result": "FAIL", "line": "UPDATE=FAIL"}, "Node 10.20.0.3 state: UPDATE=FAIL"),
+], ids=["stale-ok-line", "partial", "fail"])
+def test_check_prints_the_nodes_line_only_where_it_is_the_result(entry, line):
+    """Regression: --check printed a node's stale UPDATE=OK, which the node could not
+    overwrite, although the run's result was FAIL."""
+    ret = {"10.20.0.3": entry, "summary": {}, "retcode": 2}
+    assert report_lines("mosmu.status", ret)[0][0] == line
+
+
 def test_runner_error_goes_to_stderr_with_exit_2():
     assert report_lines("mosmu.update", {"error": "Keystone rejected", "retcode": 2}) == (
         [], ["ERROR: Keystone rejected"], 2)
