@@ -15,6 +15,7 @@ one line naming cause and fix, never a traceback.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -656,7 +657,10 @@ def _apply(client, cfg, plan, req, report, reachable, session):
             _progress("retry_failed: every selected node's last run is OK; nothing to do")
             return True
     lock_dir = os.path.join(__opts__["cachedir"], "mosmu", "locks")
-    with mosmu_lock.locked(lock_dir, [n["id"] for n in reachable], _jid()) as taken:
+    # a dry run changes nothing on the master either: no lock taken, none cleared
+    locks = contextlib.nullcontext({"stale": []}) if req.test else \
+        mosmu_lock.locked(lock_dir, [n["id"] for n in reachable], _jid())
+    with locks as taken:
         for stale in taken["stale"]:
             _progress(f"cleared a stale lock of job {stale.get('jid')} (process "
                       f"{stale.get('pid')} is gone)")
@@ -896,8 +900,10 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
     cfg = _config()
     if rollback:
         tree = _tree_of(cfg, req.mos_version, distro)
-        done = mosmu_mirror.rollback(cfg["mirror_root"], tree, staging_dir=cfg["mirror_staging"])
-        return {"mirror": {tree.name: dict(done, state="rolled back")}, "retcode": _retcode(0)}
+        done = mosmu_mirror.rollback(cfg["mirror_root"], tree, staging_dir=cfg["mirror_staging"],
+                                     test=test)
+        state = "would roll back" if test else "rolled back"
+        return {"mirror": {tree.name: dict(done, state=state)}, "retcode": _retcode(0)}
     if not req.envs and not req.all_envs:
         tree = _tree_of(cfg, req.mos_version, distro)
         plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"], list(req.repos))}}

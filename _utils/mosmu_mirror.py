@@ -976,13 +976,14 @@ def current_snapshot(mirror_root, tree):
     return tree.path if sid == "" else layout.rel(sid)
 
 
-def rollback(mirror_root, tree, staging_dir=None, lock_timeout=600):
+def rollback(mirror_root, tree, staging_dir=None, lock_timeout=600, test=False):
     """Point the tree back at the snapshot before the published one (atomically).
 
     :param mirror_root: the master's web root
     :param tree: the catalog row
     :param staging_dir: as for :func:`sync_tree` (the lock lives there)
     :param lock_timeout: seconds to wait for a running sync of the tree
+    :param test: only say what would be rolled back: no lock, no change
     :return: ``{"from": id, "to": id}``; the snapshot rolled back from stays (a second
         rollback goes further back) until the next successful sync discards it
 
@@ -991,19 +992,26 @@ def rollback(mirror_root, tree, staging_dir=None, lock_timeout=600):
         salt-run mosmu.mirror_rollback mos_version=8.0
     """
     layout = _Layout(mirror_root, tree, staging_dir)
-    with _locked(layout, lock_timeout):
+
+    def target():
         current = layout.current()
         if not current:
             raise MirrorError(f"{tree.name} has no mosmu snapshot published at {layout.link}; "
                               "nothing to roll back")
-        ids = layout.ids()
-        older = [sid for sid in ids if sid < current]
+        older = [sid for sid in layout.ids() if sid < current]
         if not older:
             raise MirrorError(f"{tree.name}: snapshot {current} is the oldest kept; nothing "
                               "to roll back to (raise keep_snapshots to keep more)")
-        layout.point(older[-1])
-    log.info("%s: rolled back from %s to %s", tree.name, current, older[-1])
-    return {"from": current, "to": older[-1]}
+        return current, older[-1]
+
+    if test:
+        current, previous = target()
+        return {"from": current, "to": previous}
+    with _locked(layout, lock_timeout):
+        current, previous = target()
+        layout.point(previous)
+    log.info("%s: rolled back from %s to %s", tree.name, current, previous)
+    return {"from": current, "to": previous}
 
 
 def snapshots(mirror_root, tree):

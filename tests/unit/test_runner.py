@@ -298,6 +298,14 @@ def test_a_second_run_touching_the_same_nodes_is_refused_naming_the_job(runner, 
     assert report["retcode"] == 2 and "20261125110000000000" in report["error"]
 
 
+def test_a_dry_run_takes_no_lock_and_clears_none(runner):
+    """test=True changes nothing on the master: no lock dir is made, none is cleared."""
+    lock_dir = os.path.join(runner.__opts__["cachedir"], "mosmu", "locks")
+    report = _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False,
+                     test=True)
+    assert report["retcode"] == 0 and not os.path.exists(lock_dir)
+
+
 def test_events_for_reactors_and_no_progress_with_json_output(runner):
     runner.__opts__["output"] = "json"
     _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
