@@ -19,12 +19,13 @@ import mosmu_report
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUTPUT_DIR = os.path.join(REPO, "_output")
 UTILS_DIR = os.path.join(REPO, "_utils")
+HELPERS = ("mosmu_text.py", "mosmu_report.py")
 
 NODE = {"id": 3, "ip": "10.20.0.3", "cluster": 11, "roles": ["compute"], "minion": "node-3"}
 
 
-def _report(**extra):
-    entries = [mosmu_report.entry(NODE, "FAIL", comment="apt failed", changes={"a": {}}),
+def _report(comment="apt failed", **extra):
+    entries = [mosmu_report.entry(NODE, "FAIL", comment=comment, changes={"a": {}}),
                mosmu_report.entry(dict(NODE, id=4, ip="10.20.0.4"), "OK", duration=2.0)]
     report = {e["ip"]: e for e in entries}
     report.update(skipped=[], summary=mosmu_report.summary(entries), retcode=2, **extra)
@@ -94,20 +95,46 @@ def test_out_json_wins_and_prints_one_document(tmp_path):
     assert json.loads(text) == report
 
 
-def test_file_roots_layout_loads_the_synced_helper(tmp_path, monkeypatch):
+def test_file_roots_layout_loads_the_synced_helpers(tmp_path, monkeypatch):
     """As after ``salt-run saltutil.sync_all``: extmods/output/mosmu.py and
-    extmods/utils/mosmu_report.py; Salt does not put utils dirs on sys.path for outputters."""
+    extmods/utils/mosmu_report.py + mosmu_text.py; Salt does not put utils dirs on sys.path
+    for outputters, so the outputter loads both by path (report imports text)."""
     ext = tmp_path / "extmods"
     (ext / "output").mkdir(parents=True)
     (ext / "utils").mkdir()
     shutil.copy(os.path.join(OUTPUT_DIR, "mosmu.py"), ext / "output" / "mosmu.py")
-    shutil.copy(os.path.join(UTILS_DIR, "mosmu_report.py"), ext / "utils" / "mosmu_report.py")
+    for name in HELPERS:
+        shutil.copy(os.path.join(UTILS_DIR, name), ext / "utils" / name)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p) != UTILS_DIR])
     monkeypatch.delitem(sys.modules, "mosmu_report")
-    report = _report()
+    monkeypatch.delitem(sys.modules, "mosmu_text")
+    report = _report(comment="\x1b]0;owned\x07")
     text = salt.output.out_format(report, "mosmu", _opts(tmp_path, outputter_dirs=[]))
-    assert "1 OK, 1 FAIL — retcode 2" in text
-    assert sys.modules["mosmu_report"].__file__ == str(ext / "utils" / "mosmu_report.py")
+    assert "1 OK, 1 FAIL — retcode 2" in text and "\\x1b]0;owned\\x07" in text
+    for name in HELPERS:
+        module = sys.modules[name[:-3]]
+        assert module.__file__ == str(ext / "utils" / name)
+
+
+@pytest.mark.parametrize("present", [(), ("mosmu_report.py",), ("mosmu_text.py",)])
+def test_a_utils_dir_without_both_helpers_is_not_used(tmp_path, monkeypatch, present):
+    """Half a sync (one helper of the two) is not loaded: the outputter is not available and
+    salt-run falls back to nested, instead of failing on the import inside mosmu_report."""
+    ext = tmp_path / "extmods"
+    (ext / "output").mkdir(parents=True)
+    (ext / "utils").mkdir()
+    shutil.copy(os.path.join(OUTPUT_DIR, "mosmu.py"), ext / "output" / "mosmu.py")
+    for name in present:
+        shutil.copy(os.path.join(UTILS_DIR, name), ext / "utils" / name)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p) != UTILS_DIR])
+    monkeypatch.delitem(sys.modules, "mosmu_report")
+    monkeypatch.delitem(sys.modules, "mosmu_text")
+    spec = importlib.util.spec_from_file_location("mosmu_output_half",
+                                                  ext / "output" / "mosmu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module._load_report(_opts(tmp_path)) == (None, None)
+    assert "mosmu_report" not in sys.modules and "mosmu_text" not in sys.modules
 
 
 def test_missing_helper_falls_back_to_nested(tmp_path, monkeypatch, caplog):
