@@ -348,8 +348,8 @@ def _is_status(items):
 
 
 def _row(item, status):
-    cells = [_safe(item.get("ip") or "-", 40), _safe(f"node-{item.get('id')}", 30),
-             _safe(str(item.get("env")), 20), _safe(_roles(item.get("roles")), 24),
+    cells = [_safe(item.get("ip") or "-", 39), _safe(f"node-{item.get('id')}", 16),
+             _safe(str(item.get("env")), 10), _safe(_roles(item.get("roles")), 24),
              _safe(item["result"], 12)]
     if status:
         return [*cells, _safe(item.get("line") or "-", 12), _safe(item.get("finished") or "-", 25)]
@@ -429,7 +429,7 @@ def table(report):
     if notes:
         lines += ["not OK:", *notes]
     code = report.get("retcode", retcode(items))
-    lines.append(_prose(summary_line(summary(items), code)))
+    lines.append(_prose(summary_line(summary(items), code), WIDTH))
     skipped = report.get("skipped") or []
     if skipped:
         failed = sum(1 for s in skipped if isinstance(s, Mapping) and s.get("failed"))
@@ -559,6 +559,7 @@ def event_data(source, jid=None, **extra):
 
 NODE_COLUMNS = ("id", "fqdn", "ip", "roles", "status", "online", "version", "transport",
                 "minion")
+NODE_CELL = {"id": 12, "ip": 39, "status": 16, "version": 12, "transport": 10}   # else 48
 
 
 def nodes_table(result):
@@ -573,10 +574,10 @@ def nodes_table(result):
     def cell(node, col):
         value = node.get("mos_version" if col == "version" else col)
         if col == "roles":
-            return _safe(_roles(value), 60)
+            return _safe(_roles(value), 40)
         if col == "online":
             return "yes" if value else "no"
-        return _safe(value, 60)
+        return _safe(value, NODE_CELL.get(col, 48))
 
     lines = []
     by_env = {}
@@ -594,15 +595,17 @@ def nodes_table(result):
     skipped = result.get("skipped") or []
     if skipped:
         lines.append(f"skipped: {len(skipped)}")
-        rows = [[_safe(s.get("id", "-"), 30), _safe(s.get("ip") or "-", 40),
-                 _safe(s.get("env"), 20), _prose(s.get("reason", ""))]
-                if isinstance(s, Mapping) else ["-", "-", "-", _prose(s)] for s in skipped]
+        rows = [[_safe(s.get("id", "-"), 12), _safe(s.get("ip") or "-", 39),
+                 _safe(s.get("env"), 10), s.get("reason", "")]
+                if isinstance(s, Mapping) else ["-", "-", "-", s] for s in skipped]
         widths = [max(len(h), *(len(r[i]) for r in rows))
                   for i, h in enumerate(("id", "ip", "env"))]
         lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(("id", "ip", "env"), widths))
                      + "  reason")
-        lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r[:3], widths)) + "  " + r[3]
-                     for r in rows)
+        for row in rows:         # the reason whole, wrapped under itself
+            first = "  " + "  ".join(v.ljust(w) for v, w in zip(row[:3], widths)) + "  "
+            lines += mosmu_text.wrap(row[3], WIDTH, indent=" " * min(len(first), 40),
+                                     first=first)
     if not lines:
         lines.append("no nodes")
     return "\n".join(lines)
