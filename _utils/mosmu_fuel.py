@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3.exceptions
 
+import mosmu_text
 from mosmu_errors import FuelError
 
 log = logging.getLogger(__name__)
@@ -326,7 +327,8 @@ class FuelClient:
                 pause = self._backoff * 2 ** (attempt - 2)
                 if time.monotonic() + pause >= deadline:
                     break
-                log.debug("%s at %s: retry %d after %s", what, url, attempt, failure)
+                log.debug("%s at %s: retry %d after %s", what, url, attempt,
+                          mosmu_text.safe(failure, newlines="space"))
                 time.sleep(pause)
             try:
                 answer = self._once(method, url, what, deadline, **kwargs)
@@ -531,7 +533,7 @@ class FuelClient:
         version = self.version()
         auth = version.get("auth_required", True) is not False
         log.debug("Nailgun %s, release %s, auth_required=%s",
-                  self.fuel_url, version.get("release"), auth)
+                  self.fuel_url, mosmu_text.safe(version.get("release"), 60), auth)
         return {
             "version": version,
             "nodes": self.get("/api/v1/nodes/", auth=auth, trim=TRIMMED_NODE_FIELDS),

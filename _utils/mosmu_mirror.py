@@ -57,6 +57,7 @@ import zlib
 from debian import deb822
 from debian.debian_support import Version
 
+import mosmu_text
 from mosmu_errors import MirrorError
 
 log = logging.getLogger(__name__)
@@ -646,7 +647,8 @@ def trusted_pool(backend, previous, units):
     try:
         return pool_of(backend, previous, present, verify=False)
     except MirrorError as err:
-        log.warning("cannot read the previous snapshot's indices (%s); hashing every file", err)
+        log.warning("cannot read the previous snapshot's indices (%s); hashing every file",
+                    mosmu_text.safe(err, newlines="space"))
         return {}
 
 

@@ -10,6 +10,8 @@ import datetime
 import re
 from collections.abc import Mapping
 
+import mosmu_text
+
 UPDATE_RESULTS = ("OK", "PARTIAL", "FAIL", "TIMEOUT", "UNREACHABLE", "NO_MINION", "SKIPPED")
 STATUS_RESULTS = ("STARTED", "NONE", "UNKNOWN")
 RESULTS = UPDATE_RESULTS + STATUS_RESULTS
@@ -313,22 +315,51 @@ def summary_line(counts, code=None):
 def is_report(data):
     """Whether ``data`` is a ``mosmu.update`` / ``mosmu.status`` report.
 
+    Other top-level keys do not matter (``test``, ``interrupted``, ``mirror``, ``skipped``,
+    ``outputter``, and whatever a later version adds): :func:`table` shows what it knows.
+
     :param data: anything a runner returned
-    :return: True for a dict with ``summary`` and ``retcode`` whose other keys are node
-        entries or known report keys
+    :return: True for a mapping with a ``summary`` mapping and a ``retcode``
     """
-    if not isinstance(data, Mapping) or "retcode" not in data or \
-            not isinstance(data.get("summary"), Mapping):
-        return False
-    return all(k in REPORT_KEYS or (isinstance(v, Mapping) and "result" in v)
-               for k, v in data.items())
+    return isinstance(data, Mapping) and "retcode" in data and \
+        isinstance(data.get("summary"), Mapping)
 
 
 # -- text -----------------------------------------------------------------------------------
+# Everything below renders for a terminal: each value from a node, Nailgun or a tool goes
+# through mosmu_text.safe (escaped, cut only between escapes); the data stays untouched.
 
 def _cut(text, width):
+    """One line of at most ``width`` characters, for data (entry comments, event payloads),
+    not for a terminal: rendering escapes it with :func:`mosmu_text.safe`."""
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _safe(value, width=None):
+    """A one-line table cell: ``-`` for None, escaped, cut to ``width``."""
+    return mosmu_text.safe("-" if value is None else value, width)
+
+
+def _prose(text, width=None):
+    """A one-line sentence: whitespace runs as one space, escaped, cut to ``width``."""
+    return mosmu_text.safe(text, width, newlines="space")
+
+
+def _roles(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(r) for r in value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+def _seconds_text(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.1f}s"
+    return "-" if value is None else _safe(value, 10)
+
+
+def _order(value):
+    return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
 
 
 def _is_status(items):
@@ -336,16 +367,15 @@ def _is_status(items):
 
 
 def _row(item, status):
-    roles = _cut(",".join(item.get("roles") or ()) or "-", 24)
-    cells = [str(item.get("ip") or "-"), f"node-{item.get('id')}", str(item.get("env")), roles,
-             item["result"]]
+    cells = [_safe(item.get("ip") or "-", 39), _safe(f"node-{item.get('id')}", 16),
+             _safe(str(item.get("env")), 10), _safe(_roles(item.get("roles")), 24),
+             _safe(item["result"], 12)]
     if status:
-        return [*cells, _cut(item.get("line") or "-", 12), _cut(item.get("finished") or "-", 25)]
+        return [*cells, _safe(item.get("line") or "-", 12), _safe(item.get("finished") or "-", 25)]
     changes = item.get("changes")
     count = len(changes) if isinstance(changes, Mapping) else 0
-    duration = item.get("duration")
-    return [*cells, str(count) if count or item["result"] in ("OK", "FAIL") else "-",
-            "-" if duration is None else f"{duration:.1f}s",
+    return [*cells, str(count) if count or item["result"] in ("OK", "PARTIAL", "FAIL") else "-",
+            _seconds_text(item.get("duration")),
             "yes" if item.get("reboot_required") else "-"]
 
 
@@ -359,10 +389,21 @@ def _line(cells, widths):
 
 def _mirror_lines(mirror):
     lines = []
-    for name, result in sorted((mirror or {}).items(), key=lambda i: str(i[0])):
+    items = mirror.items() if isinstance(mirror, Mapping) else ()
+    for name, result in sorted(items, key=lambda i: str(i[0])):
         if isinstance(result, Mapping):
-            lines.append(_cut(f"mirror {name}: {result.get('state', '?')} "
-                              f"({result.get('files', 0)} file(s) fetched)", WIDTH))
+            lines.append(_prose(f"mirror {name}: {result.get('state', '?')} "
+                                f"({result.get('files', 0)} file(s) fetched)", WIDTH))
+    return lines
+
+
+def _notes(items):
+    """Each not-OK node's reason whole, wrapped under its node (never cut)."""
+    lines = []
+    for item in items:
+        if item["result"] != "OK" and item.get("comment"):
+            lines += mosmu_text.wrap(f"node-{item.get('id')} {item.get('ip')} {item['result']}: "
+                                     f"{item['comment']}", WIDTH, indent="      ", first="  ")
     return lines
 
 
@@ -371,12 +412,15 @@ def table(report):
 
     One row per node (ip, node id, roles, result, and packages changed, duration, reboot
     required for ``mosmu.update``; status line and finish time for ``mosmu.status``),
-    grouped by environment in env id order, nodes in id order; then one line per node that
-    did not end OK with its comment; the summary line with the retcode; the number of nodes
-    skipped by the selection. Lines stay under 120 columns.
+    grouped by environment in env id order, nodes in id order; then, for each node that did
+    not end OK, its comment whole (wrapped); the summary line with the retcode; the number
+    of nodes skipped by the selection. A dry run (``test``) and an interrupted run
+    (``interrupted``) say so first; other top-level keys are not shown. Lines stay under
+    120 columns, cells are cut, and every value is shown terminal-safe
+    (:func:`mosmu_text.safe`).
 
     :param report: the runner's report, ``{ip: entry, ..., "skipped": [...], "summary":
-        {...}, "retcode": n}`` (``mirror`` optional)
+        {...}, "retcode": n}`` (``mirror``, ``test``, ``interrupted`` optional)
     :return: a multi-line string
     """
     items = entries_of(report)
@@ -384,30 +428,27 @@ def table(report):
     headers = (["ip", "node", "env", "roles", "state", "line", "finished"] if status else
                ["ip", "node", "env", "roles", "result", "pkgs", "time", "reboot"])
     lines = _mirror_lines(report.get("mirror"))
-    if any(e.get("test") for e in items):
+    if report.get("test") is True or any(e.get("test") for e in items):
         lines.append("test mode: nothing was changed; pkgs = packages that would be upgraded")
+    if report.get("interrupted"):
+        lines += mosmu_text.wrap(f"interrupted ({report['interrupted']}): the nodes below that "
+                                 "did not start are SKIPPED; rerun with retry_failed=True",
+                                 WIDTH, indent="  ")
     by_env = {}
     for item in items:
         by_env.setdefault(item.get("env"), []).append(item)
-
-    def order(value):
-        return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
-
-    groups = [(env, sorted(by_env[env], key=lambda e: (order(e.get("id")), str(e.get("ip")))))
-              for env in sorted(by_env, key=order)]
+    groups = [(env, sorted(by_env[env], key=lambda e: (_order(e.get("id")), str(e.get("ip")))))
+              for env in sorted(by_env, key=_order)]
     widths = _widths(headers, [_row(e, status) for e in items])
     for env, group in groups:
-        lines.append(f"environment {env}: {len(group)} node(s)")
+        lines.append(f"environment {_safe(str(env), 40)}: {len(group)} node(s)")
         lines.append(_line(headers, widths))
         lines += [_line(_row(e, status), widths) for e in group]
-    notes = [e for _env, group in groups for e in group
-             if e["result"] != "OK" and e.get("comment")]
+    notes = _notes([e for _env, group in groups for e in group])
     if notes:
-        lines.append("not OK:")
-        lines += ["  " + _cut(f"node-{e.get('id')} {e.get('ip')} {e['result']}: {e['comment']}",
-                              WIDTH - 2) for e in notes]
+        lines += ["not OK:", *notes]
     code = report.get("retcode", retcode(items))
-    lines.append(summary_line(summary(items), code))
+    lines.append(_prose(summary_line(summary(items), code), WIDTH))
     skipped = report.get("skipped") or []
     if skipped:
         failed = sum(1 for s in skipped if isinstance(s, Mapping) and s.get("failed"))
@@ -418,42 +459,48 @@ def table(report):
 
 
 def progress_line(event):
-    """One readable line for a runner progress event.
+    """One readable, terminal-safe line for a runner progress event.
 
     :param event: a progress payload as :func:`event_data` builds it, by ``kind``:
         ``wave`` (``env``, ``wave``, ``waves``, ``nodes``), ``node`` (an entry's ``id``,
         ``ip``, ``env``, ``result``, ``changes``, ``comment``), ``wait`` (``seconds``,
         ``wave``, ``waves``, ``env``), ``mirror``/``stop``/other (``message``); or a plain
         ``{"message": text}``
-    :return: one line (no newline)
+    :return: one line (no newline) of at most :data:`WIDTH` characters
     """
+    return _prose(_progress_text(event), WIDTH)
+
+
+def _progress_text(event):
     if not isinstance(event, Mapping):
-        return _cut(event, WIDTH)
+        return event
     kind = event.get("kind") or ("node" if "result" in event else "message")
     env = event.get("env")
     if kind == "wave":
-        nodes = event.get("nodes") or []
+        nodes = event.get("nodes")
+        nodes = nodes if isinstance(nodes, (list, tuple)) else []
         names = ", ".join(f"node-{n}" for n in nodes)
-        return _cut(f"env {env} wave {event.get('wave')}/{event.get('waves')}: starting "
-                    f"{len(nodes)} node(s): {names}", WIDTH)
+        return (f"env {env} wave {event.get('wave')}/{event.get('waves')}: starting "
+                f"{len(nodes)} node(s): {names}")
     if kind == "node":
         count = event.get("changes") or 0
         text = f"env {env} node-{event.get('id')} {event.get('ip')}: {event.get('result')}"
-        if event.get("result") in ("OK", "FAIL"):
+        if event.get("result") in ("OK", "PARTIAL", "FAIL"):
             text += f", {count} package(s)"
         if event.get("duration") is not None:
-            text += f", {event['duration']:.1f}s"
+            text += f", {_seconds_text(event['duration'])}"
         if event.get("result") != "OK" and event.get("comment"):
             text += f" — {event['comment']}"
-        return _cut(text, WIDTH)
+        return text
     if kind == "wait":
-        return _cut(f"waiting {event.get('seconds')} s before wave {event.get('wave')}/"
-                    f"{event.get('waves')} of env {env}", WIDTH)
+        return (f"waiting {event.get('seconds')} s before wave {event.get('wave')}/"
+                f"{event.get('waves')} of env {env}")
     if kind == "done":
-        counts = event.get("summary") or {}
-        return _cut(f"env {env} done: {summary_line(counts, event.get('retcode'))}", WIDTH)
+        counts = event.get("summary")
+        counts = counts if isinstance(counts, Mapping) else {}
+        return f"env {env} done: {summary_line(counts, event.get('retcode'))}"
     prefix = "" if kind == "message" else f"{kind}: "
-    return _cut(prefix + str(event.get("message", "")), WIDTH)
+    return prefix + str(event.get("message", ""))
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -531,10 +578,13 @@ def event_data(source, jid=None, **extra):
 
 NODE_COLUMNS = ("id", "fqdn", "ip", "roles", "status", "online", "version", "transport",
                 "minion")
+NODE_CELL = {"id": 12, "ip": 39, "status": 16, "version": 12, "transport": 10}   # else 48
 
 
 def nodes_table(result):
     """``mosmu.nodes``' result as a compact text table per environment, then skipped nodes.
+
+    Every cell and reason is shown terminal-safe (:func:`mosmu_text.safe`); reasons whole.
 
     :param result: ``{"selected": [...], "skipped": [...]}`` as the runner returns it
         (selected nodes carry ``cluster``, ``mos_version``, ``minion``)
@@ -543,35 +593,38 @@ def nodes_table(result):
     def cell(node, col):
         value = node.get("mos_version" if col == "version" else col)
         if col == "roles":
-            return ",".join(value or ()) or "-"
+            return _safe(_roles(value), 40)
         if col == "online":
             return "yes" if value else "no"
-        return "-" if value is None else str(value)
+        return _safe(value, NODE_CELL.get(col, 48))
 
     lines = []
     by_env = {}
-    for node in result.get("selected", []):
-        by_env.setdefault(node.get("cluster"), []).append(node)
+    for node in result.get("selected") or []:
+        if isinstance(node, Mapping):
+            by_env.setdefault(node.get("cluster"), []).append(node)
     for env in sorted(by_env, key=str):
-        rows = [[cell(n, c) for c in NODE_COLUMNS] for n in sorted(by_env[env],
-                                                                key=lambda n: n["id"])]
+        rows = [[cell(n, c) for c in NODE_COLUMNS]
+                for n in sorted(by_env[env], key=lambda n: _order(n.get("id")))]
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(NODE_COLUMNS)]
-        lines.append(f"environment {env}: {len(rows)} selected")
+        lines.append(f"environment {_safe(str(env), 40)}: {len(rows)} selected")
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(NODE_COLUMNS, widths)).rstrip())
         lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
                      for r in rows)
-    skipped = result.get("skipped", [])
+    skipped = result.get("skipped") or []
     if skipped:
         lines.append(f"skipped: {len(skipped)}")
-        rows = [[str(s.get("id", "-")), str(s.get("ip") or "-"),
-                 "-" if s.get("env") is None else str(s.get("env")),
-                 " ".join(str(s.get("reason", "")).split())] for s in skipped]
+        rows = [[_safe(s.get("id", "-"), 12), _safe(s.get("ip") or "-", 39),
+                 _safe(s.get("env"), 10), s.get("reason", "")]
+                if isinstance(s, Mapping) else ["-", "-", "-", s] for s in skipped]
         widths = [max(len(h), *(len(r[i]) for r in rows))
                   for i, h in enumerate(("id", "ip", "env"))]
         lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(("id", "ip", "env"), widths))
                      + "  reason")
-        lines.extend("  " + "  ".join(v.ljust(w) for v, w in zip(r[:3], widths)) + "  " + r[3]
-                     for r in rows)
+        for row in rows:         # the reason whole, wrapped under itself
+            first = "  " + "  ".join(v.ljust(w) for v, w in zip(row[:3], widths)) + "  "
+            lines += mosmu_text.wrap(row[3], WIDTH, indent=" " * min(len(first), 40),
+                                     first=first)
     if not lines:
         lines.append("no nodes")
     return "\n".join(lines)

@@ -93,6 +93,23 @@ def test_wrong_password_names_the_config_keys_not_the_password(api, caplog):
     assert "wrong-one" not in caplog.text and PASSWORD not in caplog.text
 
 
+def test_nailgun_text_in_a_log_line_is_escaped_and_the_data_kept(api, caplog):
+    """Nailgun's version ``release`` is logged (salt-run -l debug prints it on the terminal):
+    a control sequence or bidi override in it is logged escaped; the data keeps it."""
+    original = api["path"].read_text()
+    data = json.loads(original)
+    release = "8.0\x1b]0;pwned\x07\x1b[2J\u202e"
+    data["version"]["release"] = release
+    api["path"].write_text(json.dumps(data))
+    caplog.set_level(logging.DEBUG, logger="mosmu_fuel")
+    try:
+        assert _client(api).inventory()["version"]["release"] == release
+    finally:
+        api["path"].write_text(original)
+    assert "\x1b" not in caplog.text and "\u202e" not in caplog.text
+    assert "release 8.0\\x1b]0;pwned\\x07\\x1b[2J\\u202e," in caplog.text
+
+
 def test_password_never_logged_on_success(api, caplog):
     caplog.set_level(logging.DEBUG)
     api["state"].set_fault({"mode": "401", "times": 1})

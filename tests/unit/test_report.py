@@ -3,6 +3,7 @@
 import pytest
 
 import mosmu_report
+import mosmu_text
 
 NODE = {"id": 3, "ip": "10.20.0.3", "cluster": 11, "roles": ["compute"], "fqdn": "node-3.local",
         "minion": "node-3"}
@@ -225,7 +226,7 @@ def test_is_report():
     assert mosmu_report.is_report(_report(entries, outputter="mosmu"))
     assert not mosmu_report.is_report({"error": "x", "retcode": 2})
     assert not mosmu_report.is_report({"selected": [], "skipped": []})
-    assert not mosmu_report.is_report(dict(_report(entries), extra="x"))
+    assert mosmu_report.is_report(dict(_report(entries), extra="x"))       # a later key
 
 
 @pytest.mark.parametrize("event, line", [
@@ -279,3 +280,185 @@ def test_event_data_keeps_only_bus_fields():
     assert wave == {"kind": "wave", "env": 11, "wave": 1, "waves": 2, "nodes": [1, 2],
                     "jid": "1"}
     assert mosmu_report.event_data(NODE)["env"] == 11
+
+
+# -- terminal safety: foreign text through every rendering path ------------------------------
+# Each hostile string goes into one field of a report, a progress event or a nodes preview;
+# the rendered text must hold no raw control/bidi/separator character and show the escape.
+
+FORBIDDEN = frozenset([*range(0x0A), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0),
+                       *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C,
+                       0x2028, 0x2029, *range(0xD800, 0xE000)])
+HOSTILE = [   # (name, raw, escape of its first unsafe character, within the first 8 columns)
+    ("OSC title + BEL", "\x1b]0;title\x07", "\\x1b"),
+    ("clear screen", "\x1b[2J", "\\x1b[2J"),
+    ("C1 CSI", "\x9b2J", "\\x9b"),
+    ("bidi RLO", "\u202eexe.txt", "\\u202e"),
+    ("NUL", "a\x00b", "\\x00"),
+    ("backspace", "ok\x08\x08", "\\x08"),
+    ("carriage return", "5%\r99%", "\\r"),
+    ("line separator", "a\u2028b", "\\u2028"),
+    ("lone surrogate", "x\udc9b", "\\udc9b"),
+    ("newline in a cell", "a\nb", None),       # a cell shows \n, prose a space: nothing raw
+    ("long", "\x1b[31m" + "A" * 3000 + "\x1b[2J" + "B" * 3000, "\\x1b[31m"),
+]
+
+
+def _forbidden(text):
+    return [hex(ord(c)) for c in text if ord(c) in FORBIDDEN]
+
+
+def _entry(result="FAIL", **fields):
+    return mosmu_report.entry(_n(1, 11), result, **fields)
+
+
+def _status_report(field, value):
+    entry = _entry("FAIL", line="UPDATE=FAIL", finished="2025-01-01T10:00:00")
+    return _report([dict(entry, **{field: value})])
+
+
+PATHS = {   # name: (renders the hostile value, whether the value is shown)
+    "table ip": (lambda v: mosmu_report.table(_report([_entry(ip=v)])), True),
+    "table node id": (lambda v: mosmu_report.table(_report([_entry(id=v)])), True),
+    "table fqdn": (lambda v: mosmu_report.table(_report([_entry(fqdn=v)])), False),
+    "table env": (lambda v: mosmu_report.table(_report([_entry(env=v)])), True),
+    "table roles": (lambda v: mosmu_report.table(_report([_entry(roles=[v, "compute"])])), True),
+    "table result": (lambda v: mosmu_report.table(_report([dict(_entry(), result=v)])), True),
+    "table duration": (lambda v: mosmu_report.table(_report([_entry(duration=v)])), True),
+    "not-OK comment": (lambda v: mosmu_report.table(_report([_entry(comment=v)])), True),
+    "status line": (lambda v: mosmu_report.table(_status_report("line", v)), True),
+    "status finished": (lambda v: mosmu_report.table(_status_report("finished", v)), True),
+    "mirror name": (lambda v: mosmu_report.table(_report([_entry()], mirror={
+        v: {"state": "published", "files": 1}})), True),
+    "mirror state": (lambda v: mosmu_report.table(_report([_entry()], mirror={
+        "mos8.0": {"state": v, "files": 1}})), True),
+    "mirror files": (lambda v: mosmu_report.table(_report([_entry()], mirror={
+        "mos8.0": {"state": "published", "files": v}})), True),
+    "skipped record": (lambda v: mosmu_report.table(_report([_entry()], skipped=[
+        {"id": v, "ip": v, "reason": v, "failed": True}])), False),
+    "interrupted": (lambda v: mosmu_report.table(_report([_entry()], interrupted=v)), True),
+    "summary key": (lambda v: mosmu_report.table({"summary": {v: 1}, "retcode": 2}), False),
+    "retcode": (lambda v: mosmu_report.table({"summary": {}, "retcode": v}), True),
+    "progress wave": (lambda v: mosmu_report.progress_line(
+        {"kind": "wave", "env": v, "wave": 1, "waves": 2, "nodes": [v]}), True),
+    "progress node comment": (lambda v: mosmu_report.progress_line(
+        {"kind": "node", "env": 11, "id": 3, "ip": "10.0.0.3", "result": "FAIL",
+         "comment": v}), True),
+    "progress node ip": (lambda v: mosmu_report.progress_line(
+        {"kind": "node", "env": 11, "id": 3, "ip": v, "result": "OK"}), True),
+    "progress node result": (lambda v: mosmu_report.progress_line(
+        {"kind": "node", "env": 11, "id": v, "ip": "i", "result": v}), True),
+    "progress wait": (lambda v: mosmu_report.progress_line(
+        {"kind": "wait", "env": v, "seconds": v, "wave": 1, "waves": 2}), True),
+    "progress done": (lambda v: mosmu_report.progress_line(
+        {"kind": "done", "env": v, "summary": {v: 1}, "retcode": v}), True),
+    "progress mirror": (lambda v: mosmu_report.progress_line(
+        {"kind": "mirror", "message": v}), True),
+    "progress other kind": (lambda v: mosmu_report.progress_line(
+        {"kind": v, "message": v}), True),
+    "progress message": (lambda v: mosmu_report.progress_line({"message": v}), True),
+    "progress not a dict": (lambda v: mosmu_report.progress_line(v), True),
+    "nodes cell": (lambda v: mosmu_report.nodes_table({"selected": [
+        {"id": 1, "fqdn": v, "ip": v, "cluster": 1, "roles": [v], "status": v,
+         "online": True, "mos_version": v, "transport": v, "minion": v}], "skipped": []}),
+        True),
+    "nodes env": (lambda v: mosmu_report.nodes_table({"selected": [
+        {"id": 1, "ip": "i", "cluster": v}], "skipped": []}), True),
+    "nodes skip reason": (lambda v: mosmu_report.nodes_table({"selected": [], "skipped": [
+        {"id": v, "ip": v, "env": v, "reason": "invalid fqdn " + v}]}), True),
+    "nodes skip not a dict": (lambda v: mosmu_report.nodes_table(
+        {"selected": [], "skipped": [v]}), True),
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name, raw, shown", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_foreign_text_reaches_no_output_path_raw(path, name, raw, shown):
+    render, visible = PATHS[path]
+    text = render(raw)
+    assert not _forbidden(text), (path, name)
+    text.encode("utf-8")
+    if visible and shown:
+        assert shown in text, (path, name, text[:300])
+    # cells are cut and prose is wrapped: a 6,000-character value never makes a long line
+    long_lines = [line for line in text.splitlines() if len(line) > 250]
+    assert not long_lines, (path, name)
+
+
+def test_rendering_leaves_the_report_data_untouched():
+    """Escaping happens only in the text: the report (what --out=json prints) keeps every
+    byte the node sent."""
+    comment = "E: hook: \x1b]0;title\x07\x1b[2J\u202e" + "z" * 300
+    report = _report([_entry(comment=comment, line="\x9b2J")], interrupted="SIG\x1bINT",
+                     mirror={"m\x07": {"state": "\x1b[2J"}})
+    before = repr(report)
+    mosmu_report.table(report)
+    mosmu_report.progress_line({"kind": "node", "comment": comment, "result": "FAIL"})
+    assert repr(report) == before
+    assert report["10.20.11.1"]["comment"] == comment
+
+
+def test_dpkg_hook_escape_in_a_fail_comment_cut_at_118_columns():
+    """Regression (issue 15.2): a node's dpkg hook printed ``ESC]0;...BEL ESC[2J`` into the
+    FAIL comment; the progress line and the table's not-OK line printed it raw (it set the
+    window title and cleared the screen), and the 118-column cut fell inside the escape."""
+    hook = "\x1b]0;mosmu pwned\x07\x1b[2J"
+    for pad in range(60, 120):      # the 118-column cut lands on every byte of the escape
+        comment = "E: Sub-process /usr/bin/dpkg returned an error code (1) " + "x" * pad \
+            + hook + " trailing"
+        event = {"kind": "node", "env": 11, "id": 3, "ip": "10.20.0.3", "result": "FAIL",
+                 "changes": 0, "comment": comment}
+        line = mosmu_report.progress_line(event)
+        assert not _forbidden(line) and len(line) == mosmu_report.WIDTH
+        assert line.endswith("…")
+        raw = f"env 11 node-3 10.20.0.3: FAIL, 0 package(s) — {comment}"
+        cuts = {"".join(mosmu_text.escape_char(c) for c in raw[:k]) for k in range(len(raw))}
+        assert line[:-1] in cuts, pad             # the cut falls between two escapes
+        text = mosmu_report.table(_report([_entry(comment=comment)]))
+        assert not _forbidden(text)
+        joined = "".join(line.strip() for line in text.splitlines()).replace(" ", "")
+        assert "\\x1b]0;mosmupwned\\x07\\x1b[2Jtrailing" in joined
+
+
+@pytest.mark.parametrize("reason", [
+    "E: Failed to fetch http://127.0.0.1:50397/.snapshots/mos-repo-20250101T000000/ubuntu/"
+    "pool/main/n/nova/nova-common_2015.1.0-1~u14.04+mos19664_all.deb  404  Not Found; run "
+    "salt-run mosmu.sync verify=True mos_version=8.0",
+    "node-3.domain.tld did not answer saltutil.sync_all: Minion did not return. [No response] "
+    "check that the minion runs (salt node-3.domain.tld test.ping) and rerun",
+    "w" * 500,
+    "step upgrade: " + "E: dpkg was interrupted\n" * 12,
+])
+def test_a_not_ok_reason_is_printed_whole_wrapped_never_cut(reason):
+    """Regression (issue 16.3): the not-OK lines cut the reason at 118 columns, so the cause
+    or the fix was lost (``... E: Failed to fetch http://127.0.0.1:50397/.snapshots/mos-repo…``).
+    Each not-OK node's reason is printed whole, wrapped under the node; the table's columns
+    may still be cut."""
+    text = mosmu_report.table(_report([_entry("FAIL", comment=reason),
+                                       mosmu_report.entry(_n(2, 11), "TIMEOUT", comment=reason)]))
+    lines = text.splitlines()
+    start = lines.index("not OK:")
+    notes = lines[start + 1:-1]
+    assert all(len(line) <= mosmu_report.WIDTH for line in notes)
+    assert "…" not in "\n".join(notes)
+    firsts = [i for i, line in enumerate(notes) if line.startswith("  node-")]
+    assert [notes[i].split()[0] for i in firsts] == ["node-1", "node-2"]
+    block = notes[firsts[0]:firsts[1]]
+    assert all(line.startswith("      ") for line in block[1:])
+    shown = " ".join(line.strip() for line in block)
+    assert shown.split(": ", 1)[1].replace(" ", "") == " ".join(reason.split()).replace(" ", "")
+
+
+def test_a_dry_run_and_an_interrupted_report_say_so_in_the_table():
+    """``test`` and ``interrupted`` top-level keys are shown as lines; other keys are not."""
+    entries = [mosmu_report.entry(_n(1, 11), "OK", changes={"a": {}}, test=True)]
+    text = mosmu_report.table(_report(entries, test=True, accepted_partial=["x"]))
+    assert text.splitlines()[0].startswith("test mode: nothing was changed")
+    assert "accepted_partial" not in text
+    entries = [mosmu_report.entry(_n(1, 11), "OK"),
+               mosmu_report.entry(_n(2, 11), "SKIPPED", comment="not started: the run was "
+                                  "interrupted (SIGINT)")]
+    text = mosmu_report.table(_report(entries, interrupted="SIGINT"))
+    assert text.splitlines()[0].startswith("interrupted (SIGINT): ")
+    assert "retry_failed=True" in text.splitlines()[0]
+    assert "environment 11: 2 node(s)" in text
