@@ -17,6 +17,13 @@ import os
 import re
 import sys
 
+try:
+    import mosmu_text
+except ImportError:  # a source checkout (python -m mosmu_salt.compat): the helpers sit beside
+    sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "_utils"))
+    import mosmu_text
+
 OLD_VERSION_ID = "29042016"  # what mos_apply_mu.py --version printed (VER_ID: ...)
 DEFAULT_CONFIG_DIR = "/etc/salt"
 
@@ -331,13 +338,21 @@ def _progress_line(event):
 
 
 def report_lines(fun, ret):
-    """``(stdout lines, stderr lines, exit code)`` for a runner return.
+    """``(stdout lines, stderr lines, exit code)`` for a runner return, every line
+    terminal-safe (``mosmu_text.safe``: node comments, status lines and skip reasons come
+    from nodes and Nailgun).
 
     :param fun: ``mosmu.update`` or ``mosmu.status``
     :param ret: what the runner returned: node entries keyed by IP plus ``skipped``,
         ``summary``, ``retcode``; or ``{"error": ..., "retcode": 2}``; or (when the
         runner raised) Salt's exception text
     """
+    out, err, code = _report_lines(fun, ret)
+    return ([mosmu_text.safe(x, newlines="space") for x in out],
+            [mosmu_text.safe(x, newlines="space") for x in err], code)
+
+
+def _report_lines(fun, ret):
     if not isinstance(ret, dict):
         return [], [f"ERROR: {fun} did not return a report: {str(ret).strip()}"], EXIT_FAIL
     if "error" in ret:

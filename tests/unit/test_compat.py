@@ -1,6 +1,8 @@
 """mos_apply_mu compatibility command: old options, old validation codes, runner mapping,
 report lines. Pure functions only; no Salt daemons."""
 
+import unicodedata
+
 import pytest
 
 from mosmu_salt import compat
@@ -229,6 +231,32 @@ def test_check_prints_the_nodes_line_only_where_it_is_the_result(entry, line):
     overwrite, although the run's result was FAIL."""
     ret = {"10.20.0.3": entry, "summary": {}, "retcode": 2}
     assert report_lines("mosmu.status", ret)[0][0] == line
+
+
+HOSTILE = ["\x1b]0;title\x07", "\x1b[2J", "\x9b2J", "\u202eexe.txt", "a\x00b", "5%\r99%",
+           "a\u2028b", "x\udc9b", "a\nb"]
+
+
+def _raw_controls(lines):
+    return [ln for ln in lines
+            if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in ln)]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_every_line_mos_apply_mu_prints_is_terminal_safe(hostile):
+    """Node comments, status lines, skip reasons and runner errors reach the terminal
+    escaped, on --update and --check alike."""
+    ret = {"10.20.0.3": {"result": "FAIL", "comment": hostile, "line": hostile,
+                         "changes": {hostile: {}}},
+           "10.20.0.4": {"result": "OK", "line": hostile, "changes": {}},
+           "skipped": [{"ip": hostile, "reason": hostile}],
+           "summary": {hostile: 1}, "retcode": 2}
+    for fun in ("mosmu.update", "mosmu.status"):
+        out, err, _code = report_lines(fun, ret)
+        assert out and _raw_controls(out + err) == [], out
+    for ret in ({"error": hostile, "retcode": 2}, hostile):
+        out, err, _code = report_lines("mosmu.update", ret)
+        assert err and _raw_controls(out + err) == [], err
 
 
 def test_runner_error_goes_to_stderr_with_exit_2():
