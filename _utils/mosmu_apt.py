@@ -25,6 +25,7 @@ LOCK_TIMEOUT = 300
 _INST = re.compile(r"Inst (\S+) (?:\[(\S+)\] )?\((\S+) .*")
 _APT_VERSION = re.compile(r"apt (\d+)\.(\d+)\S* .*")
 _KEPT_BACK = "The following packages have been kept back:"
+_DOWNGRADED = "The following packages will be DOWNGRADED:"
 
 
 def node_path(root, relpath):
@@ -76,17 +77,28 @@ def parse_simulation(stdout):
     return out
 
 
-def parse_kept_back(stdout):
-    """Package names apt listed as kept back."""
+def _listed(stdout, header):
+    """Package names apt listed under ``header`` (indented lines after it)."""
     names, inside = [], False
     for line in stdout.splitlines():
-        if line.startswith(_KEPT_BACK):
+        if line.startswith(header):
             inside = True
         elif inside and line.startswith(" "):
             names += line.split()
         else:
             inside = False
     return sorted(names)
+
+
+def parse_kept_back(stdout):
+    """Package names apt listed as kept back."""
+    return _listed(stdout, _KEPT_BACK)
+
+
+def parse_downgraded(stdout):
+    """Package names apt listed as downgraded (a pin above 1000 moves a package down to the
+    MU version, e.g. when ``proposed`` is no longer among the repos); ``-s`` lists them too."""
+    return _listed(stdout, _DOWNGRADED)
 
 
 def parse_dpkg_query(stdout):
@@ -264,6 +276,10 @@ class Apt:
 
     def kept_back(self, ret):
         return parse_kept_back(ret["stdout"])
+
+    def downgrades(self, ret):
+        """Names apt said it downgrades, from a simulation's or an upgrade's output."""
+        return parse_downgraded(ret["stdout"])
 
     def installed_argv(self):
         argv = ["dpkg-query"]

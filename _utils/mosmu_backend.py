@@ -73,3 +73,18 @@ def shortfall(offered, after):
         if mosmu_yum.strip_epoch(installed) != mosmu_yum.strip_epoch(offer["new"]):
             out[name] = {"old": offer["old"], "offered": offer["new"], "installed": installed}
     return out
+
+
+def mark_downgrades(changes, names):
+    """Flag ``{"downgrade": True}`` on the changes of ``names`` (what the package manager
+    said it moves down); returns ``changes``."""
+    for name in names:
+        if name in changes:
+            changes[name] = dict(changes[name], downgrade=True)
+    return changes
+
+
+def downgraded(changes):
+    """Names of the changes flagged as downgrades."""
+    return sorted(n for n, v in (changes or {}).items()
+                  if isinstance(v, dict) and v.get("downgrade"))

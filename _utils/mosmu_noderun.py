@@ -31,8 +31,9 @@ class NodeRunError(Exception):
 # -- text for the state's comment and the report (both transports) ---------------------------
 
 def describe(changes):
-    """``a 1.0 -> 1.1, b 2 -> 3`` (at most ten, then how many more)."""
+    """``a 1.0 -> 1.1, b 2 -> 1 (downgrade)`` (at most ten, then how many more)."""
     items = [f"{name} {v['old'] or '(new)'} -> {v['new'] or '(removed)'}"
+             + (" (downgrade)" if v.get("downgrade") else "")
              for name, v in sorted(changes.items())]
     return ", ".join(items[:10]) + (f" and {len(items) - 10} more" if len(items) > 10 else "")
 
@@ -158,7 +159,8 @@ def pending(plan, executor):
         installed, refresh, simulate = results[-3:]
         before = _installed(backend, installed)
         _refresh_errors(backend, refresh)
-        return _simulation(backend, simulate, before)
+        return mosmu_backend.mark_downgrades(_simulation(backend, simulate, before),
+                                             backend.downgrades(simulate))
     finally:
         leftovers = backend.private_leftovers() if backend else []
         executor.batch([RemoveTree(p) for p in [tmp, *leftovers]])
@@ -263,7 +265,9 @@ def upgrade(plan, executor, run_id=None):
                                     "upgrade")
             after = _installed(backend, executor.one(
                 Run.of(backend.installed_argv(), {"LC_ALL": "C"})))
-            result["changes"] = mosmu_backend.diff_versions(before, after)
+            result["changes"] = mosmu_backend.mark_downgrades(
+                mosmu_backend.diff_versions(before, after),
+                set(backend.downgrades(ret)) | set(backend.downgrades(simulate)))
             result["short"] = mosmu_backend.shortfall(todo, after)
             result["kept_back"] = sorted(set(backend.kept_back(ret)) | set(result["short"]))
             record.update(changes=result["changes"], kept_back=result["kept_back"],

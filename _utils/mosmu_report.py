@@ -374,9 +374,34 @@ def _row(item, status):
         return [*cells, _safe(item.get("line") or "-", 12), _safe(item.get("finished") or "-", 25)]
     changes = item.get("changes")
     count = len(changes) if isinstance(changes, Mapping) else 0
+    down = len(downgrades(item))
     return [*cells, str(count) if count or item["result"] in ("OK", "PARTIAL", "FAIL") else "-",
-            _seconds_text(item.get("duration")),
+            str(down) if down else "-", _seconds_text(item.get("duration")),
             "yes" if item.get("reboot_required") else "-"]
+
+
+def downgrades(item):
+    """``{package: change}`` of an entry's changes that move a package down (flagged
+    ``downgrade`` by the node run: apt said so)."""
+    changes = item.get("changes")
+    if not isinstance(changes, Mapping):
+        return {}
+    return {name: change for name, change in changes.items()
+            if isinstance(change, Mapping) and change.get("downgrade") is True}
+
+
+def _downgrade_lines(items, test):
+    """One wrapped line per node with downgrades: which packages, from what to what."""
+    lines = []
+    for item in items:
+        down = downgrades(item)
+        if down:
+            text = ", ".join(f"{name} {c.get('old')} -> {c.get('new')}"
+                             for name, c in sorted(down.items(), key=lambda i: str(i[0])))
+            lines += mosmu_text.wrap(f"node-{item.get('id')} {item.get('ip')} "
+                                     f"{'would downgrade' if test else 'downgraded'}: {text}",
+                                     WIDTH, indent="      ", first="  ")
+    return lines
 
 
 def _widths(headers, rows):
@@ -410,10 +435,11 @@ def _notes(items):
 def table(report):
     """A runner report as the compact text an operator reads at a glance.
 
-    One row per node (ip, node id, roles, result, and packages changed, duration, reboot
-    required for ``mosmu.update``; status line and finish time for ``mosmu.status``),
-    grouped by environment in env id order, nodes in id order; then, for each node that did
-    not end OK, its comment whole (wrapped); the summary line with the retcode; the number
+    One row per node (ip, node id, roles, result, and packages changed, of them downgraded,
+    duration, reboot required for ``mosmu.update``; status line and finish time for
+    ``mosmu.status``), grouped by environment in env id order, nodes in id order; then each
+    node's downgrades by name; then, for each node that did not end OK, its comment whole
+    (wrapped); the summary line with the retcode; the number
     of nodes skipped by the selection. A dry run (``test``) and an interrupted run
     (``interrupted``) say so first; other top-level keys are not shown. Lines stay under
     120 columns, cells are cut, and every value is shown terminal-safe
@@ -426,10 +452,12 @@ def table(report):
     items = entries_of(report)
     status = _is_status(items)
     headers = (["ip", "node", "env", "roles", "state", "line", "finished"] if status else
-               ["ip", "node", "env", "roles", "result", "pkgs", "time", "reboot"])
+               ["ip", "node", "env", "roles", "result", "pkgs", "down", "time", "reboot"])
     lines = _mirror_lines(report.get("mirror"))
-    if report.get("test") is True or any(e.get("test") for e in items):
-        lines.append("test mode: nothing was changed; pkgs = packages that would be upgraded")
+    test = report.get("test") is True or any(e.get("test") for e in items)
+    if test:
+        lines.append("test mode: nothing was changed; pkgs = packages that would be upgraded "
+                     "(down: of them, downgraded)")
     if report.get("interrupted"):
         lines += mosmu_text.wrap(f"interrupted ({report['interrupted']}): the nodes below that "
                                  "did not start are SKIPPED; rerun with retry_failed=True",
@@ -444,6 +472,9 @@ def table(report):
         lines.append(f"environment {_safe(str(env), 40)}: {len(group)} node(s)")
         lines.append(_line(headers, widths))
         lines += [_line(_row(e, status), widths) for e in group]
+    down = _downgrade_lines([e for _env, group in groups for e in group], test)
+    if down:
+        lines += ["downgrades (an MU pin moves these below what the node had):", *down]
     notes = _notes([e for _env, group in groups for e in group])
     if notes:
         lines += ["not OK:", *notes]
@@ -487,6 +518,8 @@ def _progress_text(event):
         text = f"env {env} node-{event.get('id')} {event.get('ip')}: {event.get('result')}"
         if event.get("result") in ("OK", "PARTIAL", "FAIL"):
             text += f", {count} package(s)"
+            if event.get("downgrades"):
+                text += f" ({event['downgrades']} downgraded)"
         if event.get("duration") is not None:
             text += f", {_seconds_text(event['duration'])}"
         if event.get("result") != "OK" and event.get("comment"):
@@ -540,10 +573,11 @@ def event_data(source, jid=None, **extra):
     """The payload of a progress or bus event: only what is meant for the bus.
 
     Keeps ``kind``, ``id``, ``ip``, ``env`` (or a node's ``cluster``), ``result``,
-    ``changes`` (as a count), ``duration``, ``comment`` (one line, at most 500 characters,
-    URL credentials masked), ``jid`` and, for wave/wait/done events, ``wave``, ``waves``,
-    ``nodes`` (ids), ``seconds``, ``summary`` (counts), ``retcode``, ``message``. Anything else
-    (fqdn, minion, records, package names, pillar) is dropped.
+    ``changes`` (as a count), ``downgrades`` (a count, when any), ``duration``, ``comment``
+    (one line, at most 500 characters, URL credentials masked), ``jid`` and, for
+    wave/wait/done events, ``wave``, ``waves``, ``nodes`` (ids), ``seconds``, ``summary``
+    (counts), ``retcode``, ``message``. Anything else (fqdn, minion, records, package names,
+    pillar) is dropped.
 
     :param source: a report entry, a node, or a dict of event fields
     :param jid: the runner's job id
@@ -560,6 +594,8 @@ def event_data(source, jid=None, **extra):
     if "changes" in raw:
         changes = raw["changes"]
         out["changes"] = changes if isinstance(changes, int) else len(changes or ())
+        if isinstance(changes, Mapping) and downgrades(raw):
+            out["downgrades"] = len(downgrades(raw))
     if isinstance(raw.get("duration"), (int, float)):
         out["duration"] = raw["duration"]
     for key in ("comment", "message"):

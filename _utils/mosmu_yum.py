@@ -207,3 +207,7 @@ class Yum:
 
     def kept_back(self, _ret):
         return []
+
+    def downgrades(self, _ret):
+        """``update`` never downgrades."""
+        return []

@@ -301,10 +301,13 @@ def _packages(count):
 def _update_line(ip, entry):
     result, comment = entry.get("result"), str(entry.get("comment") or "").strip()
     changes = entry.get("changes") or {}
+    down = sum(1 for c in changes.values() if isinstance(c, dict) and c.get("downgrade"))
     if result == "OK":
         detail = _packages(len(changes)) if changes else "already up to date"
         if entry.get("test"):
             detail = f"test mode, would upgrade {len(changes)} package(s)"
+        if down:
+            detail += f", {down} of them downgraded"
         return f"Node {ip}: UPDATE=OK ({detail})"
     label = "UPDATE=FAIL" if result == "FAIL" else result
     extra = [comment] if comment else []

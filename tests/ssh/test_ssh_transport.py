@@ -371,7 +371,7 @@ def test_a_package_skipped_by_the_upgrade_makes_the_node_partial(sandbox):
 def chattr(flag, root):
     log = os.path.join(root, "var/log")
     paths = [os.path.join(log, f) for f in ("mos_apply_mu.status", "mos_apply_mu.json")]
-    for path in (paths + [log]) if flag == "+i" else ([log] + paths):
+    for path in [*paths, log] if flag == "+i" else [log, *paths]:
         subprocess.run(["chattr", flag, path], check=True)
 
 
@@ -429,3 +429,34 @@ def versions_of(box, name):
     entry = box.state["minions"].get(name) or info(box, name)
     got = node_packages(entry["root"], entry["distro"])
     return {k: v.split("-")[0] for k, v in got.items() if not k.startswith("gpg-pubkey")}
+
+
+def test_a_package_moved_down_by_the_pins_is_shown_as_a_downgrade(sandbox):
+    """Regression: nova-common 1.2 -> 1.1 (``proposed`` dropped from the repos, the MU pin
+    moves it down) was reported only as "OK, 1 package(s)". Now the dry run and the run flag
+    it, over the minion and over ssh, and the table names it."""
+    names = [minion_of(sandbox, 1), UBUNTU_SSH[0]]
+    ips = ",".join(node(sandbox, n)[0] for n in names)
+    for name in names:
+        sandbox.reset_node(name)
+    assert salt_cli(sandbox, "salt-run", "mosmu.sync", "mos_version=8.0",
+                    "repos=proposed").returncode == 0
+    proposed = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", f"nodes={ips}",
+                        "repos=proposed", "sync=False")
+    assert proposed.returncode == 0, proposed.data
+    assert {versions_of(sandbox, n)["nova-common"] for n in names} == {"1.2"}
+    args = ("mosmu.update", "env=1", f"nodes={ips}", "sync=False")
+    table = subprocess.run(sandbox.salt_argv("salt-run", *args, "test=True"),
+                           capture_output=True, text=True, check=False, timeout=600)
+    for ip in ips.split(","):
+        assert f"{ip} would downgrade: nova-common 1.2 -> 1.1" in table.stdout, table.stdout
+    dry = salt_cli(sandbox, "salt-run", *args, "test=True")
+    real = salt_cli(sandbox, "salt-run", *args)
+    assert real.returncode == 0, real.data
+    for run in (dry, real):
+        for entry in node_entries(run.data).values():
+            assert entry["changes"]["nova-common"] == {"old": "1.2", "new": "1.1",
+                                                       "downgrade": True}, entry
+            assert not any(c.get("downgrade") for n, c in entry["changes"].items()
+                           if n != "nova-common")
+    assert {versions_of(sandbox, n)["nova-common"] for n in names} == {"1.1"}

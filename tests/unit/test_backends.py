@@ -124,6 +124,10 @@ def test_apt_parsers():
     assert mosmu_apt.parse_kept_back(
         "The following packages have been kept back:\n  a b\n  c\n0 upgraded\n") == \
         ["a", "b", "c"]
+    assert mosmu_apt.parse_downgraded(
+        "The following packages will be upgraded:\n  x\n"
+        "The following packages will be DOWNGRADED:\n  nova-common b\n"
+        "1 upgraded, 0 newly installed, 2 downgraded, 0 to remove\n") == ["b", "nova-common"]
     assert mosmu_apt.parse_dpkg_query("a\t1.0\tii \nb\t2.0\trc \nc\t3.0\thi \n") == \
         {"a": "1.0", "c": "3.0"}
     assert mosmu_apt.parse_apt_version("apt 2.6.1 (amd64)\nSupported modules:") == (2, 6)

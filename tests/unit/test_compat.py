@@ -259,6 +259,16 @@ def test_every_line_mos_apply_mu_prints_is_terminal_safe(hostile):
         assert err and _raw_controls(out + err) == [], err
 
 
+def test_update_lines_say_how_many_packages_were_downgraded():
+    changes = {"a": {"old": "1.2", "new": "1.1", "downgrade": True}, "b": {"old": "1", "new": "2"}}
+    ret = {"10.20.0.3": {"result": "OK", "changes": changes},
+           "10.20.0.4": {"result": "OK", "changes": changes, "test": True},
+           "summary": {"OK": 2}, "retcode": 0}
+    assert report_lines("mosmu.update", ret)[0][:2] == [
+        "Node 10.20.0.3: UPDATE=OK (2 packages upgraded, 1 of them downgraded)",
+        "Node 10.20.0.4: UPDATE=OK (test mode, would upgrade 2 package(s), 1 of them downgraded)"]
+
+
 def test_runner_error_goes_to_stderr_with_exit_2():
     assert report_lines("mosmu.update", {"error": "Keystone rejected", "retcode": 2}) == (
         [], ["ERROR: Keystone rejected"], 2)

@@ -289,8 +289,8 @@ def _report(entries, skipped=(), **extra):
 
 def test_update_table_exact():
     entries = [
-        _e(2, "OK", changes={"a": {}, "b": {}}, duration=12.34, reboot_required=True,
-           comment="fine"),
+        _e(2, "OK", changes={"a": {}, "b": {"old": "1.2", "new": "1.1", "downgrade": True}},
+           duration=12.34, reboot_required=True, comment="fine"),
         _e(1, "FAIL", roles=["controller", "mongo", "cinder", "zabbix"], comment="apt failed"),
         _e(5, "OK", ip=None),
         _e(6, "TIMEOUT", roles=[], changes=None),
@@ -298,11 +298,13 @@ def test_update_table_exact():
     text = mosmu_report.table(_report(entries, skipped=[{"id": 9, "failed": True}, "x"]))
     assert text.splitlines() == [
         "environment 11: 4 node(s)",
-        "  ip          node    env  roles                     result   pkgs  time   reboot",
-        "  10.20.11.1  node-1  11   controller,mongo,cinder…  FAIL     0     -      -",
-        "  10.20.11.2  node-2  11   compute                   OK       2     12.3s  yes",
-        "  -           node-5  11   compute                   OK       0     -      -",
-        "  10.20.11.6  node-6  11   -                         TIMEOUT  -     -      -",
+        "  ip          node    env  roles                     result   pkgs  down  time   reboot",
+        "  10.20.11.1  node-1  11   controller,mongo,cinder…  FAIL     0     -     -      -",
+        "  10.20.11.2  node-2  11   compute                   OK       2     1     12.3s  yes",
+        "  -           node-5  11   compute                   OK       0     -     -      -",
+        "  10.20.11.6  node-6  11   -                         TIMEOUT  -     -     -      -",
+        "downgrades (an MU pin moves these below what the node had):",
+        "  node-2 10.20.11.2 downgraded: b 1.2 -> 1.1",
         "not OK:",
         "  node-1 10.20.11.1 FAIL: apt failed",
         "2 OK, 1 FAIL, 1 TIMEOUT — retcode 2",
@@ -329,7 +331,7 @@ def test_status_table_exact():
 def test_table_test_mode_line_and_no_skip_line():
     text = mosmu_report.table(_report([_e(1, "OK", test=True)]))
     assert text.splitlines()[0] == ("test mode: nothing was changed; pkgs = packages that would "
-                                    "be upgraded")
+                                    "be upgraded (down: of them, downgraded)")
     assert not any(line.startswith("skipped") for line in text.splitlines())
 
 

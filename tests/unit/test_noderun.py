@@ -31,6 +31,12 @@ class Apt:
         self.left_behind, self.upgrade_exit = set(left_behind), upgrade_exit
         self.upgrades = 0
 
+    def _downgraded(self):
+        """apt's own list, as ``-s`` and the upgrade print it (versions are 1.N here)."""
+        names = [n for n, v in self.offered.items() if self.installed.get(n, v) > v]
+        return ("The following packages will be DOWNGRADED:\n  " + " ".join(names) + "\n"
+                if names else "")
+
     def __call__(self, argv, _env):
         if argv[0] == "dpkg-query":
             return self._ok("".join(f"{n}\t{v}\tii \n" for n, v in self.installed.items()))
@@ -41,15 +47,16 @@ class Apt:
         if argv[-1] == "update":
             return self._ok("Reading package lists...\n")
         if "-s" in argv:
-            return self._ok("".join(
+            return self._ok(self._downgraded() + "".join(
                 f"Inst {n} [{self.installed[n]}] ({v} mos8.0-updates [all])\n"
                 for n, v in self.offered.items() if self.installed.get(n) != v))
         self.upgrades += 1
+        listed = self._downgraded()
         for name, version in self.offered.items():
             if name not in self.left_behind:
                 self.installed[name] = version
-        return {"retcode": self.upgrade_exit, "stdout": "", "stderr": "E: sub-process failed"
-                if self.upgrade_exit else ""}
+        return {"retcode": self.upgrade_exit, "stdout": listed, "stderr":
+                "E: sub-process failed" if self.upgrade_exit else ""}
 
     @staticmethod
     def _ok(stdout):
@@ -184,3 +191,19 @@ def test_partial_needs_the_record_beside_a_fail_line(tmp_path):
     for line, state in (("UPDATE=FAIL", "PARTIAL"), ("UPDATE=OK", "OK"), ("STARTED", "STARTED")):
         (tmp_path / "var/log/mos_apply_mu.status").write_text(f"STARTED\n{line}\n")
         assert node_status(tmp_path)["state"] == state
+
+
+# -- downgrades are shown as downgrades --------------------------------------------------------
+
+def test_a_package_moved_down_by_the_pins_is_a_downgrade_in_dry_run_and_run(tmp_path):
+    """Regression: nova-common 1.2 -> 1.1 (proposed dropped, the MU pin moves it down) was
+    reported only as "OK, 1 package(s)"."""
+    apt = Apt(dict(GA, **{"nova-common": "1.2"}), MU)
+    todo = mosmu_noderun.pending(PLAN, executor(tmp_path, apt))
+    assert todo["nova-common"] == {"old": "1.2", "new": "1.1", "downgrade": True}
+    assert "downgrade" not in todo["python-nova"]
+    assert "nova-common 1.2 -> 1.1 (downgrade)" in mosmu_noderun.pending_comment(PLAN, todo)
+    done = mosmu_noderun.upgrade(PLAN, executor(tmp_path, apt))
+    assert done["changes"]["nova-common"] == {"old": "1.2", "new": "1.1", "downgrade": True}
+    assert sorted(n for n, c in done["changes"].items() if c.get("downgrade")) == ["nova-common"]
+    assert node_status(tmp_path)["record"]["changes"]["nova-common"]["downgrade"] is True

@@ -164,6 +164,33 @@ def _n(node_id, env, roles=("compute",), ip=None):
             "roles": list(roles), "minion": f"node-{node_id}"}
 
 
+DOWN = {"nova-common": {"old": "1.2", "new": "1.1", "downgrade": True},
+        "python-nova": {"old": "1.0", "new": "1.1"}}
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["run", "dry-run"])
+def test_downgrades_have_their_own_column_and_lines(test):
+    entry = mosmu_report.entry(_n(3, 1), "OK", changes=DOWN, duration=1.0,
+                               **({"test": True} if test else {}))
+    lines = mosmu_report.table(_report([entry])).splitlines()
+    header = next(ln for ln in lines if ln.split()[:1] == ["ip"])
+    row = next(ln for ln in lines if "node-3" in ln and "10.20.1.3" in ln.split()[0])
+    assert header.split()[5:7] == ["pkgs", "down"] and row.split()[5:7] == ["2", "1"]
+    verb = "would downgrade" if test else "downgraded"
+    assert f"  node-3 10.20.1.3 {verb}: nova-common 1.2 -> 1.1" in lines
+    assert not any("python-nova" in ln for ln in lines)
+
+
+def test_downgrades_are_counted_in_progress_and_events():
+    entry = mosmu_report.entry(_n(3, 1), "OK", changes=DOWN)
+    event = mosmu_report.event_data(entry, kind="node")
+    assert (event["changes"], event["downgrades"]) == (2, 1)
+    assert "2 package(s) (1 downgraded)" in mosmu_report.progress_line(event)
+    plain = mosmu_report.event_data(mosmu_report.entry(_n(3, 1), "OK", changes={
+        "python-nova": DOWN["python-nova"]}), kind="node")
+    assert "downgrades" not in plain and "downgraded" not in mosmu_report.progress_line(plain)
+
+
 def test_summary_order_and_retcode():
     entries = [mosmu_report.entry(_n(1, 11), "SKIPPED"), mosmu_report.entry(_n(2, 11), "OK"),
                mosmu_report.entry(_n(3, 11), "FAIL"), mosmu_report.entry(_n(4, 11), "OK")]
@@ -198,8 +225,8 @@ def test_table_groups_by_env_and_is_narrow_and_deterministic():
     env11 = lines.index("environment 11: 3 node(s)")
     rows = lines[env11 + 2:env11 + 5]
     assert [r.split()[1] for r in rows] == ["node-2", "node-7", "node-12"]
-    assert rows[2].split()[2:] == ["11", "compute", "OK", "2", "12.3s", "yes"]
-    assert rows[1].split()[4:] == ["SKIPPED", "-", "-", "-"]
+    assert rows[2].split()[2:] == ["11", "compute", "OK", "2", "-", "12.3s", "yes"]
+    assert rows[1].split()[4:] == ["SKIPPED", "-", "-", "-", "-"]
     assert len({len(lines[1]), len(lines[env11 + 1])}) == 1     # one column layout for all envs
     assert "1 OK, 1 FAIL, 1 TIMEOUT, 1 SKIPPED — retcode 2" in lines
     assert lines[-1].startswith("skipped by selection: 1 node(s) (")
