@@ -30,9 +30,16 @@ One :func:`sync_tree` run:
 Any failure raises :class:`MirrorError` with a one-line message; the published tree is not
 touched and the build dir is removed.
 
+``sync_tree(verify=True)`` also checks the published snapshot against its own indices after
+step 1, even when upstream is unchanged (a file deleted or damaged on the master is invisible
+to step 1); a problem makes it go on through steps 2-5 with the damaged files fetched afresh
+(never hard-linked), so the repair is a new snapshot and the damaged one is left as it was.
+:func:`verify_published` is the same check on its own; ``hashing=False`` (stat only) is the
+update pre-flight, :func:`damaged_message` its error line.
+
 Public API: :func:`sync_tree`, :func:`rollback`, :func:`snapshots`, :func:`missing`,
-:func:`current_snapshot`; for tools and benchmarks :func:`verify_snapshot`, :func:`pool_of`,
-:func:`trusted_pool`.
+:func:`current_snapshot`, :func:`verify_published`, :func:`damaged_message`; for tools and
+benchmarks :func:`verify_snapshot`, :func:`pool_of`, :func:`trusted_pool`.
 """
 
 import bz2
@@ -132,6 +139,45 @@ def _merge(pool, rel, entry, where):
     if pool.setdefault(rel, entry) != entry:
         raise MirrorError(f"{where} gives {rel} another size or digest than another index of "
                           "the tree; upstream is broken or mid-update, run again later")
+
+
+def _problem(rel, kind, detail):
+    """One thing wrong with a published file: ``kind`` is ``missing``, ``type``, ``size``,
+    ``digest`` or ``unreadable``; ``detail`` completes the sentence "<path> <detail>"."""
+    return {"path": rel, "problem": kind, "detail": detail}
+
+
+def _stat_problem(path, size, source="its index", follow=False):
+    """``(problem, stat)`` of a file against its index entry, by ``stat`` alone: problem is
+    None or ``(kind, detail)``; stat is None when the file is missing."""
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except FileNotFoundError:
+        return ("missing", f"is missing though {source} lists it"), None
+    if not stat.S_ISREG(st.st_mode):
+        return ("type", "is not a regular file"), st
+    if size is not None and st.st_size != size:
+        return ("size", f"has {st.st_size} bytes, {source} says {size}"), st
+    return None, st
+
+
+def _digest_problem(path, algo, digest, source="its index"):
+    """``(kind, detail)`` when the file's ``algo`` digest is not ``digest``, else None."""
+    if file_digest(path, algo) != digest:
+        return ("digest", f"does not match the {algo} {source} gives")
+    return None
+
+
+def _collecting(problems, rel, parse, *args):
+    """``parse(*args)``; an index it cannot read raises, or with a ``problems`` list is added
+    to it as ``unreadable`` and read as empty."""
+    try:
+        return parse(*args)
+    except MirrorError as err:
+        if problems is None:
+            raise
+        problems.append(_problem(rel, "unreadable", f"cannot be read ({err})"))
+        return []
 
 
 def _xml(raw, rel):
@@ -278,12 +324,13 @@ def _source(upstream):
 
 
 def _rsync(upstream, dest, files, what, *, timeout, partial, link_dest=None, missing_ok=False,
-           dry_run=False, ignore_times=False, bwlimit=None):
+           dry_run=False, ignore_times=False, bwlimit=None, names=None):
     """rsync ``files`` (paths below the upstream root) into ``dest``.
 
     The list is relative to the module root, not to the tree: rsync 3.5's daemon reports
     every file "vanished" for ``--files-from`` below a module subdirectory.
 
+    :param names: a list: the paths of the files transferred are added to it
     :return: ``(files transferred, bytes)``
     """
     if shutil.which("rsync") is None:
@@ -330,6 +377,8 @@ def _rsync(upstream, dest, files, what, *, timeout, partial, link_dest=None, mis
         if len(parts) == 4 and parts[0][:2] == ">f":
             count += 1
             size += int(parts[1] if dry_run else parts[2])
+            if names is not None:
+                names.append(parts[3])
     return count, size
 
 
@@ -378,12 +427,14 @@ class _Apt:
         return [f"dists/{unit}/{name}" for name in self._release(snap, unit)
                 if APT_INDEX.fullmatch(name)]
 
-    def check(self, snap, unit, verify=True):
+    def check(self, snap, unit, verify=True, problems=None, hashing=True):
         """Verify the suite's indices against Release; return ``{pool path: (size, algo, hex)}``.
 
         Indices listed but absent are allowed if another compression of the same index is
         present; a Release with no present Packages index fails. ``verify=False`` only
-        reads the pool entries (of a snapshot verified before).
+        reads the pool entries (of a snapshot verified before). With a ``problems`` list,
+        each bad index is added to it (:func:`_problem`, path relative to ``snap``) and
+        skipped instead of raising; ``hashing=False`` compares sizes only.
         """
         stems, pool, seen = {}, {}, set()
         for name, (size, digest) in sorted(self._release(snap, unit).items()):
@@ -395,12 +446,19 @@ class _Apt:
             stems.setdefault(stem, False)
             if not os.path.isfile(path):
                 continue
-            if verify and (os.path.getsize(path) != size or file_digest(path) != digest):
+            stems[stem] = True
+            bad = None
+            if verify:
+                bad = _stat_problem(path, size, "Release", follow=True)[0] or (
+                    _digest_problem(path, "sha256", digest, "Release") if hashing else None)
+            if bad and problems is None:
                 raise MirrorError(f"{rel} does not match its Release entry (size or SHA256; "
                                   "truncated or mid-update); nothing was published, run again "
                                   "later")
-            stems[stem] = True
-            for fields in self._stanzas(path, rel, seen):
+            if bad:
+                problems.append(_problem(rel, *bad))
+                continue
+            for fields in _collecting(problems, rel, self._stanzas, path, rel, seen):
                 _merge(pool, fields[0], fields[1:], rel)
         if not verify:
             return pool
@@ -408,9 +466,12 @@ class _Apt:
             raise MirrorError(f"dists/{unit}/Release lists no Packages index; upstream is "
                               "broken or this is not an apt tree (check the catalog row)")
         absent = sorted(s for s, ok in stems.items() if not ok)
-        if absent:
+        if absent and problems is None:
             raise MirrorError(f"dists/{unit}/{absent[0]} (any compression) is missing though "
                               "Release lists it; upstream is mid-update or broken")
+        for stem in absent:
+            problems.append(_problem(f"dists/{unit}/{stem}", "missing",
+                                     "is missing in every compression Release lists"))
         return pool
 
     @staticmethod
@@ -525,25 +586,32 @@ class _Yum:
     def indices(self, snap, unit):
         return [entry[0] for entry in self._repomd(snap, unit).values()]
 
-    def check(self, snap, unit, verify=True):
+    def check(self, snap, unit, verify=True, problems=None, hashing=True):
         """As :meth:`_Apt.check`: repomd.xml -> every metadata file -> primary's rpms."""
         entries = self._repomd(snap, unit)
         if "primary" not in entries:
             raise MirrorError(f"{unit}/repodata/repomd.xml lists no primary metadata; upstream "
                               "is broken")
+        broken = set()
         for rel, size, algo, digest in entries.values() if verify else ():
             path = os.path.join(snap, rel)
-            if not os.path.isfile(path):
+            bad = _stat_problem(path, size, "repomd.xml", follow=True)[0] or (
+                _digest_problem(path, algo, digest, "repomd.xml") if hashing else None)
+            if bad and problems is None and bad[0] in ("missing", "type"):
                 raise MirrorError(f"{rel} is missing though repomd.xml lists it; upstream is "
                                   "mid-update or broken, run again later")
-            if (size is not None and os.path.getsize(path) != size) or \
-                    file_digest(path, algo) != digest:
+            if bad and problems is None:
                 raise MirrorError(f"{rel} does not match repomd.xml (size or checksum; "
                                   "truncated or mid-update); nothing was published")
-        pool = {}
-        for href, size, algo, digest, _n, _v in self._primary(snap, entries["primary"][0]):
-            _merge(pool, os.path.normpath(f"{unit}/{href}"), (size, algo, digest),
-                   entries["primary"][0])
+            if bad:
+                problems.append(_problem(rel, *bad))
+                broken.add(rel)
+        pool, primary = {}, entries["primary"][0]
+        if primary in broken:
+            return pool
+        for href, size, algo, digest, _n, _v in _collecting(problems, primary, self._primary,
+                                                            snap, primary):
+            _merge(pool, os.path.normpath(f"{unit}/{href}"), (size, algo, digest), primary)
         return pool
 
     @staticmethod
@@ -629,11 +697,12 @@ def _gpgv(keyring, work, args, what):
 
 # -- verification ----------------------------------------------------------------------------
 
-def pool_of(backend, snap, units, verify=True):
-    """``{pool path: (size, algo, hex)}`` the indices of ``units`` name (verified first)."""
+def pool_of(backend, snap, units, verify=True, problems=None, hashing=True):
+    """``{pool path: (size, algo, hex)}`` the indices of ``units`` name (verified first;
+    ``problems`` and ``hashing`` as for :meth:`_Apt.check`)."""
     pool = {}
     for unit in units:
-        for rel, entry in backend.check(snap, unit, verify=verify).items():
+        for rel, entry in backend.check(snap, unit, verify, problems, hashing).items():
             _merge(pool, rel, entry, f"the index of {unit}")
     return pool
 
@@ -652,7 +721,8 @@ def trusted_pool(backend, previous, units):
         return {}
 
 
-def verify_snapshot(backend, snap, units, previous=None, pool=None, trusted=None):
+def verify_snapshot(backend, snap, units, previous=None, pool=None, trusted=None,
+                    problems=None, hashing=True):
     """Verify ``units`` of the snapshot dir ``snap``; raise on the first problem.
 
     Every index against its anchor (size + digest); every pool file its index names: size
@@ -665,43 +735,57 @@ def verify_snapshot(backend, snap, units, previous=None, pool=None, trusted=None
     :param previous: the previous verified snapshot dir, or None (hash everything)
     :param pool: :func:`pool_of` of ``snap`` when the caller already verified the indices
     :param trusted: :func:`trusted_pool` of ``previous`` when the caller has it
+    :param problems: a list: add every problem to it (:func:`_problem`, paths relative to
+        ``snap``) instead of raising on the first
+    :param hashing: False: check that each file exists with its size, hash nothing
     :return: ``{"files": n, "hashed": n, "bytes_hashed": n, "linked_bad": [paths]}``;
         ``linked_bad`` lists hard-linked files whose content is wrong (upstream changed a
         file but kept its size and mtime): fetch them again with ``--ignore-times``.
     """
     if pool is None:
-        pool = pool_of(backend, snap, units)
+        pool = pool_of(backend, snap, units, problems=problems, hashing=hashing)
     if trusted is None:
         trusted = trusted_pool(backend, previous, units)
     stats = {"files": len(pool), "hashed": 0, "bytes_hashed": 0, "linked_bad": []}
     for rel, (size, algo, digest) in sorted(pool.items()):
         path = os.path.join(snap, rel)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            raise MirrorError(f"{rel} is missing though its index lists it; nothing was "
-                              "published, run again later") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise MirrorError(f"{rel} is not a regular file; upstream is broken")
-        if st.st_size != size:
-            raise MirrorError(f"{rel} has {st.st_size} bytes, its index says {size} "
-                              "(truncated or mid-update); nothing was published")
-        linked = False
-        if previous:
-            with contextlib.suppress(OSError):
-                old = os.stat(os.path.join(previous, rel))
-                linked = (old.st_dev, old.st_ino) == (st.st_dev, st.st_ino)
-        if linked and trusted.get(rel) == (size, algo, digest):
-            continue
-        stats["hashed"] += 1
-        stats["bytes_hashed"] += size
-        if file_digest(path, algo) != digest:
-            if linked:
+        bad, st = _stat_problem(path, size)
+        if bad is None and hashing:
+            linked = False
+            if previous:
+                with contextlib.suppress(OSError):
+                    old = os.stat(os.path.join(previous, rel))
+                    linked = (old.st_dev, old.st_ino) == (st.st_dev, st.st_ino)
+            if linked and trusted.get(rel) == (size, algo, digest):
+                continue
+            stats["hashed"] += 1
+            stats["bytes_hashed"] += size
+            bad = _digest_problem(path, algo, digest)
+            if bad and linked:
                 stats["linked_bad"].append(rel)
                 continue
-            raise MirrorError(f"{rel} does not match the {algo} its index gives (corrupt "
-                              "upstream copy or transfer); nothing was published")
+        if bad and problems is None:
+            raise MirrorError(f"{rel} {bad[1]}{_RAISED[bad[0]]}")
+        if bad:
+            problems.append(_problem(rel, *bad))
     return stats
+
+
+_RAISED = {"missing": "; nothing was published, run again later",
+           "type": "; upstream is broken",
+           "size": " (truncated or mid-update); nothing was published",
+           "digest": " (corrupt upstream copy or transfer); nothing was published"}
+
+
+def _verify_dir(backend, snap, units, hashing=True):
+    """Every problem of the snapshot dir ``snap`` against its own indices, hashing each file
+    (or, ``hashing=False``, by stat alone): ``(pool, problems)``, paths relative to ``snap``;
+    ``pool`` holds the entries of the indices found intact."""
+    problems = []
+    pool = pool_of(backend, snap, units, problems=problems, hashing=hashing)
+    verify_snapshot(backend, snap, units, pool=pool, trusted={}, problems=problems,
+                    hashing=hashing)
+    return pool, problems
 
 
 def _link_known(previous, snap, pool, trusted):
@@ -710,13 +794,13 @@ def _link_known(previous, snap, pool, trusted):
     fetch = []
     for rel, entry in sorted(pool.items()):
         if trusted.get(rel) == entry:
-            dest = os.path.join(snap, rel)
+            source, dest = os.path.join(previous, rel), os.path.join(snap, rel)
             os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
-            try:
-                os.link(os.path.join(previous, rel), dest)
-                continue
-            except FileNotFoundError:
-                pass
+            with contextlib.suppress(FileNotFoundError):
+                # a copy damaged since it was verified (truncated, cut) is fetched instead
+                if _stat_problem(source, entry[0])[0] is None:
+                    os.link(source, dest)
+                    continue
         fetch.append(rel)
     return fetch
 
@@ -735,7 +819,7 @@ def _units(tree, repos):
 
 
 def sync_tree(upstream, mirror_root, tree, repos, timeout=120, keep=KEEP, staging_dir=None,
-              test=False, lock_timeout=600, bwlimit=None):
+              test=False, lock_timeout=600, bwlimit=None, verify=False):
     """Sync the ``repos`` of one catalog tree into a new verified snapshot and publish it.
 
     :param upstream: ``rsync://host[:port]/module`` (``mosmu:mirror_upstream``) or an
@@ -751,13 +835,26 @@ def sync_tree(upstream, mirror_root, tree, repos, timeout=120, keep=KEEP, stagin
     :param test: only report what would be transferred; write nothing
     :param lock_timeout: seconds to wait for another sync of the same tree
     :param bwlimit: rsync ``--bwlimit`` in KiB/s, or None (no limit)
+    :param verify: after the upstream check (also when upstream is unchanged), check the
+        published snapshot against its own indices: every index and every file they name
+        present, with its size and SHA256. A problem is repaired through a new snapshot
+        (the damaged files fetched again from upstream, never hard-linked from the damaged
+        snapshot), verified and published like any other; the damaged snapshot is left as
+        it is. Upstream lacking a damaged file raises, and nothing is published. With
+        ``test``: only report the problems and what would be fetched
     :return: ``{"tree", "path", "state": "updated"|"unchanged"|"would update", "snapshot",
         "snapshot_path", "suites": {unit: "updated"|"unchanged"|"dropped"}, "files",
-        "bytes", "seconds"}``
+        "bytes", "seconds"}``; with ``verify``, ``state`` may also be ``"verified"``
+        (nothing wrong, upstream unchanged), ``"repaired"`` or ``"would repair"``, and
+        ``"problems": [{"path", "problem", "detail"}]`` (paths below ``mirror_root`` in
+        the snapshot checked; ``problem``: ``missing``, ``type``, ``size``, ``digest``,
+        ``unreadable``) with ``"repaired"`` (the paths in the new snapshot) or, in test
+        mode, ``"would_repair"`` (the tree's paths)
 
     CLI Example (through the runner)::
 
         salt-run mosmu.sync mos_version=8.0
+        salt-run mosmu.sync mos_version=8.0 verify=True
     """
     started = time.monotonic()
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
@@ -772,13 +869,15 @@ def sync_tree(upstream, mirror_root, tree, repos, timeout=120, keep=KEEP, stagin
     if bwlimit is not None and (isinstance(bwlimit, bool) or not isinstance(bwlimit, int)
                                 or bwlimit < 1):
         raise MirrorError(f"bwlimit={bwlimit!r} must be a positive number of KiB/s or None")
+    if not isinstance(verify, bool):
+        raise MirrorError(f"verify={verify!r} must be True or False")
     rsync_opts = {"timeout": timeout, "bwlimit": bwlimit}
     if test:
-        result = _dry_run(upstream, layout, backend, wanted, rsync_opts)
+        result = _dry_run(upstream, layout, backend, wanted, rsync_opts, verify)
     else:
         _prepare(layout)
         with _locked(layout, lock_timeout):
-            result = _sync_locked(upstream, layout, backend, wanted, rsync_opts, keep)
+            result = _sync_locked(upstream, layout, backend, wanted, rsync_opts, keep, verify)
     result["seconds"] = round(time.monotonic() - started, 3)
     return result
 
@@ -798,13 +897,66 @@ def _prepare(layout):
                           "mosmu:mirror_staging to a dir on the mirror's filesystem")
 
 
-def _result(layout, state, sid, suites, files=0, size=0):
+def _result(layout, state, sid, suites, files=0, size=0, **extra):
     return {"tree": layout.tree.name, "path": layout.tree.path, "state": state,
             "snapshot": sid, "snapshot_path": layout.rel(sid) if sid else None,
-            "suites": suites, "files": files, "bytes": size}
+            "suites": suites, "files": files, "bytes": size, **extra}
 
 
-def _sync_locked(upstream, layout, backend, wanted, opts, keep):
+def _rooted(layout, sid, problems):
+    """``problems`` with paths below the mirror root, in snapshot ``sid`` (``""``: the tree's
+    plain dir)."""
+    base = layout.rel(sid) if sid else layout.tree.path
+    return [dict(p, path=os.path.join(base, p["path"])) for p in problems]
+
+
+def _check_published(upstream, layout, backend, cur_dir, units, root, partial, opts):
+    """Verify the published snapshot ``cur_dir`` (hashing every file): ``(pool, problems)``,
+    paths relative to the tree; ``pool`` holds the entries of its intact indices.
+
+    An index its Release lists that it lacks, while another compression of it is there, is
+    a problem only when upstream has it (apt falls back to another compression; Ubuntu's
+    Releases list uncompressed indices the archive never serves): those are fetched into
+    ``root`` to know.
+    """
+    present = [u for u in units if backend.present(cur_dir, u)]
+    pool, problems = _verify_dir(backend, cur_dir, present)
+    known = {re.sub(r"\.(gz|xz|bz2)$", "", p["path"]) for p in problems}
+    absent = [rel for unit in present for rel in backend.indices(cur_dir, unit)
+              if re.sub(r"\.(gz|xz|bz2)$", "", rel) not in known
+              and not os.path.lexists(os.path.join(cur_dir, rel))]
+    if absent:
+        up, got = layout.tree.upstream, []
+        _rsync(upstream, root, [f"{up}/{rel}" for rel in absent],
+               f"{layout.tree.name} indices the published snapshot lacks", partial=partial,
+               missing_ok=True, names=got, **opts)
+        problems += [_problem(rel, "missing", "is missing though Release lists it (and "
+                              "upstream has it)") for rel in absent if f"{up}/{rel}" in got]
+    return pool, problems
+
+
+def _fetch_damaged(upstream, root, tree, damaged, partial, opts, dry_run=False):
+    """Fetch the files ``damaged`` (tree paths) afresh, without ``--link-dest``: its quick
+    check (size and mtime) could link the damaged copy back. Raise when upstream lacks one.
+
+    :return: ``(files transferred, bytes)``
+    """
+    got = []
+    count, size = _rsync(upstream, root, [f"{tree.upstream}/{rel}" for rel in damaged],
+                         f"{tree.name} files to repair ({len(damaged)})", partial=partial,
+                         missing_ok=True, dry_run=dry_run, names=got, **opts)
+    lacking = sorted(set(damaged) - {os.path.relpath(name, tree.upstream) for name in got})
+    if lacking:
+        more = f" and {len(lacking) - 1} more file(s)" if len(lacking) > 1 else ""
+        raise MirrorError(
+            f"upstream lacks {tree.upstream}/{lacking[0]}{more}, missing or damaged in the "
+            f"published snapshot of {tree.name}; nothing was published and that snapshot "
+            "stays as it is: wait until upstream has it again, or roll back with salt-run "
+            f"mosmu.sync rollback=True mos_version={tree.version} distro={tree.distro}")
+    return count, size
+
+
+def _sync_locked(upstream, layout, backend, wanted, opts, keep, verify=False):
     tree = layout.tree
     for entry in os.listdir(layout.stage):           # leftovers of a killed sync
         if entry.startswith("build-"):
@@ -856,7 +1008,14 @@ def _sync_locked(upstream, layout, backend, wanted, opts, keep):
                 _same_bytes(os.path.join(snap, a), os.path.join(cur_dir, a))
                 for a in backend.anchors(unit))
             suites[unit] = "unchanged" if same else "updated"
-        if all(state == "unchanged" for state in suites.values()):
+        # 1b. verify=True: the published snapshot against its own indices, whatever upstream did
+        published, problems = None, []
+        if verify and cur_dir:
+            published, problems = _check_published(upstream, layout, backend, cur_dir, units,
+                                                   root, layout.partial, opts)
+        if not problems and all(state == "unchanged" for state in suites.values()):
+            if verify:
+                return _result(layout, "verified", current, suites, problems=[])
             return _result(layout, "unchanged", current, suites)
         # 2. signatures, before anything else is fetched
         if tree.key:
@@ -869,12 +1028,21 @@ def _sync_locked(upstream, layout, backend, wanted, opts, keep):
             upstream, root, [f"{up}/{i}" for u in units for i in backend.indices(snap, u)],
             f"{tree.name} indices", partial=layout.partial, **opts, missing_ok=True)
         pool = pool_of(backend, snap, units)
-        trusted = trusted_pool(backend, cur_dir, units)
+        bad = {p["path"] for p in problems}
+        if published is None:
+            trusted = trusted_pool(backend, cur_dir, units)
+        else:     # hashed whole just now: its intact files are trusted, even if adopted
+            trusted = {rel: entry for rel, entry in published.items() if rel not in bad}
         fetch = _link_known(cur_dir, snap, pool, trusted)
+        damaged = [p for p in fetch if p in bad]
+        fetch = [p for p in fetch if p not in bad]
         if fetch:
             count, nbytes = _rsync(upstream, root, [f"{up}/{p}" for p in fetch],
                                    f"{tree.name} packages ({len(fetch)} files)",
                                    partial=layout.partial, link_dest=link_dest, **opts)
+            files, size = files + count, size + nbytes
+        if damaged:
+            count, nbytes = _fetch_damaged(upstream, root, tree, damaged, layout.partial, opts)
             files, size = files + count, size + nbytes
         # 4. verify everything; refetch hard-linked files upstream changed in place
         stats = verify_snapshot(backend, snap, units, cur_dir, pool=pool, trusted=trusted)
@@ -897,23 +1065,36 @@ def _sync_locked(upstream, layout, backend, wanted, opts, keep):
     finally:
         shutil.rmtree(build, ignore_errors=True)
     _prune(layout, keep, after=current)
-    return _result(layout, "updated", sid, suites, files, size)
+    if not verify:
+        return _result(layout, "updated", sid, suites, files, size)
+    return _result(layout, "repaired" if problems else "updated", sid, suites, files, size,
+                   problems=_rooted(layout, current, problems),
+                   repaired=sorted(os.path.join(layout.rel(sid), p["path"]) for p in problems))
 
 
-def _dry_run(upstream, layout, backend, wanted, opts):
-    """What a sync would fetch: indices into a private temp dir, pool files with ``-n``."""
+def _dry_run(upstream, layout, backend, wanted, opts, verify=False):
+    """What a sync would fetch: indices into a private temp dir, pool files with ``-n``;
+    with ``verify``, the problems of the published snapshot (read, never written)."""
     tree, up = layout.tree, layout.tree.upstream
     cur_dir = layout.current_dir()
+    units = list(wanted)
+    if verify and cur_dir:        # as a real sync: the suites already published come too
+        offered = {tree.suite_of(r) for r in tree.repos}
+        units += [u for u in backend.units_in(cur_dir) if u in offered and u not in wanted]
     with tempfile.TemporaryDirectory(prefix="mosmu-mirror-test-") as tmp:
         root = os.path.join(tmp, "root")
         partial = os.path.join(tmp, "partial")
         os.makedirs(root)
         os.makedirs(partial)
         snap = os.path.join(root, up)
-        _rsync(upstream, root, [f"{up}/{a}" for u in wanted for a in backend.anchors(u)],
+        _rsync(upstream, root, [f"{up}/{a}" for u in units for a in backend.anchors(u)],
                f"{tree.name} index anchors", partial=partial, **opts, missing_ok=True)
         suites = {}
-        for unit in wanted:
+        for unit in list(units):
+            if not backend.present(snap, unit) and unit not in wanted:
+                units.remove(unit)
+                suites[unit] = "dropped"
+                continue
             if not backend.present(snap, unit):
                 raise MirrorError(f"{up}/{backend.anchors(unit)[0]} is missing upstream; "
                                   f"{tree.name} has no {unit} there (check the catalog row)")
@@ -921,7 +1102,18 @@ def _dry_run(upstream, layout, backend, wanted, opts):
                                    for a in backend.anchors(unit))
             suites[unit] = "unchanged" if same else "updated"
         current = layout.current() or None
-        if all(state == "unchanged" for state in suites.values()):
+        published, problems = None, []
+        if verify and cur_dir:
+            published, problems = _check_published(upstream, layout, backend, cur_dir, units,
+                                                   root, partial, opts)
+        extra = {}
+        if verify:
+            extra = {"problems": _rooted(layout, layout.current(), problems),
+                     "would_repair": sorted(os.path.join(tree.path, p["path"])
+                                            for p in problems)}
+        if not problems and all(state == "unchanged" for state in suites.values()):
+            if verify:
+                return _result(layout, "verified", current, suites, problems=[])
             return _result(layout, "unchanged", current, suites)
         link_dest = None
         if cur_dir:
@@ -929,17 +1121,27 @@ def _dry_run(upstream, layout, backend, wanted, opts):
             os.makedirs(os.path.dirname(os.path.join(link_dest, up)), exist_ok=True)
             os.symlink(os.path.realpath(cur_dir), os.path.join(link_dest, up))
         files, size = _rsync(
-            upstream, root, [f"{up}/{i}" for u in wanted for i in backend.indices(snap, u)],
+            upstream, root, [f"{up}/{i}" for u in units for i in backend.indices(snap, u)],
             f"{tree.name} indices", partial=partial, **opts, missing_ok=True)
-        pool = pool_of(backend, snap, wanted)
-        trusted = trusted_pool(backend, cur_dir, wanted)
-        fetch = [p for p, entry in pool.items() if trusted.get(p) != entry]
+        pool = pool_of(backend, snap, units)
+        bad = {p["path"] for p in problems}
+        if published is None:
+            trusted = trusted_pool(backend, cur_dir, units)
+        else:
+            trusted = {rel: entry for rel, entry in published.items() if rel not in bad}
+        fetch = [p for p, entry in pool.items() if trusted.get(p) != entry and p not in bad]
+        damaged = sorted(p for p in pool if p in bad)
         count = nbytes = 0
         if fetch:
             count, nbytes = _rsync(upstream, root, [f"{up}/{p}" for p in fetch],
                                    f"{tree.name} packages", partial=partial, **opts,
                                    link_dest=link_dest, dry_run=True)
-    return _result(layout, "would update", current, suites, files + count, size + nbytes)
+        if damaged:
+            more, more_bytes = _fetch_damaged(upstream, root, tree, damaged, partial, opts,
+                                              dry_run=True)
+            count, nbytes = count + more, nbytes + more_bytes
+    state = "would repair" if problems else "would update"
+    return _result(layout, state, current, suites, files + count, size + nbytes, **extra)
 
 
 def _prune(layout, keep, after=None):
@@ -1079,3 +1281,54 @@ def missing(mirror_root, tree, repos):
     backend = _backend(tree)
     cur_dir = layout.current_dir()
     return [u for u in _units(tree, repos) if not cur_dir or not backend.present(cur_dir, u)]
+
+
+def verify_published(mirror_root, tree, repos=None, hashing=True):
+    """Problems of the published snapshot of ``tree`` against its own indices.
+
+    The same checks a sync makes before it publishes (Release -> Packages -> pool, or
+    repomd.xml -> metadata -> rpms), reading the published snapshot, never writing it: each
+    index and each file an index names must be there, a regular file, of the size (and,
+    with ``hashing``, the SHA256) its index gives. Files no index names are no problem.
+    An index Release lists that is absent while another compression of it is there is no
+    problem here (apt falls back); ``sync_tree(verify=True)`` asks upstream about those.
+
+    :param mirror_root: the master's web root
+    :param tree: the catalog row
+    :param repos: repos whose suites (apt) or repo dirs (yum) to check, e.g.
+        ``["updates"]``; None: every one published. A suite not published is no problem
+        here (:func:`missing` reports it)
+    :param hashing: False: stat every file only (the update pre-flight; a corruption that
+        keeps the size is then not seen)
+    :return: ``[{"path", "problem", "detail"}]``: ``path`` below ``mirror_root`` (in the
+        published snapshot), ``problem`` one of ``missing``, ``type``, ``size``,
+        ``digest``, ``unreadable``; empty when nothing is wrong or nothing is published
+
+    CLI Example (through the runner)::
+
+        salt-run mosmu.sync mos_version=8.0 verify=True test=True
+    """
+    layout = _Layout(mirror_root, tree)
+    backend = _backend(tree)
+    cur_dir = layout.current_dir()
+    if cur_dir is None:
+        return []
+    units = backend.units_in(cur_dir) if repos is None else \
+        [u for u in _units(tree, repos) if backend.present(cur_dir, u)]
+    return _rooted(layout, layout.current(), _verify_dir(backend, cur_dir, units, hashing)[1])
+
+
+def damaged_message(mirror_root, tree, problems, shown=3):
+    """The one-line error for :func:`verify_published`'s ``problems``: the first ``shown``
+    paths, how many in all, and the command that repairs them.
+
+    CLI Example (through the runner)::
+
+        salt-run mosmu.update env=1
+    """
+    first = "; ".join(f"{p['path']} {p['detail']}" for p in problems[:shown])
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return (f"the master's mirror of {tree.name} under {mirror_root} has {len(problems)} "
+            f"missing or damaged file(s) that nodes would fail to fetch: {first}{more}; no "
+            f"node was touched. Repair it: salt-run mosmu.sync mos_version={tree.version} "
+            f"distro={tree.distro} verify=True")

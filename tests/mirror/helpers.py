@@ -266,6 +266,24 @@ def fingerprint(root):
     return out
 
 
+def full_fingerprint(root):
+    """``{relpath: (mode, size, mtime_ns, sha256 | "-> target" | "dir")}`` of ``root`` and
+    everything under it (links not followed): what "nothing changed on disk" compares."""
+    out = {}
+    for top, dirs, files in os.walk(root):
+        for path in [top] + [os.path.join(top, name) for name in dirs + files]:
+            st = os.lstat(path)
+            if os.path.islink(path):
+                what = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    what = hashlib.sha256(handle.read()).hexdigest()
+            else:
+                what = "dir"
+            out[os.path.relpath(path, root)] = (st.st_mode, st.st_size, st.st_mtime_ns, what)
+    return out
+
+
 def subprocess_sync(upstream, mirror_root, staging, distro="ubuntu", version="8.0",
                     repos=("updates",), **kwargs):
     """Start ``sync_tree`` in a child process (own session, so it can be killed as a group)."""

@@ -163,3 +163,134 @@ def test_repo_metadata_with_a_dtd_is_refused():
     bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><repomd>&a;</repomd>'
     with pytest.raises(MirrorError, match="contains a DTD"):
         mosmu_mirror._xml(bomb, "updates/repodata/repomd.xml")
+
+
+# -- verifying a published snapshot against its own indices (issue 16, item 4) ---------------
+
+SID = "20260101T000000.000000Z"
+DEBS = {"pool/a_1.deb": b"first package", "pool/b_1.deb": b"second package!",
+        "pool/c_1.deb": b"third"}
+
+
+def _published(tmp_path, plain=False):
+    """A web root whose ubuntu/8.0 tree is published (snapshot ``SID``, or a plain dir) with
+    suite mos8.0-updates naming the three ``DEBS``; returns ``(www, snapshot dir)``."""
+    www = tmp_path / "www"
+    layout = mosmu_mirror._Layout(str(www), TREE)
+    snap = www / TREE.path if plain else www / mosmu_mirror.SNAPSHOTS / TREE.path / SID
+    stanzas = "".join(f"Package: {rel[5]}\nVersion: 1\nFilename: {rel}\nSize: {len(data)}\n"
+                      f"SHA256: {hashlib.sha256(data).hexdigest()}\n\n"
+                      for rel, data in DEBS.items())
+    _write_suite(snap, "mos8.0-updates", stanzas)
+    for rel, data in DEBS.items():
+        (snap / rel).parent.mkdir(exist_ok=True)
+        (snap / rel).write_bytes(data)
+    if not plain:
+        os.makedirs(os.path.dirname(layout.link), exist_ok=True)
+        layout.point(SID)
+    return str(www), snap
+
+
+def _same_size_garbage(path):
+    path.write_bytes(b"x" * path.stat().st_size)
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def _to_dir(path):
+    path.unlink()
+    path.mkdir()
+
+
+@pytest.mark.parametrize("rel, damage, hashed, by_stat", [
+    ("pool/b_1.deb", os.unlink, "missing", "missing"),
+    ("pool/b_1.deb", _truncate, "size", "size"),
+    ("pool/b_1.deb", _same_size_garbage, "digest", None),
+    ("pool/b_1.deb", _to_dir, "type", "type"),
+    ("dists/mos8.0-updates/main/binary-amd64/Packages.gz", _truncate, "size", "size"),
+    ("dists/mos8.0-updates/main/binary-amd64/Packages.gz", _same_size_garbage, "digest",
+     "unreadable"),
+    ("dists/mos8.0-updates/main/binary-amd64/Packages.gz", os.unlink, None, None),
+    ("pool/stray.deb", lambda path: path.write_bytes(b"no index names me"), None, None),
+])
+def test_verify_published_names_each_damaged_file_below_the_mirror_root(tmp_path, rel, damage,
+                                                                        hashed, by_stat):
+    www, snap = _published(tmp_path)
+    damage(snap / rel)
+    path = f"{mosmu_mirror.SNAPSHOTS}/{TREE.path}/{SID}/{rel}"
+    for hashing, kind in ((True, hashed), (False, by_stat)):
+        found = mosmu_mirror.verify_published(www, TREE, ["updates"], hashing=hashing)
+        assert [(p["path"], p["problem"]) for p in found] == ([] if kind is None
+                                                              else [(path, kind)])
+
+
+def test_verify_published_reports_every_problem_not_only_the_first(tmp_path):
+    www, snap = _published(tmp_path)
+    os.unlink(snap / "pool/a_1.deb")
+    _truncate(snap / "pool/c_1.deb")
+    os.unlink(snap / "dists/mos8.0-updates/main/binary-amd64/Packages")
+    os.unlink(snap / "dists/mos8.0-updates/main/binary-amd64/Packages.gz")
+    found = mosmu_mirror.verify_published(www, TREE)
+    # the index is gone in every compression: its packages cannot be checked
+    assert [(p["path"].rsplit(SID + "/", 1)[1], p["problem"]) for p in found] == [
+        ("dists/mos8.0-updates/main/binary-amd64/Packages", "missing")]
+    www, snap = _published(tmp_path / "again")
+    os.unlink(snap / "pool/a_1.deb")
+    _truncate(snap / "pool/c_1.deb")
+    found = mosmu_mirror.verify_published(www, TREE, hashing=False)
+    assert [p["path"].rsplit("/", 1)[1] for p in found] == ["a_1.deb", "c_1.deb"]
+    assert found[1]["detail"] == "has 2 bytes, its index says 5"
+
+
+def test_verify_published_of_nothing_published_or_a_suite_not_published_is_empty(tmp_path):
+    assert mosmu_mirror.verify_published(str(tmp_path / "www"), TREE) == []
+    www, snap = _published(tmp_path)
+    os.unlink(snap / "pool/a_1.deb")
+    assert mosmu_mirror.verify_published(www, TREE, ["security"]) == []   # missing() says it
+
+
+def test_verify_published_of_a_plain_dir_names_paths_under_the_tree(tmp_path):
+    www, snap = _published(tmp_path, plain=True)
+    os.unlink(snap / "pool/a_1.deb")
+    assert [p["path"] for p in mosmu_mirror.verify_published(www, TREE)] == [
+        f"{TREE.path}/pool/a_1.deb"]
+
+
+@pytest.mark.parametrize("count, shown_paths, more", [
+    (1, 1, ""), (3, 3, ""), (4, 3, "; and 1 more"), (40, 3, "; and 37 more")])
+def test_the_damage_message_names_the_first_paths_the_count_and_the_repair(count, shown_paths,
+                                                                           more):
+    problems = [{"path": f"x/f{i}.deb", "problem": "missing",
+                 "detail": "is missing though its index lists it"} for i in range(count)]
+    message = mosmu_mirror.damaged_message("/var/www/nailgun", TREE, problems)
+    assert f"has {count} missing or damaged file(s)" in message
+    assert [f"x/f{i}.deb" in message for i in range(count)] == \
+        [True] * shown_paths + [False] * (count - shown_paths)
+    assert more in message and "\n" not in message
+    assert message.endswith(f"salt-run mosmu.sync mos_version={TREE.version} "
+                            f"distro={TREE.distro} verify=True")
+
+
+@pytest.mark.parametrize("damage, linked", [
+    (lambda path: None, True), (os.unlink, False), (_truncate, False),
+    (lambda path: path.write_bytes(path.read_bytes() + b"+"), False)])
+def test_a_trusted_file_is_linked_only_while_its_size_is_intact(tmp_path, damage, linked):
+    prev, new = tmp_path / "prev", tmp_path / "new"
+    (prev / "pool").mkdir(parents=True)
+    (prev / "pool/a.deb").write_bytes(b"abc")
+    entry = (3, "sha256", hashlib.sha256(b"abc").hexdigest())
+    damage(prev / "pool/a.deb")
+    fetch = mosmu_mirror._link_known(str(prev), str(new), {"pool/a.deb": entry},
+                                     {"pool/a.deb": entry})
+    assert fetch == ([] if linked else ["pool/a.deb"])
+    assert (new / "pool/a.deb").exists() is linked
+
+
+def test_verify_must_be_a_boolean_before_any_side_effect(tmp_path):
+    with pytest.raises(MirrorError, match="verify='yes' must be True or False"):
+        mosmu_mirror.sync_tree(str(tmp_path), str(tmp_path / "www"), TREE, ["updates"],
+                               verify="yes")
+    assert sorted(os.listdir(tmp_path)) == []
