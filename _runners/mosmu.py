@@ -272,18 +272,25 @@ def _trees(cfg, plans):
     return wanted
 
 
-def _sync_plans(cfg, plans, test=False):
-    """Sync each catalog tree once, whatever the number of environments using it."""
+def _sync_plans(cfg, plans, test=False, verify=False):
+    """Sync each catalog tree once, whatever the number of environments using it; with
+    ``verify``, check the published snapshot against its own indices and repair it."""
     results = {}
     for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
         _progress(f"mirror: syncing {name} ({', '.join(repos)}) from {cfg['mirror_upstream']}")
         result = mosmu_mirror.sync_tree(cfg["mirror_upstream"], cfg["mirror_root"], tree, repos,
                                         timeout=int(cfg["timeout"]) * 4,
                                         keep=cfg["keep_snapshots"],
-                                        staging_dir=cfg["mirror_staging"], test=test)
+                                        staging_dir=cfg["mirror_staging"], test=test,
+                                        verify=verify)
         _progress(f"mirror: {name} {result['state']}: " + ", ".join(
             f"{s} {state}" for s, state in sorted(result["suites"].items()))
             + f" ({result['files']} file(s), {result['seconds']} s)")
+        problems = result.get("problems") or []
+        if problems:
+            shown = ", ".join(f"{p['path']} ({p['problem']})" for p in problems[:3])
+            _progress(f"mirror: {name}: {len(problems)} file(s) missing or damaged in the "
+                      f"published snapshot: {shown}{' ...' if len(problems) > 3 else ''}")
         results[name] = result
     return results
 
@@ -303,6 +310,9 @@ def _pin_snapshots(cfg, plans, mirror):
                 f"{cfg['mirror_root']}; no node was touched. Run salt-run mosmu.sync "
                 f"mos_version={tree.version} distro={tree.distro} repos={','.join(repos)} "
                 "(a real run syncs first, unless sync=False)")
+        damaged = mosmu_mirror.verify_published(cfg["mirror_root"], tree, repos, hashing=False)
+        if damaged:
+            raise ConfigError(mosmu_mirror.damaged_message(cfg["mirror_root"], tree, damaged))
         snapshot = (mirror.get(name) or {}).get("snapshot_path") or \
             mosmu_mirror.current_snapshot(cfg["mirror_root"], tree)
         for entry in plans.values():
@@ -862,7 +872,7 @@ def _flag(value, name):
 
 @_boundary
 def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False,
-         rollback=False, test=False):
+         rollback=False, test=False, verify=False):
     """
     Sync the mirror only: the MU repos of a catalog tree, or of the chosen environments.
 
@@ -881,8 +891,12 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         Every operational environment's tree.
     rollback
         Re-point the tree (``mos_version``/``distro``) at its previous snapshot instead.
+    verify
+        Also check every file of the published snapshot against its own indices (sizes,
+        SHA256), even when upstream is unchanged, and repair what is missing or damaged
+        through a new, verified snapshot (the damaged one is never written).
     test
-        Only report what would be transferred.
+        Only report what would be transferred (and, with ``verify``, what is damaged).
 
     CLI Example:
 
@@ -892,8 +906,10 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         salt-run mosmu.sync mos_version=6.1 distro=centos
         salt-run mosmu.sync env=11
         salt-run mosmu.sync rollback=True mos_version=8.0
+        salt-run mosmu.sync mos_version=8.0 verify=True
     """
     rollback, test = _flag(rollback, "rollback"), _flag(test, "test")
+    verify = _flag(verify, "verify")
     req = mosmu_request.parse({"env": env, "all_envs": all_envs, "repos": repos,
                                "mos_version": mos_version}, mosmu_request.SYNC,
                               require_env=False)
@@ -909,7 +925,7 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"], list(req.repos))}}
     else:
         plans = _plan(cfg, req)["plans"]
-    return {"mirror": _sync_plans(cfg, plans, test=test), "retcode": _retcode(0)}
+    return {"mirror": _sync_plans(cfg, plans, test=test, verify=verify), "retcode": _retcode(0)}
 
 
 @_boundary
