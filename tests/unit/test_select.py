@@ -105,7 +105,7 @@ def test_roles_and_nodes_filter_within_env(fleet):
 def test_nodes_accepts_id_ip_fqdn_or_hostname(fleet, key):
     result = mosmu_select.select(fleet, _req(env=1, nodes=key))
     assert _ids(result) == [2]
-    assert _reason(result, 1) == "not in nodes="
+    assert _reason(result, 1) == f"not in nodes={key}"
 
 
 @pytest.mark.parametrize("kwargs, words", [
