@@ -31,11 +31,11 @@ class NodeError(MosmuError):
 def os_error_message(err):
     """One line for an ``OSError`` of the master: the cause, the path and the fix.
 
-    :param err: an ``OSError`` (``strerror``, ``errno``, ``filename``, ``filename2``)
+    :param err: an ``OSError`` (``strerror``, ``errno``, ``filename``)
     :return: e.g. ``No space left on device (ENOSPC): /var/www/nailgun/x; free space on the
         filesystem of /var/www/nailgun/x (df -h), then rerun``
     """
-    path = err.filename if err.filename is not None else err.filename2
+    path = err.filename
     cause = " ".join(str(err.strerror or err).split())
     name = errno.errorcode.get(err.errno)
     where = f" ({name})" if name else ""

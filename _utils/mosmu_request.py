@@ -315,8 +315,9 @@ def positional_error(function, args):
     :return: the message: the first argument, the ``name=value`` form, the accepted names
     """
     allowed = FUNCTIONS[function]
-    name = "env" if "env" in allowed else "mos_version"
     value = " ".join(str(args[0]).split())
+    name = "mos_version" if "mos_version" in allowed and ("." in value or "env" not in allowed) \
+        else "env"
     value = value if len(value) <= 40 else value[:40] + "..."
     return (f"positional argument '{value}': give name=value, e.g. {name}={value or 'N'}; "
             f"mosmu.{function} takes {', '.join(sorted(allowed))}")
