@@ -288,7 +288,8 @@ def test_a_foreign_file_at_the_global_lock_is_refused(lock_dir, tmp_path, plant,
 
 @pytest.mark.parametrize("make, words", [
     (lambda d, t: os.symlink(t, d), "is a symbolic link"),
-    (lambda d, t: os.makedirs(d) or os.chmod(d, 0o770), "is writable by other"),  # group
+    (lambda d, t: os.makedirs(d) or os.chmod(d, 0o770),  # noqa: S103 - the case refused
+     "is writable by other"),
 ])
 def test_a_lock_directory_that_others_control_is_refused(lock_dir, tmp_path, make, words):
     os.makedirs(os.path.dirname(lock_dir))
