@@ -96,14 +96,17 @@ def _fail(message, partial=None):
 
 def _partial(err, func):
     """The node entries ``func`` had in its ``report`` when ``err`` escaped it: an error
-    after some nodes were updated (lock dir, job cache, salt-master) keeps their results."""
+    after some nodes were worked on (lock dir, job cache, salt-master) keeps their results.
+    Nothing when no node was (only NO_MINION entries): the error alone is the whole story."""
     trace = err.__traceback__
     while trace is not None:
         if trace.tb_frame.f_code is func.__code__:
             report = trace.tb_frame.f_locals.get("report")
-            if isinstance(report, dict):
-                return {ip: entry for ip, entry in report.items()
-                        if isinstance(entry, dict) and "result" in entry}
+            entries = {ip: entry for ip, entry in report.items()
+                       if isinstance(entry, dict) and "result" in entry} \
+                if isinstance(report, dict) else {}
+            worked = any(e["result"] != "NO_MINION" for e in entries.values())
+            return entries if worked else {}
         trace = trace.tb_next
     return {}
 

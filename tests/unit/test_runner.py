@@ -464,3 +464,14 @@ def test_the_no_node_advice_is_a_preview_command_that_works(api, tmp_path):
     preview = runner.nodes(**args)
     assert preview["retcode"] == 0 and preview["selected"] == []
     assert all(s["reason"].endswith(" not in roles=mongo") for s in preview["skipped"])
+
+
+def test_an_error_before_any_wave_is_the_error_line_alone(api, tmp_path):
+    """Nodes without a minion are in the report before any wave; an error then (here: a held
+    lock) is not a partial report of work done: the return stays the one error line."""
+    runner = _load(api, tmp_path, {N1: GRAINS[N1], N2: GRAINS[N2]})
+    lock_dir = os.path.join(runner.__opts__["cachedir"], "mosmu", "locks")
+    with mosmu_lock.locked(lock_dir, [2], "20261125110000000000"):
+        result = _update(runner, Minions(apply={N1: OK, N2: OK}), env=1, sync=False)
+    assert set(result) == {"error", "retcode", "outputter"}
+    assert "20261125110000000000" in result["error"]
