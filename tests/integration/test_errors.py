@@ -118,9 +118,9 @@ def test_an_oserror_of_the_master_is_one_line_with_cause_path_and_fix(sandbox, b
     'internal error ... OSError' with a traceback in the log."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n", encoding="utf-8")
-    config = broken_config(transport="ssh", ssh={
+    config = broken_config(transport="ssh", mirror_root=str(tmp_path / "www"), ssh={
         "priv": str(blocker), "known_hosts": str(blocker / "known_hosts"),
-        "accept_new_hostkeys": True})
+        "accept_new_hostkeys": True})     # its own mirror: the shared one stays as it was
     error = _one_error_line(_plain(sandbox, "mosmu.update", "env=1", config_dir=config))
     assert error.startswith(f"error: File exists (EEXIST): {blocker}; ")
     assert "is a file where a directory is expected" in error
