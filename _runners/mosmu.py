@@ -25,11 +25,13 @@ import threading
 import time
 
 import salt.client
+import salt.config
 import salt.utils.sdb
-from salt.exceptions import SaltClientError
+from salt.exceptions import SaltClientError, SaltException
 
 import mosmu_catalog
 import mosmu_config
+import mosmu_errors
 import mosmu_exec
 import mosmu_fuel
 import mosmu_ledger
@@ -79,28 +81,66 @@ def _rendered(data):
     return data
 
 
-def _fail(message):
-    log.error("mosmu: %s", message)
-    return _rendered({"error": message, "retcode": _retcode(2)})
+def _fail(message, partial=None):
+    """The error return: one line and retcode 2, with the node entries of a partial report.
+
+    Logged at info level only: salt-run shows warnings and errors on the console, where the
+    ``error:`` line of the return already says it (printed once, not twice).
+    """
+    log.info("mosmu: %s", message)
+    data = dict(partial or {})
+    if data:
+        data["summary"] = mosmu_report.summary(mosmu_report.entries_of(data))
+    data.update(error=message, retcode=_retcode(2))
+    return _rendered(data)
+
+
+def _partial(err, func):
+    """The node entries ``func`` had in its ``report`` when ``err`` escaped it: an error
+    after some nodes were worked on (lock dir, job cache, salt-master) keeps their results.
+    Nothing when no node was (only NO_MINION entries): the error alone is the whole story."""
+    trace = err.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code is func.__code__:
+            report = trace.tb_frame.f_locals.get("report")
+            entries = {ip: entry for ip, entry in report.items()
+                       if isinstance(entry, dict) and "result" in entry} \
+                if isinstance(report, dict) else {}
+            worked = any(e["result"] != "NO_MINION" for e in entries.values())
+            return entries if worked else {}
+        trace = trace.tb_next
+    return {}
 
 
 def _boundary(func):
-    """Errors of a public function end as one line and a non-zero retcode, never a traceback."""
+    """Errors of a public function end as one line and a non-zero retcode, never a traceback.
+
+    Positional arguments are refused here (Salt passes ``salt-run mosmu.update 1`` as one);
+    keyword arguments are checked by ``mosmu_request.parse``. An ``OSError`` of the master
+    names the cause, the path and the fix; the nodes already done stay in the return.
+    """
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if args:
+            return _fail(mosmu_request.positional_error(func.__name__, args))
         try:
-            return func(*args, **kwargs)
+            return func(**kwargs)
         except MosmuError as err:
-            return _fail(str(err))
+            return _fail(str(err), _partial(err, func))
+        except OSError as err:
+            log.info("mosmu.%s: %r", func.__name__, err, exc_info=True)
+            return _fail(mosmu_errors.os_error_message(err), _partial(err, func))
         except ValueError as err:
-            return _fail(f"{err}; fix the argument")
+            return _fail(f"{err}; fix the argument", _partial(err, func))
         except SaltClientError as err:
             return _fail(f"the salt-master did not answer ({err}); check that it runs and is "
-                         "not overloaded, then rerun (retry_failed=True resumes an update)")
+                         "not overloaded, then rerun (retry_failed=True resumes an update)",
+                         _partial(err, func))
         except Exception as err:  # pylint: disable=broad-except
-            log.exception("mosmu.%s failed", func.__name__)
+            log.info("mosmu.%s failed", func.__name__, exc_info=True)
             return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "
-                         f"{err}; see the salt-master log and report it")
+                         f"{err}; rerun with salt-run -l info for the traceback, and report "
+                         "it", _partial(err, func))
     return wrapper
 
 
@@ -129,13 +169,47 @@ def _jid():
     return globals().get("__jid__") or time.strftime("%Y%m%d%H%M%S")
 
 
+def _sdb_uri(key):
+    """The ``sdb://`` URI the master config files give ``mosmu:<key>`` (``ssh:priv``), or
+    None. Salt resolves every sdb URI in ``__opts__`` when it loads the config, and one that
+    returns nothing (a typo in its key) arrives here as None: only the files still say what
+    the operator wrote."""
+    path = __opts__.get("conf_file")
+    if not path:
+        return None
+    try:
+        raw = salt.config.load_config(path, "SALT_MASTER_CONFIG",
+                                      salt.config.DEFAULT_MASTER_OPTS["conf_file"])
+        raw.update(salt.config.include_config(
+            raw.get("default_include", salt.config.DEFAULT_MASTER_OPTS["default_include"]),
+            path, verbose=False))
+        raw.update(salt.config.include_config(raw.get("include", []), path, verbose=False))
+    except (OSError, SaltException) as err:
+        log.info("mosmu: could not re-read %s for mosmu:%s: %s", path, key, err)
+        return None
+    value = raw.get("mosmu")
+    for part in key.split(":"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value.startswith("sdb://") else None
+
+
 def _sdb(value, key):
-    if not str(value or "").startswith("sdb://"):
+    """``value``, or the secret its ``sdb://`` URI gives; ConfigError when the URI gives
+    nothing (also when Salt already resolved it to nothing while loading the config)."""
+    uri = value if str(value or "").startswith("sdb://") else None
+    if uri is None and value in (None, ""):
+        uri = _sdb_uri(key)
+        if uri is not None:
+            value = None
+    if uri is None:
         return value
-    secret = salt.utils.sdb.sdb_get(value, __opts__)
-    if not secret or secret == value:
-        raise ConfigError(f"mosmu:{key} points to an sdb:// URI that returned nothing; "
-                          "check the sdb profile in the master config")
+    secret = salt.utils.sdb.sdb_get(uri, __opts__) if value is not None else None
+    if not secret or secret == uri:
+        profile = uri[len("sdb://"):].split("/", 1)[0]
+        raise ConfigError(f"mosmu:{key} is {uri} in the master config, but that sdb URI "
+                          f"returned nothing; check the key after the profile and the sdb "
+                          f"profile {profile}: in the master config (salt-run sdb.get {uri} "
+                          "must print the secret)")
     return secret
 
 
@@ -766,7 +840,8 @@ def update(**kwargs):
         raise ConfigError(plan_errors[0])
     if not plan["selected"]:
         raise ConfigError(f"no node of environment(s) {plan['envs'] or 'none'} matches the "
-                          "selection; see salt-run mosmu.nodes with the same arguments")
+                          "selection; see why each node is skipped: "
+                          f"{mosmu_request.nodes_command(req)}")
     _progress(f"job {_jid()}: {len(plan['selected'])} node(s) selected in environment(s) "
               f"{', '.join(map(str, plan['envs']))}; {len(plan['skipped'])} skipped")
     for env_id, entry in sorted(plan["plans"].items()):
@@ -864,15 +939,8 @@ def _tree_of(cfg, mos_version, distro):
         raise ConfigError(f"{err}; fix the argument") from err
 
 
-def _flag(value, name):
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"{name}={value!r} is not a boolean; give {name}=True or {name}=False")
-
-
 @_boundary
-def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False,
-         rollback=False, test=False, verify=False):
+def sync(**kwargs):
     """
     Sync the mirror only: the MU repos of a catalog tree, or of the chosen environments.
 
@@ -908,11 +976,8 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
         salt-run mosmu.sync rollback=True mos_version=8.0
         salt-run mosmu.sync mos_version=8.0 verify=True
     """
-    rollback, test = _flag(rollback, "rollback"), _flag(test, "test")
-    verify = _flag(verify, "verify")
-    req = mosmu_request.parse({"env": env, "all_envs": all_envs, "repos": repos,
-                               "mos_version": mos_version}, mosmu_request.SYNC,
-                              require_env=False)
+    req = mosmu_request.parse(kwargs, mosmu_request.SYNC, require_env=False)
+    rollback, test, distro, verify = req.rollback, req.test, req.distro, req.verify
     cfg = _config()
     if rollback:
         tree = _tree_of(cfg, req.mos_version, distro)
@@ -929,7 +994,7 @@ def sync(mos_version=None, distro="ubuntu", repos=None, env=None, all_envs=False
 
 
 @_boundary
-def snapshots(mos_version=None, distro="ubuntu"):
+def snapshots(**kwargs):
     """
     The mirror snapshots of a catalog tree: time, which is published, and what changed.
 
@@ -944,7 +1009,8 @@ def snapshots(mos_version=None, distro="ubuntu"):
 
         salt-run mosmu.snapshots mos_version=8.0
     """
+    req = mosmu_request.parse(kwargs, mosmu_request.SNAPSHOTS, require_env=False)
     cfg = _config()
-    tree = _tree_of(cfg, mos_version, distro)
+    tree = _tree_of(cfg, req.mos_version, req.distro)
     return {"tree": tree.name, "snapshots": mosmu_mirror.snapshots(cfg["mirror_root"], tree),
             "retcode": _retcode(0)}

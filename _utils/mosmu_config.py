@@ -3,7 +3,6 @@
 Secrets are resolved by the caller (``sdb://`` needs Salt) before :func:`load` sees them.
 """
 
-import math
 import os
 import re
 
@@ -41,6 +40,9 @@ DEFAULTS = {
     "ssh": None,              # the ssh transport (SSH_DEFAULTS); None: no ssh transport
 }
 SERIAL_ORDERS = ("first", "last")
+# upper bounds: a timeout beyond these is a typo, and near 1e300 sockets and waits overflow
+MAX_SECONDS = {"timeout": 10 ** 6, "apply_timeout": 10 ** 6}     # ~11.5 days
+MAX_KEEP = 100
 TRANSPORTS = ("auto", "minion", "ssh")
 SSH_DEFAULTS = {
     "priv": "/root/.ssh/id_rsa",   # the Fuel master's root key (Fuel installs it on nodes)
@@ -217,8 +219,9 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
     if not os.path.isabs(str(cfg["mirror_root"])):
         raise ConfigError(f"mosmu:mirror_root {cfg['mirror_root']!r} must be an absolute path")
     keep = cfg["keep_snapshots"]
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ConfigError(f"mosmu:keep_snapshots {keep!r} must be an integer >= 1")
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEEP:
+        raise ConfigError(f"mosmu:keep_snapshots {keep!r} must be an integer >= 1 and "
+                          f"<= {MAX_KEEP}")
     if cfg["mirror_staging"] is not None and not os.path.isabs(str(cfg["mirror_staging"])):
         raise ConfigError(f"mosmu:mirror_staging {cfg['mirror_staging']!r} must be an absolute "
                           "path on the mirror's filesystem")
@@ -252,9 +255,10 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
     if not isinstance(cfg["trusted"], bool):
         # a string such as "no" would be true: nodes would skip signature checks
         raise ConfigError(f"mosmu:trusted {cfg['trusted']!r} must be true or false")
-    for key in ("timeout", "apply_timeout"):
+    for key, high in MAX_SECONDS.items():
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                not 0 < value < math.inf:   # NaN and .inf are floats too: no bound at all
-            raise ConfigError(f"mosmu:{key} {value!r} must be a positive number of seconds")
+                not 0 < value <= high:   # NaN fails too; a huge one overflows socket timeouts
+            raise ConfigError(f"mosmu:{key} {value!r} must be a positive number of seconds, "
+                              f"at most {high}")
     return cfg

@@ -7,6 +7,11 @@ creating are one atomic step for the whole set. A lock whose process is gone (ch
 host via ``/proc/<pid>``, with the process start time against pid reuse) is stale: it is
 cleared and reported, not obeyed.
 
+Nothing at a lock path is trusted: a symbolic link, a directory, a FIFO, a file of another
+user or with several hard links, or a file that is not a lock record is refused with a message
+naming the path, never followed, read through, truncated or overwritten. The lock directory
+itself must be a directory of ours that no one else can write.
+
 .. code-block:: python
 
     with mosmu_lock.locked(lock_dir, [3, 5], jid) as taken:
@@ -17,17 +22,27 @@ cleared and reported, not obeyed.
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import socket
+import stat
 import tempfile
 
 from mosmu_errors import MosmuError
 
+log = logging.getLogger(__name__)
+
 GLOBAL = ".lock"
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_MAX_RECORD = 64 * 1024       # a lock record is a few hundred bytes
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC   # NONBLOCK: a FIFO never blocks
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link"))
 
 
 class LockHeld(MosmuError):
@@ -96,19 +111,54 @@ def is_stale(record, host=None):
     return record.get("pid_start") is not None and record.get("pid_start") != start
 
 
+def _foreign(info):
+    """Why the file ``info`` (an ``os.stat_result``) is not a lock file of ours, or None."""
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        return f"is {kind}, not a regular file"
+    if info.st_uid != os.geteuid():
+        return f"belongs to uid {info.st_uid}, not to the salt-master's user (uid {os.geteuid()})"
+    if info.st_nlink != 1:
+        return f"has {info.st_nlink} hard links"
+    return None
+
+
 def _read(path):
-    """A lock file's record; None when it vanished; ``{"unreadable": path}`` when broken."""
+    """A lock file's record; None when it is absent; ``{"unreadable": path, "why": reason}``
+    when what is there is not a lock file of ours (opened without following a link)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            record = json.load(handle)
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return {"unreadable": path}
-    return record if isinstance(record, dict) else {"unreadable": path}
+    except OSError as err:
+        why = "is a symbolic link" if err.errno == errno.ELOOP else \
+            f"cannot be opened ({err.strerror})"
+        return {"unreadable": path, "why": why}
+    try:
+        why = _foreign(os.fstat(fd))
+    except OSError:
+        os.close(fd)
+        raise
+    if why:
+        os.close(fd)
+        return {"unreadable": path, "why": why}
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(_MAX_RECORD + 1)
+        except OSError as err:
+            return {"unreadable": path, "why": f"cannot be read ({err.strerror})"}
+    try:
+        record = json.loads(data) if len(data) <= _MAX_RECORD else None
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("jid"), str):
+        return {"unreadable": path, "why": "is not a mosmu lock record"}
+    return record
 
 
 def _write(path, record):
+    """Write ``record`` whole, by renaming a new file over ``path`` (never in place: a link
+    there is replaced, not followed)."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -120,11 +170,40 @@ def _write(path, record):
         raise
 
 
+def _refusal(path, why):
+    return (f"lock file {path} {why}: mosmu never follows or overwrites it; remove it "
+            f"(rm {path}) if no mosmu.update is running (salt-run jobs.active)")
+
+
+def _check_dir(lock_dir):
+    info = os.lstat(lock_dir)
+    why = None
+    if not stat.S_ISDIR(info.st_mode):
+        why = "is not a directory" if not stat.S_ISLNK(info.st_mode) else "is a symbolic link"
+    elif info.st_uid != os.geteuid():
+        why = f"belongs to uid {info.st_uid}, not to the salt-master's user"
+    elif info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        why = "is writable by other users (chmod 700 it)"
+    if why:
+        raise LockHeld(f"lock directory {lock_dir} {why}: refused; fix or remove it")
+
+
 @contextlib.contextmanager
 def _global(lock_dir):
     os.makedirs(lock_dir, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(lock_dir, GLOBAL), os.O_RDWR | os.O_CREAT, 0o600)
+    _check_dir(lock_dir)
+    path = os.path.join(lock_dir, GLOBAL)
     try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            why = "is a symbolic link" if err.errno == errno.ELOOP else "is not a regular file"
+            raise LockHeld(_refusal(path, why)) from err
+        raise
+    try:
+        why = _foreign(os.fstat(fd))
+        if why:
+            raise LockHeld(_refusal(path, why))
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
@@ -192,8 +271,7 @@ def acquire(lock_dir, node_ids, jid, pid=None, host=None, now=None):
             if current is None or current.get("jid") == jid:
                 continue
             if "unreadable" in current:
-                raise LockHeld(f"lock file {path} is unreadable; remove it if no mosmu.update "
-                               "is running (salt-run jobs.active)", nodes=[node_id])
+                raise LockHeld(_refusal(path, current["why"]), nodes=[node_id])
             if is_stale(current, host):
                 stale[str(current.get("jid"))] = current
             else:
@@ -204,14 +282,22 @@ def acquire(lock_dir, node_ids, jid, pid=None, host=None, now=None):
                 f"node(s) {', '.join(map(str, overlap))} are being updated by mosmu run "
                 f"jid {holder} (pid {current.get('pid')} on {current.get('host')}, started "
                 f"{current.get('started')}); wait for it to end (salt-run jobs.active) "
-                "or choose other nodes", jid=holder, nodes=overlap, record=current)
+                "or choose other nodes; if that job is gone, remove its lock file(s): "
+                f"{_listing([paths[n] for n in overlap])}", jid=holder, nodes=overlap,
+                record=current)
         for path in _lock_files(lock_dir):          # every file of a stale run, not only ours
             current = _read(path)
-            if current and str(current.get("jid")) in stale:
+            if current and "unreadable" not in current and current["jid"] in stale:
                 os.unlink(path)
         for path in paths.values():
             _write(path, record)
     return {"record": record, "stale": [stale[j] for j in sorted(stale)]}
+
+
+def _listing(paths, shown=3):
+    text = "rm " + " ".join(paths[:shown])
+    return text + (f" (and {len(paths) - shown} more node-*.lock files of that jid in "
+                   f"{os.path.dirname(paths[0])})" if len(paths) > shown else "")
 
 
 def release(lock_dir, jid):
@@ -228,7 +314,7 @@ def release(lock_dir, jid):
     with _global(lock_dir):
         for path in _lock_files(lock_dir):
             current = _read(path)
-            if current and current.get("jid") == jid:
+            if current and "unreadable" not in current and current["jid"] == jid:
                 os.unlink(path)
                 released.append(os.path.basename(path)[len("node-"):-len(".lock")])
     return sorted(released)
@@ -248,5 +334,11 @@ def locked(lock_dir, node_ids, jid, pid=None, host=None):
     taken = acquire(lock_dir, node_ids, jid, pid=pid, host=host)
     try:
         yield taken
-    finally:
-        release(lock_dir, jid)
+    except BaseException:
+        try:
+            release(lock_dir, jid)
+        except (OSError, MosmuError) as err:   # the run's own error is the one to report
+            log.warning("mosmu: could not release the locks of job %s (%s); the next run "
+                        "clears them once this process has ended", jid, err)
+        raise
+    release(lock_dir, jid)

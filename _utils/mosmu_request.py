@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import re
 
+import mosmu_catalog
 import mosmu_validate
 from mosmu_errors import ConfigError
 
@@ -28,8 +29,25 @@ STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip",
 TRANSPORTS = ("auto", "minion", "ssh")
 UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed",
                   "accept_partial"}
-SYNC = frozenset({"env", "all_envs", "mos_version", "repos"})
+SYNC = frozenset({"env", "all_envs", "mos_version", "distro", "repos", "rollback", "test",
+                  "verify"})
+SNAPSHOTS = frozenset({"mos_version", "distro"})
 ALL = UPDATE
+# Each public runner function and the arguments it accepts.
+FUNCTIONS = {"nodes": NODES, "update": UPDATE, "status": STATUS, "sync": SYNC,
+             "snapshots": SNAPSHOTS}
+
+# Bounds of every numeric argument: (lowest, highest, unit). Nailgun ids are PostgreSQL
+# integers; an interval above a day is a typo (and time.sleep overflows near 2**63 ns).
+MAX_ID = 2 ** 31 - 1
+BOUNDS = {
+    "env": (1, MAX_ID, "environment id"),
+    "nodes": (1, MAX_ID, "node id"),
+    "batch": (1, 10000, "nodes per wave"),
+    "interval": (0, 86400, "seconds"),
+    "max_failures": (0, 10000, "failed nodes"),
+}
+_DIGITS = 12        # longer digit strings are refused before int() (no huge conversions)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +76,9 @@ class Request:
     retry_failed: bool = False
     transport: object = None      # None: mosmu:transport of the master config
     accept_partial: bool = False  # PARTIAL nodes do not fail the run
+    distro: str = "ubuntu"        # mosmu.sync / mosmu.snapshots: the tree's distro
+    rollback: bool = False        # mosmu.sync: re-point the tree at its previous snapshot
+    verify: bool = False          # mosmu.sync: check the published snapshot
 
     def node_keys(self):
         """``nodes`` split by kind: ``{"id": {..}, "ip": {..}, "fqdn": {..}, "hostname": {..}}``."""
@@ -103,6 +124,30 @@ def _items(value, name):
     return out
 
 
+def _short(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _whole(value):
+    """``value`` as an int when it is one (or a short string of ASCII digits), else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _DIGITS:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _bounded(value, name):
+    """An int within ``BOUNDS[name]``; ConfigError names the argument and the range."""
+    low, high, unit = BOUNDS[name]
+    number = _whole(value)
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"{name}={_short(value)} must be a whole number >= {low} and "
+                          f"<= {high} ({unit})")
+    return number
+
+
 def _env_id(item):
     if isinstance(item, bool):
         raise ConfigError(f"env={item!r} is a boolean, not an environment id; give env=N, "
@@ -110,16 +155,14 @@ def _env_id(item):
     if isinstance(item, float):
         raise ConfigError(f"env={item!r} is not a whole number; environment ids are integers, "
                           "e.g. env=11")
-    if isinstance(item, str):
-        if not item.isascii() or not item.isdigit():
-            raise ConfigError(f"env={item!r} is not a number; give the environment id, e.g. "
-                              "env=11 (see salt-run mosmu.nodes all_envs=True)")
-        item = int(item)
-    if not isinstance(item, int):
-        raise ConfigError(f"env= item {item!r} is a {type(item).__name__}; give env=N")
-    if item < 1:
+    if isinstance(item, str) and (not item.isascii() or not item.isdigit()):
+        raise ConfigError(f"env={_short(item)} is not a number; give the environment id, "
+                          "e.g. env=11 (see salt-run mosmu.nodes all_envs=True)")
+    if not isinstance(item, (int, str)):
+        raise ConfigError(f"env= item {_short(item)} is a {type(item).__name__}; give env=N")
+    if _whole(item) is not None and _whole(item) < 1:
         raise ConfigError(f"env={item} is not an environment id: Nailgun ids start at 1")
-    return item
+    return _bounded(item, "env")
 
 
 def _flag(value, name, default):
@@ -129,34 +172,40 @@ def _flag(value, name, default):
         return value
     if isinstance(value, str) and value.lower() in ("true", "yes", "false", "no"):
         return value.lower() in ("true", "yes")
-    raise ConfigError(f"{name}={value!r} is not a boolean; give {name}=True or {name}=False")
+    raise ConfigError(f"{name}={_short(value)} is not a boolean; give {name}=True or "
+                      f"{name}=False")
 
 
-def _count(value, name, minimum, default):
-    if value is None:
-        return default
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}={value!r} must be a whole number >= {minimum}")
-    return value
+def _count(value, name, default):
+    return default if value is None else _bounded(value, name)
 
 
 def _batch(value):
-    """None, a whole number >= 1, or a percentage ``"25%"`` (1-100) of an environment."""
+    """None, a node count, or a percentage ``"25%"`` (1-100) of an environment."""
+    low, high, unit = BOUNDS["batch"]
     if isinstance(value, str) and value.endswith("%"):
         number = value[:-1].strip()
-        if number.isascii() and number.isdigit() and 1 <= int(number) <= 100:
+        if number.isascii() and number.isdigit() and len(number) <= _DIGITS and \
+                1 <= int(number) <= 100:
             return f"{int(number)}%"
-        raise ConfigError(f"batch={value!r} is not a percentage from 1% to 100%")
-    return _count(value, "batch", 1, None)
+        raise ConfigError(f"batch={_short(value)} is not a percentage from 1% to 100%; give "
+                          "batch=N or batch=N%")
+    if value is None:
+        return None
+    number = _whole(value)
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"batch={_short(value)} must be a whole number >= {low} and "
+                          f"<= {high} ({unit}) or a percentage from 1% to 100%: give batch=N "
+                          "or batch=N%")
+    return number
 
 
 def _node_key(item):
     if isinstance(item, (bool, float)):
         raise ConfigError(f"nodes= item {item!r} is not a node id, admin IP, fqdn or hostname")
-    if isinstance(item, str) and item.isascii() and item.isdigit():
-        item = int(item)
+    if (isinstance(item, str) and item.isascii() and item.isdigit()) or \
+            (isinstance(item, int) and item > BOUNDS["nodes"][1]):
+        item = _bounded(item, "nodes")
     try:
         if isinstance(item, int):
             return mosmu_validate.node_id(item)
@@ -166,6 +215,15 @@ def _node_key(item):
     except ValueError as err:
         raise ConfigError(f"nodes=: {err}; give node ids, admin IPs, fqdns or hostnames, "
                           "e.g. nodes=10.20.0.3,node-4") from err
+
+
+def _distro(value):
+    if value is None:
+        return "ubuntu"
+    if not isinstance(value, str) or value not in mosmu_catalog.DISTROS:
+        raise ConfigError(f"distro={_short(value)} is not one of "
+                          f"{', '.join(mosmu_catalog.DISTROS)}")
+    return value
 
 
 def _unique(items):
@@ -224,8 +282,8 @@ def parse(kwargs, allowed=ALL, require_env=True):
             raise ConfigError(f"master_ip=: {err}; give the master's IP as the nodes reach "
                               "it") from err
     transport = given.get("transport")
-    if transport is not None and transport not in TRANSPORTS:
-        raise ConfigError(f"transport={transport!r} is not one of {', '.join(TRANSPORTS)}")
+    if transport is not None and (not isinstance(transport, str) or transport not in TRANSPORTS):
+        raise ConfigError(f"transport={_short(transport)} is not one of {', '.join(TRANSPORTS)}")
     statuses = DEFAULT_STATUSES
     if given.get("statuses") is not None:
         statuses = _unique(_items(given["statuses"], "statuses"))
@@ -241,10 +299,50 @@ def parse(kwargs, allowed=ALL, require_env=True):
         repos=_unique(repos), mos_version=mos_version, master_ip=master_ip,
         sync=_flag(given.get("sync"), "sync", True),
         batch=_batch(given.get("batch")),
-        interval=_count(given.get("interval"), "interval", 0, 0),
+        interval=_count(given.get("interval"), "interval", 0),
         test=_flag(given.get("test"), "test", False),
         statuses=statuses,
-        max_failures=_count(given.get("max_failures"), "max_failures", 0, 0),
+        max_failures=_count(given.get("max_failures"), "max_failures", 0),
         retry_failed=_flag(given.get("retry_failed"), "retry_failed", False),
-        transport=transport,
+        transport=transport, distro=_distro(given.get("distro")),
+        rollback=_flag(given.get("rollback"), "rollback", False),
+        verify=_flag(given.get("verify"), "verify", False),
         accept_partial=_flag(given.get("accept_partial"), "accept_partial", False))
+
+
+def positional_error(function, args):
+    """The one-line refusal of positional arguments (``salt-run mosmu.update 1``).
+
+    :param function: the runner function's name, a key of :data:`FUNCTIONS`
+    :param args: the positional arguments Salt passed
+    :return: the message: the first argument, the ``name=value`` form, the accepted names
+    """
+    allowed = FUNCTIONS[function]
+    value = " ".join(str(args[0]).split())
+    name = "mos_version" if "mos_version" in allowed and ("." in value or "env" not in allowed) \
+        else "env"
+    value = value if len(value) <= 40 else value[:40] + "..."
+    return (f"positional argument '{value}': give name=value, e.g. {name}={value or 'N'}; "
+            f"mosmu.{function} takes {', '.join(sorted(allowed))}")
+
+
+def _text(value):
+    return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
+def nodes_command(req):
+    """``salt-run mosmu.nodes ...`` with the selection arguments of ``req`` (those
+    ``mosmu.nodes`` takes and that differ from their default): the preview of the same
+    selection, whatever update-only arguments the run had.
+
+    :param req: a :class:`Request`
+    :return: the command line, e.g. ``salt-run mosmu.nodes env=1 roles=compute``
+    """
+    default = Request()
+    parts = []
+    for field in dataclasses.fields(Request):
+        name = "env" if field.name == "envs" else field.name
+        value = getattr(req, field.name)
+        if name in NODES and value != getattr(default, field.name):
+            parts.append(f"{name}={_text(value)}")
+    return " ".join(["salt-run mosmu.nodes", *parts])

@@ -317,8 +317,28 @@ def _reason(node, clusters, chosen, request, keys):
         return f"roles {','.join(node['roles']) or '(none)'} not in roles=" \
                f"{','.join(request.roles)}"
     if request.nodes and not _matches(node, keys):
-        return "not in nodes="
+        return f"not in nodes={_given(request.nodes)}"
     return None
+
+
+def _given(keys, limit=60):
+    text = ",".join(map(str, keys))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _unmatched(request, parsed, invalid):
+    """The ``nodes=`` values that name no node of the inventory (valid or not)."""
+    seen = {"id": set(), "ip": set(), "fqdn": set(), "hostname": set()}
+    records = parsed + [raw for raw, _reason in invalid if isinstance(raw, dict)]
+    for record in records:
+        for kind in seen:
+            value = record.get(kind)
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                seen[kind].add(value.lower() if kind == "fqdn" and isinstance(value, str)
+                               else value)
+    return [key for key in request.nodes
+            if (key.lower() if mosmu_request.node_key_kind(key) == "fqdn" else key)
+            not in seen[mosmu_request.node_key_kind(key)]]
 
 
 def select(inventory, request=None, **legacy):
@@ -357,6 +377,11 @@ def select(inventory, request=None, **legacy):
         else:
             parsed.append(node)
     env_ids = _env_ids(clusters, parsed, request)
+    unmatched = _unmatched(request, parsed, invalid) if request.nodes else []
+    if unmatched:
+        raise ConfigError(f"nodes={_given(unmatched)} matches no node in Nailgun (by id, admin "
+                          "IP, fqdn or hostname); fix the value (salt-run mosmu.nodes "
+                          "all_envs=True offline=True lists every node)")
     chosen = set(env_ids)
     skipped = []
     for raw, reason in invalid:

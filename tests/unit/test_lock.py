@@ -98,7 +98,7 @@ def test_unreadable_lock_file_is_obeyed(lock_dir):
     os.makedirs(lock_dir)
     with open(os.path.join(lock_dir, "node-1.lock"), "w", encoding="utf-8") as handle:
         handle.write("{broken")
-    with pytest.raises(mosmu_lock.LockHeld, match="unreadable"):
+    with pytest.raises(mosmu_lock.LockHeld, match="is not a mosmu lock record"):
         mosmu_lock.acquire(lock_dir, [1], "222")
     assert mosmu_lock.holders(lock_dir)["?"]["unreadable"] == [
         os.path.join(lock_dir, "node-1.lock")]
@@ -172,3 +172,157 @@ def test_bad_names(lock_dir, args):
 def test_process_start():
     assert isinstance(mosmu_lock.process_start(os.getpid()), int)
     assert mosmu_lock.process_start(2 ** 22 + 12345) is None
+
+
+# -- nothing at a lock path is trusted: refused by name, never followed or truncated -----------
+
+OUTSIDE = "precious content\n"
+
+
+def _outside(tmp_path):
+    path = tmp_path / "outside.txt"
+    path.write_text(OUTSIDE, encoding="utf-8")
+    return str(path)
+
+
+def _symlink(target, path):
+    os.symlink(target, path)
+
+
+def _hardlink(target, path):
+    os.link(target, path)
+
+
+def _directory(_target, path):
+    os.mkdir(path)
+
+
+def _fifo(_target, path):
+    os.mkfifo(path)
+
+
+def _garbage(_target, path):
+    with open(path, "wb") as handle:
+        handle.write(b"\x00\xffnot json")
+
+
+def _json_not_a_record(_target, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"pid": 1, "nodes": [1]}, handle)     # no jid
+
+
+def _huge(_target, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write('{"jid": "1", "pad": "' + "x" * (1 << 20) + '"}')
+
+
+PLANTED = {
+    _symlink: "is a symbolic link", _hardlink: "has 2 hard links",
+    _directory: "is a directory, not a regular file", _fifo: "is a FIFO, not a regular file",
+    _garbage: "is not a mosmu lock record", _json_not_a_record: "is not a mosmu lock record",
+    _huge: "is not a mosmu lock record",
+}
+
+
+@pytest.mark.parametrize("plant", list(PLANTED), ids=[p.__name__ for p in PLANTED])
+def test_a_foreign_file_at_a_node_lock_path_is_refused_and_left_untouched(lock_dir, tmp_path,
+                                                                          plant):
+    """A symlink at a lock path used to be read through (and a dangling one replaced); a
+    FIFO there would block the open. Now each is refused naming the path and the fix."""
+    target = _outside(tmp_path)
+    os.makedirs(lock_dir)
+    path = os.path.join(lock_dir, "node-2.lock")
+    plant(target, path)
+    before = os.lstat(path)
+    with pytest.raises(mosmu_lock.LockHeld) as err:
+        mosmu_lock.acquire(lock_dir, [1, 2], "222")
+    text = str(err.value)
+    assert text.startswith(f"lock file {path} {PLANTED[plant]}:") and "\n" not in text
+    assert f"rm {path}" in text and err.value.nodes == [2]
+    assert _files(lock_dir) == ["node-2.lock"]                  # node 1 not taken either
+    assert mosmu_lock.release(lock_dir, "222") == []
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_mode, after.st_size) == \
+        (before.st_ino, before.st_mode, before.st_size)
+    with open(target, encoding="utf-8") as handle:
+        assert handle.read() == OUTSIDE
+    assert mosmu_lock.holders(lock_dir) == {"?": {"unreadable": [path]}}
+
+
+def test_a_dangling_symlink_at_a_lock_path_is_refused_and_its_target_never_created(lock_dir,
+                                                                                   tmp_path):
+    os.makedirs(lock_dir)
+    target = str(tmp_path / "created-by-nobody")
+    os.symlink(target, os.path.join(lock_dir, "node-1.lock"))
+    with pytest.raises(mosmu_lock.LockHeld, match="is a symbolic link"):
+        mosmu_lock.acquire(lock_dir, [1], "222")
+    assert not os.path.lexists(target)
+
+
+def test_a_lock_file_of_another_user_is_refused(lock_dir, monkeypatch):
+    mosmu_lock.acquire(lock_dir, [1], "111")
+    mosmu_lock.release(lock_dir, "111")
+    mosmu_lock.acquire(lock_dir, [2], "111")
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)      # the files are now someone else's
+    with pytest.raises(mosmu_lock.LockHeld, match="belongs to uid"):
+        mosmu_lock.acquire(lock_dir, [1, 2], "222")
+
+
+@pytest.mark.parametrize("plant, words", [
+    (_symlink, "is a symbolic link"), (_directory, "is not a regular file"),
+    (_fifo, "is a FIFO, not a regular file"), (_hardlink, "has 2 hard links"),
+])
+def test_a_foreign_file_at_the_global_lock_is_refused(lock_dir, tmp_path, plant, words):
+    """The directory-wide .lock was opened O_CREAT through a symlink: a dangling link made
+    mosmu create its target anywhere."""
+    target = _outside(tmp_path)
+    os.makedirs(lock_dir)
+    path = os.path.join(lock_dir, ".lock")
+    plant(target, path)
+    with pytest.raises(mosmu_lock.LockHeld) as err:
+        mosmu_lock.acquire(lock_dir, [1], "222")
+    assert str(err.value).startswith(f"lock file {path} {words}:")
+    with open(target, encoding="utf-8") as handle:
+        assert handle.read() == OUTSIDE
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d, t: os.symlink(t, d), "is a symbolic link"),
+    (lambda d, t: os.makedirs(d) or os.chmod(d, 0o770),  # noqa: S103 - the case refused
+     "is writable by other"),
+])
+def test_a_lock_directory_that_others_control_is_refused(lock_dir, tmp_path, make, words):
+    os.makedirs(os.path.dirname(lock_dir))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make(lock_dir, str(outside))
+    with pytest.raises(mosmu_lock.LockHeld, match=words) as err:
+        mosmu_lock.acquire(lock_dir, [1], "222")
+    assert lock_dir in str(err.value) and os.listdir(outside) == []
+
+
+def test_a_stuck_lock_names_its_files_and_how_to_clear_them(lock_dir, live):
+    """The message of a held lock named the jid but not the lock file, nor what to remove if
+    that job is gone."""
+    mosmu_lock.acquire(lock_dir, [1, 2, 3, 4, 5], "111", pid=live.pid)
+    with pytest.raises(mosmu_lock.LockHeld) as err:
+        mosmu_lock.acquire(lock_dir, [2], "222")
+    path = os.path.join(lock_dir, "node-2.lock")
+    assert f"jid 111 (pid {live.pid}" in str(err.value)
+    assert str(err.value).endswith(f"if that job is gone, remove its lock file(s): rm {path}")
+    with pytest.raises(mosmu_lock.LockHeld) as err:
+        mosmu_lock.acquire(lock_dir, [1, 2, 3, 4, 5], "222")
+    assert str(err.value).endswith(
+        f"rm {os.path.join(lock_dir, 'node-1.lock')} {path} "
+        f"{os.path.join(lock_dir, 'node-3.lock')} (and 2 more node-*.lock files of that jid in "
+        f"{lock_dir})")
+
+
+def test_a_failing_release_does_not_hide_the_runs_own_error(lock_dir, monkeypatch):
+    def refuse(*_args):
+        raise OSError(30, "Read-only file system", lock_dir)
+
+    with pytest.raises(RuntimeError, match="wave failed"), \
+            mosmu_lock.locked(lock_dir, [1], "111"):
+        monkeypatch.setattr(mosmu_lock, "release", refuse)
+        raise RuntimeError("wave failed")

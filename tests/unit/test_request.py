@@ -138,3 +138,164 @@ def test_batch_percentage_max_failures_and_retry_failed():
         _parse(env=1, max_failures=-1)
     with pytest.raises(ConfigError, match=r"unknown argument.*retry_failed"):
         mosmu_request.parse({"env": 1, "retry_failed": True}, mosmu_request.NODES)
+
+
+# -- every argument of every runner function: bad values end as one line naming it ----------
+
+NAN, INF = float("nan"), float("inf")
+FLAG_BAD = ["maybe", 1, 0.0, [True], "nan", "inf", NAN, {"a": 1}]
+COUNT_BAD = [-1, "-1", 99999999999, "9" * 40, "abc", "nan", "inf", NAN, INF, -INF, 1.5, [1],
+             True, False, {"a": 1}]
+BAD = {
+    "env": [-1, 0, "abc", 2 ** 31, "9" * 40, "nan", "inf", NAN, INF, [[1]], True, {"a": 1},
+            1.5],
+    "all_envs": FLAG_BAD,
+    "roles": [5, "a;b", [[1]], NAN, True, "nan;x"],
+    "nodes": [True, 1.5, -1, 0, 2 ** 31, "9" * 40, INF, NAN, [[1]], {"a": 1}, "inf;x"],
+    "offline": FLAG_BAD, "sync": FLAG_BAD, "test": FLAG_BAD, "retry_failed": FLAG_BAD,
+    "rollback": FLAG_BAD, "verify": FLAG_BAD, "accept_partial": FLAG_BAD,
+    "repos": ["bogus", 5, [[1]], "nan", True, NAN],
+    "mos_version": ["8", 8, True, [8.0], NAN, INF, "inf", "nan", {"a": 1}],
+    "master_ip": [5, "10.20.0.300", True, [1], NAN, "a b", {"a": 1}],
+    "statuses": ["discover", [None], True, "nan", NAN, [], [[1]]],
+    "batch": [*COUNT_BAD, 0, "0", "101%", "0%", "9" * 40 + "%", "nan%", "abc%", 10001],
+    "interval": [*COUNT_BAD, 86401],
+    "max_failures": [*COUNT_BAD, 10001],
+    "transport": ["ftp", ["ssh"], 5, True, NAN, {"ssh": 1}],
+    "distro": ["debian", ["ubuntu"], 5, True, NAN, "nan"],
+}
+CASES = [(function, name, value) for function, allowed in
+         sorted(mosmu_request.FUNCTIONS.items()) for name in sorted(allowed)
+         for value in BAD[name]]
+
+
+def _call(function, **kwargs):
+    """Parse as the runner function does (sync and snapshots need no env)."""
+    allowed = mosmu_request.FUNCTIONS[function]
+    needs_env = function in ("nodes", "update", "status")
+    if needs_env and not {"env", "all_envs"} & set(kwargs):
+        kwargs["env"] = 1
+    return mosmu_request.parse(kwargs, allowed, require_env=needs_env)
+
+
+def test_every_argument_of_every_function_has_bad_values_in_the_table():
+    assert set(BAD) == set().union(*mosmu_request.FUNCTIONS.values())
+
+
+@pytest.mark.parametrize("function, name, value", CASES,
+                         ids=[f"{f}-{n}-{v!r}" for f, n, v in CASES])
+def test_a_bad_value_of_any_argument_is_refused_naming_the_argument(function, name, value):
+    with pytest.raises(ConfigError) as err:
+        _call(function, **{name: value})
+    text = str(err.value)
+    assert f"{name}=" in text and "\n" not in text and len(text) < 400
+
+
+@pytest.mark.parametrize("function", sorted(mosmu_request.FUNCTIONS))
+def test_an_unknown_argument_is_refused_naming_it_and_the_accepted_ones(function):
+    with pytest.raises(ConfigError) as err:
+        _call(function, zzzzzz=1)
+    text = str(err.value)
+    assert "unknown argument(s): zzzzzz;" in text
+    assert "known: " + ", ".join(sorted(mosmu_request.FUNCTIONS[function])) in text
+
+
+@pytest.mark.parametrize("name, low, high", [
+    ("env", 1, 2 ** 31 - 1), ("nodes", 1, 2 ** 31 - 1), ("batch", 1, 10000),
+    ("interval", 0, 86400), ("max_failures", 0, 10000),
+])
+def test_every_number_is_bounded_and_the_bounds_are_accepted(name, low, high):
+    field = {"env": "envs"}.get(name, name)
+    for good in (low, high, str(high)):
+        value = getattr(_call("update", **{name: good}), field)
+        assert value in (good, (good,), int(good), (int(good),))
+    for bad in (low - 1, high + 1):
+        with pytest.raises(ConfigError) as err:
+            _call("update", **{name: bad})
+        assert f"{name}=" in str(err.value)
+
+
+def test_interval_beyond_a_day_is_refused_naming_the_range():
+    """interval=99999999999 used to be accepted; time.sleep then raised OverflowError after
+    the first wave and that wave's results were lost."""
+    with pytest.raises(ConfigError) as err:
+        _call("update", interval=99999999999)
+    assert str(err.value) == ("interval=99999999999 must be a whole number >= 0 and <= 86400 "
+                              "(seconds)")
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", [2], True, 0, "nan", "2x"])
+def test_a_bad_batch_says_a_count_or_a_percentage_is_allowed(value):
+    """batch=abc used to say only 'must be a whole number >= 1': N% was not mentioned."""
+    with pytest.raises(ConfigError) as err:
+        _call("update", batch=value)
+    assert "batch=N or batch=N%" in str(err.value) and "1% to 100%" in str(err.value)
+
+
+def test_a_huge_digit_string_is_refused_without_converting_it():
+    with pytest.raises(ConfigError, match=r"^env='9999"):
+        _call("update", env="9" * 5000)   # int() of 5000 digits raises ValueError itself
+
+
+# -- sync and snapshots: the same gate, every accepted form kept -------------------------------
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"mos_version": 8.0}, {"mos_version": "8.0", "distro": "ubuntu"}),
+    ({"mos_version": "6.1", "distro": "centos"}, {"distro": "centos"}),
+    ({"mos_version": "8.0", "repos": "updates,security"}, {"repos": ("updates", "security")}),
+    ({"env": 11}, {"envs": (11,)}), ({"all_envs": True}, {"all_envs": True}),
+    ({"rollback": True, "mos_version": "8.0"}, {"rollback": True}),
+    ({"rollback": "yes", "mos_version": "8.0"}, {"rollback": True}),
+    ({"test": "true", "mos_version": "8.0"}, {"test": True}),
+    ({"verify": True, "mos_version": "8.0"}, {"verify": True}),
+    ({}, {"verify": False, "rollback": False, "test": False, "distro": "ubuntu"}),
+])
+def test_sync_forms(kwargs, expected):
+    req = _call("sync", **kwargs)
+    assert {k: getattr(req, k) for k in expected} == expected
+
+
+def test_snapshots_takes_only_a_tree():
+    assert _call("snapshots", mos_version=8.0, distro="centos").distro == "centos"
+    with pytest.raises(ConfigError, match=r"unknown argument.*repos"):
+        _call("snapshots", mos_version="8.0", repos="security")
+
+
+# -- positional arguments, the preview command --------------------------------------------------
+
+@pytest.mark.parametrize("function, args, words", [
+    ("update", (1,), "positional argument '1': give name=value, e.g. env=1; mosmu.update "
+                     "takes accept_partial, all_envs, batch, env,"),
+    ("nodes", ("11", "x"), "positional argument '11': give name=value, e.g. env=11;"),
+    ("status", ([1, 2],), "positional argument '[1, 2]': give name=value"),
+    ("sync", (8.0,), "positional argument '8.0': give name=value, e.g. mos_version=8.0; "
+                     "mosmu.sync takes all_envs, distro, env,"),
+    ("snapshots", ("8.0",), "e.g. mos_version=8.0; mosmu.snapshots takes distro, mos_version"),
+    ("update", ("a\nb" * 30,), "positional argument 'a ba ba b"),
+])
+def test_a_positional_argument_is_named_with_the_name_value_form(function, args, words):
+    text = mosmu_request.positional_error(function, args)
+    assert words in text and "\n" not in text
+
+
+@pytest.mark.parametrize("kwargs, command", [
+    ({"env": "2,1"}, "salt-run mosmu.nodes env=2,1"),
+    ({"all_envs": True, "roles": "compute", "retry_failed": True, "batch": "25%",
+      "interval": 60, "max_failures": 2, "sync": False, "test": True},
+     "salt-run mosmu.nodes all_envs=True roles=compute"),
+    ({"env": 1, "nodes": "node-4,7", "offline": True, "repos": "security",
+      "mos_version": "8.0", "master_ip": "10.20.0.2", "statuses": "stopped",
+      "transport": "ssh"},
+     "salt-run mosmu.nodes env=1 nodes=node-4,7 offline=True repos=security mos_version=8.0 "
+     "master_ip=10.20.0.2 statuses=stopped transport=ssh"),
+])
+def test_the_preview_command_names_the_same_selection_and_nothing_else(kwargs, command):
+    """The advice 'see salt-run mosmu.nodes with the same arguments' used to fail when those
+    arguments included retry_failed, batch or interval (mosmu.nodes refuses them)."""
+    req = _call("update", **kwargs)
+    assert mosmu_request.nodes_command(req) == command
+    again = dict(arg.split("=", 1) for arg in command.split()[2:])
+    preview = mosmu_request.parse(again, mosmu_request.NODES)
+    for field in ("envs", "all_envs", "roles", "nodes", "offline", "repos", "mos_version",
+                  "master_ip", "statuses", "transport"):
+        assert getattr(preview, field) == getattr(req, field)

@@ -6,6 +6,7 @@ answers each test scripts (real daemons: tests/integration), the mirror is "publ
 """
 
 import importlib.util
+import logging
 import os
 from unittest import mock
 
@@ -13,9 +14,12 @@ import pytest
 import salt.cache
 import salt.client
 import salt.config
+import yaml
+from salt.exceptions import SaltClientError
 
 import mosmu_lock
 import mosmu_plan
+import mosmu_request
 from sandbox import fuelapi
 from sandbox import inventory as inv
 from sandbox.stack import free_ports
@@ -361,3 +365,210 @@ def test_preflight_stops_an_unsynced_mirror_before_any_node(runner):
         assert "salt-run mosmu.sync mos_version=8.0" in report["error"]
     minions.client.cmd.assert_not_called()
     minions.client.cmd_iter_no_block.assert_not_called()
+
+
+# -- no traceback, whatever fails (issue 15 part 3, issue 16 item 6) -------------------------
+
+@pytest.fixture
+def offline_runner(runner):
+    """A runner whose Fuel API is a closed port: any call that gets past the argument gate
+    fails differently (cannot connect), so an argument error is proven to come first."""
+    runner.__opts__["mosmu"]["fuel_url"] = "http://127.0.0.1:9"
+    return runner
+
+
+@pytest.mark.parametrize("function", sorted(mosmu_request.FUNCTIONS))
+def test_every_function_refuses_an_unknown_argument_naming_the_accepted_ones(offline_runner,
+                                                                             function):
+    """mosmu.sync and mosmu.snapshots took named parameters: salt-run mosmu.sync bogus=1
+    printed their docstring and exited 0 (Salt's signature check)."""
+    result = getattr(offline_runner, function)(zzzzzz=1)
+    assert result["retcode"] == 2 and offline_runner.__context__["retcode"] == 2
+    assert result["error"] == (
+        "unknown argument(s): zzzzzz; known: "
+        f"{', '.join(sorted(mosmu_request.FUNCTIONS[function]))}")
+
+
+@pytest.mark.parametrize("function, args", [
+    (function, args) for function in sorted(mosmu_request.FUNCTIONS)
+    for args in ((1,), ("8.0", "x"), ([1, 2],))])
+def test_every_function_refuses_a_positional_argument_in_one_line(offline_runner, function,
+                                                                  args):
+    """salt-run mosmu.update 1 ended in a traceback and 'internal error' (Salt passes a
+    positional argument as *args, which the function does not take)."""
+    result = getattr(offline_runner, function)(*args, env=1)
+    assert result["retcode"] == 2 and set(result) <= {"error", "retcode", "outputter"}
+    assert result["error"].startswith(f"positional argument '{args[0]}': give name=value, e.g. ")
+    assert "internal error" not in result["error"]
+
+
+def test_sync_and_snapshots_keep_their_accepted_forms(runner):
+    runner.mosmu_mirror.sync_tree = mock.Mock(return_value={
+        "state": "unchanged", "suites": {}, "files": 0, "seconds": 0})
+    runner.mosmu_mirror.snapshots = mock.Mock(return_value=[])
+    result = runner.sync(mos_version=8.0, repos="security", test=True, __pub_user="root")
+    assert result["retcode"] == 0 and list(result["mirror"]) == ["ubuntu/8.0"]
+    assert runner.mosmu_mirror.sync_tree.call_args.kwargs["test"] is True
+    assert runner.mosmu_mirror.sync_tree.call_args.args[3] == ["updates", "security"]
+    assert runner.snapshots(mos_version="6.1", distro="centos")["tree"] == "centos/6.1"
+
+
+def test_an_interval_beyond_a_day_is_refused_before_any_node(runner):
+    """interval=99999999999 was accepted; time.sleep then raised OverflowError after wave 1
+    and the results of wave 1 were lost."""
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False, interval=99999999999)
+    assert report["error"] == ("interval=99999999999 must be a whole number >= 0 and <= 86400 "
+                               "(seconds)")
+    minions.client.cmd_iter_no_block.assert_not_called()
+
+
+ENOSPC = OSError(28, "No space left on device", "/srv/mirror/.mosmu-staging/mos-repos")
+
+
+@pytest.mark.parametrize("code, fix", [
+    (28, "free space on the filesystem of /srv/x (df -h)"),
+    (122, "free space on the filesystem of /srv/x (df -h)"),
+    (30, "remount the filesystem of /srv/x read-write"),
+    (13, "check permissions of /srv/x"), (1, "check permissions of /srv/x"),
+])
+@pytest.mark.parametrize("call", ["update", "sync"])
+def test_an_oserror_of_the_mirror_is_one_line_with_cause_path_and_fix(runner, code, fix, call):
+    """mirror_root on a full filesystem ended in 'internal error ... OSError: [Errno 28]' with
+    a traceback in the log."""
+    runner.mosmu_mirror.sync_tree = mock.Mock(side_effect=OSError(code, os.strerror(code),
+                                                                  "/srv/x"))
+    minions = Minions()
+    with mock.patch.object(runner.salt.client, "get_local_client",
+                           return_value=minions.client):
+        result = runner.update(env=1) if call == "update" else runner.sync(mos_version="8.0")
+    assert result["retcode"] == 2 and "internal error" not in result["error"]
+    assert result["error"].startswith(f"{os.strerror(code)} (")
+    assert ": /srv/x; " in result["error"] and fix in result["error"]
+    minions.client.cmd_iter_no_block.assert_not_called()
+
+
+def test_a_lock_dir_under_a_regular_file_is_one_line_naming_it(runner):
+    """A real ENOTDIR: <cachedir>/mosmu is a file, so the lock dir cannot be made."""
+    with open(os.path.join(runner.__opts__["cachedir"], "mosmu"), "w", encoding="utf-8"):
+        pass
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    result = _update(runner, minions, env=1, sync=False)
+    lock_dir = os.path.join(runner.__opts__["cachedir"], "mosmu", "locks")
+    assert result["error"].startswith(f"Not a directory (ENOTDIR): {lock_dir}; ")
+    assert "is a file where a directory is expected" in result["error"]
+    assert result["retcode"] == 2 and minions.waves == []
+
+
+def test_a_lock_dir_failure_after_the_waves_keeps_the_report(runner):
+    """An error after nodes were updated (here: the lock dir's .lock replaced by a directory
+    while the waves ran, so releasing is refused) used to drop every finished node's result."""
+    lock = os.path.join(runner.__opts__["cachedir"], "mosmu", "locks", ".lock")
+
+    def swap(wave):
+        if wave == [N2, N3]:
+            os.unlink(lock)
+            os.mkdir(lock)
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK}, on_apply=swap)
+    result = _update(runner, minions, env=1, sync=False)
+    assert result["error"].startswith(f"lock file {lock} is not a regular file")
+    assert {ip: result[ip]["result"] for ip in ("10.20.0.3", "10.20.0.4", "10.20.0.5")} == \
+        dict.fromkeys(("10.20.0.3", "10.20.0.4", "10.20.0.5"), "OK")
+    assert result["summary"] == {"OK": 3} and result["retcode"] == 2
+
+
+@pytest.mark.parametrize("error, words", [
+    (OSError(30, "Read-only file system", "/c/mosmu/locks/node-2.lock"),
+     "Read-only file system (EROFS): /c/mosmu/locks/node-2.lock; remount"),
+    (SaltClientError("publish timed out"), "the salt-master did not answer"),
+    (OverflowError("timestamp too large"), "internal error in mosmu.update: OverflowError"),
+])
+def test_an_error_in_a_later_wave_keeps_the_finished_waves(runner, error, words):
+    """Wave 1's results were lost when wave 2 failed on the master (an OSError, a salt-master
+    that stopped answering, time.sleep overflowing)."""
+    def fail(wave):
+        if wave == [N2, N3]:
+            raise error
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK}, on_apply=fail)
+    result = _update(runner, minions, env=1, sync=False)
+    assert result["error"].startswith(words) and "\n" not in result["error"]
+    assert result["10.20.0.3"]["result"] == "OK" and result["summary"] == {"OK": 1}
+    assert result["retcode"] == 2 and "10.20.0.4" not in result
+
+
+def test_an_error_is_logged_below_the_console_level(offline_runner, caplog):
+    """Errors were printed twice: '[ERROR ] mosmu: ...' from the log and the 'error:' line."""
+    caplog.set_level(logging.DEBUG)
+    for call in (lambda: offline_runner.nodes(env=1, zzzzzz=1), lambda: offline_runner.nodes(1),
+                 lambda: offline_runner.nodes(env=1)):
+        result = call()
+        assert result["retcode"] == 2
+        assert any(r.getMessage() == f"mosmu: {result['error']}" for r in caplog.records)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def _master_config(tmp_path, password):
+    """A real master config dir (master + master.d/mosmu.conf) loaded as salt-run loads it."""
+    conf = tmp_path / "etc"
+    (conf / "master.d").mkdir(parents=True)
+    (conf / "master").write_text("secrets:\n  driver: env\n", encoding="utf-8")
+    (conf / "master.d" / "mosmu.conf").write_text(yaml.safe_dump({"mosmu": {
+        "fuel_url": "http://127.0.0.1:9", "master_ip": "127.0.0.1", "password": password}}),
+        encoding="utf-8")
+    return salt.config.master_config(str(conf / "master"))
+
+
+def test_a_typo_in_an_sdb_key_names_the_uri_that_returned_nothing(runner, tmp_path,
+                                                                  monkeypatch):
+    """Salt resolves sdb:// URIs while it loads the master config: a key that returns nothing
+    arrived as None and the runner said 'mosmu:password is not set'."""
+    monkeypatch.setenv("MOSMU_TEST_PASSWORD", "pw")
+    monkeypatch.delenv("MOSMU_TEST_PASWORD", raising=False)
+    opts = _master_config(tmp_path, "sdb://secrets/MOSMU_TEST_PASWORD")
+    assert opts["mosmu"]["password"] is None             # what Salt hands the runner
+    runner.__opts__ = dict(runner.__opts__, conf_file=opts["conf_file"], mosmu=opts["mosmu"],
+                           secrets=opts["secrets"])
+    result = runner.nodes(env=1)
+    assert result["error"].startswith("mosmu:password is sdb://secrets/MOSMU_TEST_PASWORD in the "
+                                      "master config, but that sdb URI returned nothing")
+    assert "sdb profile secrets" in result["error"] and "pw" not in result["error"]
+    unset = _master_config(tmp_path / "2", None)
+    runner.__opts__ = dict(runner.__opts__, conf_file=unset["conf_file"], mosmu=unset["mosmu"])
+    assert runner.nodes(env=1)["error"].startswith("mosmu:password is not set")
+
+
+def test_a_profile_typo_in_an_sdb_uri_names_the_uri(runner):
+    runner.__opts__["mosmu"]["password"] = "sdb://nosuchprofile/key"
+    result = runner.nodes(env=1)
+    assert result["error"].startswith("mosmu:password is sdb://nosuchprofile/key in the master "
+                                      "config, but that sdb URI returned nothing")
+
+
+def test_a_nodes_value_that_matches_no_node_is_named(runner):
+    result = runner.nodes(env=1, nodes="10.20.0.3,10.20.0.99")
+    assert result["error"].startswith("nodes=10.20.0.99 matches no node in Nailgun")
+
+
+def test_the_no_node_advice_is_a_preview_command_that_works(api, tmp_path):
+    """The advice 'see salt-run mosmu.nodes with the same arguments' failed when the
+    arguments included retry_failed (mosmu.nodes refuses update-only arguments)."""
+    runner = _load(api, tmp_path, GRAINS)
+    report = _update(runner, Minions(), env=1, roles="mongo", retry_failed=True, batch=2,
+                     interval=5, max_failures=1)
+    assert report["error"].endswith("see why each node is skipped: salt-run mosmu.nodes env=1 "
+                                    "roles=mongo")
+    args = dict(a.split("=", 1) for a in report["error"].split("mosmu.nodes ")[1].split())
+    preview = runner.nodes(**args)
+    assert preview["retcode"] == 0 and preview["selected"] == []
+    assert all(s["reason"].endswith(" not in roles=mongo") for s in preview["skipped"])
+
+
+def test_an_error_before_any_wave_is_the_error_line_alone(api, tmp_path):
+    """Nodes without a minion are in the report before any wave; an error then (here: a held
+    lock) is not a partial report of work done: the return stays the one error line."""
+    runner = _load(api, tmp_path, {N1: GRAINS[N1], N2: GRAINS[N2]})
+    lock_dir = os.path.join(runner.__opts__["cachedir"], "mosmu", "locks")
+    with mosmu_lock.locked(lock_dir, [2], "20261125110000000000"):
+        result = _update(runner, Minions(apply={N1: OK, N2: OK}), env=1, sync=False)
+    assert set(result) == {"error", "retcode", "outputter"}
+    assert "20261125110000000000" in result["error"]

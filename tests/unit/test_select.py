@@ -105,7 +105,7 @@ def test_roles_and_nodes_filter_within_env(fleet):
 def test_nodes_accepts_id_ip_fqdn_or_hostname(fleet, key):
     result = mosmu_select.select(fleet, _req(env=1, nodes=key))
     assert _ids(result) == [2]
-    assert _reason(result, 1) == "not in nodes="
+    assert _reason(result, 1) == f"not in nodes={key}"
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -385,3 +385,51 @@ def test_render_nodes_keeps_hostile_text_on_one_line():
 ])
 def test_mos_version_of_release(version, expected):
     assert mosmu_catalog.mos_version_of_release({"version": version}) == expected
+
+
+# -- nodes= values that name nothing ----------------------------------------------------------
+
+@pytest.mark.parametrize("nodes, unmatched", [
+    ("10.20.0.99", "10.20.0.99"), (99, "99"), ("node-99", "node-99"),
+    ("node-99.test.domain.local", "node-99.test.domain.local"),
+    ("1,10.20.0.99", "10.20.0.99"), ("node-1,node-77,77", "node-77,77"),
+    ("node-1.test.domain", "node-1.test.domain"),   # a shortened fqdn is no fqdn of a node
+])
+def test_a_nodes_value_that_matches_no_node_is_refused_naming_it(fleet, nodes, unmatched):
+    """A nodes= value naming no node used to be silent: every node was skipped with
+    'not in nodes=' and no word said which value matched nothing."""
+    with pytest.raises(ConfigError) as err:
+        mosmu_select.select(fleet, _req(env=1, nodes=nodes))
+    text = str(err.value)
+    assert text.startswith(f"nodes={unmatched} matches no node in Nailgun")
+    assert "salt-run mosmu.nodes all_envs=True offline=True" in text and "\n" not in text
+
+
+@pytest.mark.parametrize("nodes, node_id", [
+    ("6", 6), ("10.20.0.8", 6), ("NODE-6.test.domain.local", 6), ("node-7", 7), ("3", 3),
+    ("4", 4),
+])
+def test_a_nodes_value_of_a_node_skipped_for_another_reason_is_not_refused(fleet, nodes,
+                                                                            node_id):
+    """Node 6 is in env 2, 7 unassigned, 3 offline, 4 pending addition: each keeps its own
+    reason."""
+    result = mosmu_select.select(fleet, _req(env=1, nodes=nodes))
+    assert result["selected"] == [] and _complete(result, fleet)
+    assert not _reason(result, node_id).startswith("not in nodes=")
+
+
+def test_a_nodes_value_of_a_broken_record_is_not_refused(fleet):
+    fleet["nodes"].append(dict(inv.node(9), roles="compute"))   # invalid: roles not a list
+    result = mosmu_select.select(fleet, _req(env=1, nodes="10.20.0.11"))
+    assert "roles" in _reason(result, 9)
+
+
+@pytest.mark.parametrize("nodes, words", [
+    ("2", "not in nodes=2"), ("node-2,10.20.0.4", "not in nodes=node-2,10.20.0.4"),
+    ("node-2.test.domain.local,node-5.test.domain.local,10.20.0.4,10.20.0.7,2,5",
+     "not in nodes=node-2.test.domain.local,node-5.test.domain.local,"),
+])
+def test_the_not_in_nodes_reason_names_the_values(fleet, nodes, words):
+    """The skip reason used to be 'not in nodes=' with no value."""
+    reason = _reason(mosmu_select.select(fleet, _req(env=1, nodes=nodes)), 1)
+    assert reason.startswith(words) and len(reason) <= len("not in nodes=") + 63
