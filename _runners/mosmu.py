@@ -23,6 +23,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 
 import salt.client
 import salt.config
@@ -44,6 +45,7 @@ import mosmu_report
 import mosmu_request
 import mosmu_select
 import mosmu_ssh
+import mosmu_text
 import mosmu_validate
 import mosmu_waves
 from mosmu_errors import ConfigError, MosmuError
@@ -87,7 +89,7 @@ def _fail(message, partial=None):
     Logged at info level only: salt-run shows warnings and errors on the console, where the
     ``error:`` line of the return already says it (printed once, not twice).
     """
-    log.info("mosmu: %s", message)
+    log.info("mosmu: %s", mosmu_text.safe(message, newlines="space"))
     data = dict(partial or {})
     if data:
         data["summary"] = mosmu_report.summary(mosmu_report.entries_of(data))
@@ -95,21 +97,37 @@ def _fail(message, partial=None):
     return _rendered(data)
 
 
-def _partial(err, func):
-    """The node entries ``func`` had in its ``report`` when ``err`` escaped it: an error
-    after some nodes were worked on (lock dir, job cache, salt-master) keeps their results.
-    Nothing when no node was (only NO_MINION entries): the error alone is the whole story."""
-    trace = err.__traceback__
-    while trace is not None:
-        if trace.tb_frame.f_code is func.__code__:
-            report = trace.tb_frame.f_locals.get("report")
-            entries = {ip: entry for ip, entry in report.items()
-                       if isinstance(entry, dict) and "result" in entry} \
-                if isinstance(report, dict) else {}
-            worked = any(e["result"] != "NO_MINION" for e in entries.values())
-            return entries if worked else {}
-        trace = trace.tb_next
-    return {}
+class _Keeping:
+    """``with _Keeping(report):`` an error escaping the block carries the node entries
+    already in ``report`` (``err.mosmu_report``), so that the error return keeps them: an
+    error after some nodes were worked on (lock dir, job cache, salt-master) loses no
+    result."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def __enter__(self):
+        return self.report
+
+    def __exit__(self, _type, err, _tb):
+        if err is not None:
+            err.mosmu_report = self.report
+        return False
+
+
+def _partial(err):
+    """The node entries an error carries (:class:`_Keeping`); none when no node was worked
+    on (only NO_MINION entries): then the error alone is the whole story."""
+    report = getattr(err, "mosmu_report", None) or {}
+    entries = {ip: entry for ip, entry in report.items()
+               if isinstance(entry, dict) and "result" in entry}
+    return entries if any(e["result"] != "NO_MINION" for e in entries.values()) else {}
+
+
+def _traceback(err):
+    """An exception with its traceback, terminal-safe for the log (its text may come from a
+    node or Nailgun)."""
+    return mosmu_text.safe("".join(traceback.format_exception(err)), newlines="keep")
 
 
 def _boundary(func):
@@ -126,21 +144,21 @@ def _boundary(func):
         try:
             return func(**kwargs)
         except MosmuError as err:
-            return _fail(str(err), _partial(err, func))
+            return _fail(str(err), _partial(err))
         except OSError as err:
-            log.info("mosmu.%s: %r", func.__name__, err, exc_info=True)
-            return _fail(mosmu_errors.os_error_message(err), _partial(err, func))
+            log.info("mosmu.%s: %s", func.__name__, _traceback(err))
+            return _fail(mosmu_errors.os_error_message(err), _partial(err))
         except ValueError as err:
-            return _fail(f"{err}; fix the argument", _partial(err, func))
+            return _fail(f"{err}; fix the argument", _partial(err))
         except SaltClientError as err:
             return _fail(f"the salt-master did not answer ({err}); check that it runs and is "
                          "not overloaded, then rerun (retry_failed=True resumes an update)",
-                         _partial(err, func))
-        except Exception as err:  # pylint: disable=broad-except
-            log.info("mosmu.%s failed", func.__name__, exc_info=True)
+                         _partial(err))
+        except Exception as err:  # noqa: BLE001 - the boundary: logged with its traceback
+            log.info("mosmu.%s failed: %s", func.__name__, _traceback(err))
             return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "
                          f"{err}; rerun with salt-run -l info for the traceback, and report "
-                         "it", _partial(err, func))
+                         "it", _partial(err))
     return wrapper
 
 
@@ -162,7 +180,8 @@ def _bus(tag, data):
     try:
         __salt__["event.send"](tag, data)
     except Exception as err:  # noqa: BLE001 - an event must never end the run
-        log.warning("mosmu: could not send event %s: %s", tag, err)
+        log.warning("mosmu: could not send event %s: %s", tag,
+                    mosmu_text.safe(str(err), newlines="space"))
 
 
 def _jid():
@@ -539,8 +558,8 @@ def _ssh_node(session, node, plan, test, run_id):
     except mosmu_exec.NodeIOError as err:
         return mosmu_report.run_entry(node, error=("fail", str(err)), test=test,
                                       duration=seconds())
-    except Exception as err:  # pylint: disable=broad-except  # a worker's boundary
-        log.exception("mosmu: the ssh run of node-%s failed", node["id"])
+    except Exception as err:  # noqa: BLE001 - a worker's boundary, logged with its traceback
+        log.error("mosmu: the ssh run of node-%s failed: %s", node["id"], _traceback(err))
         return mosmu_report.run_entry(node, error=("fail", f"internal error: "
                                                    f"{err.__class__.__name__}: {err}; see the "
                                                    "salt-master log and report it"),
@@ -860,16 +879,17 @@ def update(**kwargs):
     for node in (n for n in plan["selected"] if not n["transport"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
     reachable = [n for n in plan["selected"] if n["transport"]]
-    session = _ssh_session(cfg, reachable, req.test)
-    try:
-        with salt.client.get_local_client(mopts=__opts__) as client:
-            nothing_to_do = _apply(client, cfg, plan, req, report, reachable, session)
-    finally:
-        if session is not None:
-            session.close()
-    if not req.test:
-        _remember([e for e in mosmu_report.entries_of(report)
-                   if e["result"] in ("NO_MINION", "SKIPPED", "TIMEOUT")], plan["plans"])
+    with _Keeping(report):
+        session = _ssh_session(cfg, reachable, req.test)
+        try:
+            with salt.client.get_local_client(mopts=__opts__) as client:
+                nothing_to_do = _apply(client, cfg, plan, req, report, reachable, session)
+        finally:
+            if session is not None:
+                session.close()
+        if not req.test:
+            _remember([e for e in mosmu_report.entries_of(report)
+                       if e["result"] in ("NO_MINION", "SKIPPED", "TIMEOUT")], plan["plans"])
     return _finish(report, plan, mirror, req.test, empty_ok=nothing_to_do,
                    accept_partial=req.accept_partial)
 

@@ -441,7 +441,8 @@ def table(report):
     node's downgrades by name; then, for each node that did not end OK, its comment whole
     (wrapped); the summary line with the retcode; the number
     of nodes skipped by the selection. A dry run (``test``) and an interrupted run
-    (``interrupted``) say so first; other top-level keys are not shown. Lines stay under
+    (``interrupted``) say so first; a run that stopped on an error after some nodes
+    (``error``) ends with that error, whole; other top-level keys are not shown. Lines stay under
     120 columns, cells are cut, and every value is shown terminal-safe
     (:func:`mosmu_text.safe`).
 
@@ -480,6 +481,8 @@ def table(report):
         lines += ["not OK:", *notes]
     code = report.get("retcode", retcode(items))
     lines.append(_prose(summary_line(summary(items), code), WIDTH))
+    if isinstance(report.get("error"), str):     # the run stopped after these nodes
+        lines += mosmu_text.wrap(f"error: {report['error']}", WIDTH, indent="  ")
     skipped = report.get("skipped") or []
     if skipped:
         failed = sum(1 for s in skipped if isinstance(s, Mapping) and s.get("failed"))

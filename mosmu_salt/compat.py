@@ -358,7 +358,7 @@ def report_lines(fun, ret):
 def _report_lines(fun, ret):
     if not isinstance(ret, dict):
         return [], [f"ERROR: {fun} did not return a report: {str(ret).strip()}"], EXIT_FAIL
-    if "error" in ret:
+    if "error" in ret and not _node_keys(ret):
         return [], [f"ERROR: {ret['error']}"], EXIT_FAIL
     line = _check_line if fun == "mosmu.status" else _update_line
     out = [line(ip, ret[ip]) for ip in _node_keys(ret)]
@@ -369,6 +369,8 @@ def _report_lines(fun, ret):
     counts = ", ".join(f"{n} {state}" for state, n in sorted(summary.items())) or "no nodes"
     skipped = len(ret.get("skipped") or [])
     out.append(f"Summary: {counts}" + (f"; {skipped} skipped" if skipped else ""))
+    if "error" in ret:       # the run stopped on an error after these nodes
+        return out, [f"ERROR: {ret['error']}"], EXIT_FAIL
     code = ret.get("retcode", EXIT_FAIL)
     if not isinstance(code, int) or isinstance(code, bool):
         code = EXIT_FAIL

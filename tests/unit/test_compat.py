@@ -269,6 +269,15 @@ def test_update_lines_say_how_many_packages_were_downgraded():
         "Node 10.20.0.4: UPDATE=OK (test mode, would upgrade 2 package(s), 1 of them downgraded)"]
 
 
+def test_a_run_that_stopped_on_an_error_keeps_its_node_lines():
+    ret = {"10.20.0.3": {"result": "OK", "changes": {}}, "summary": {"OK": 1},
+           "error": "No space left on device (ENOSPC): /var/cache/salt/master/mosmu/locks",
+           "retcode": 2}
+    out, err, code = report_lines("mosmu.update", ret)
+    assert out[0] == "Node 10.20.0.3: UPDATE=OK (already up to date)"
+    assert err == [f"ERROR: {ret['error']}"] and code == 2
+
+
 def test_runner_error_goes_to_stderr_with_exit_2():
     assert report_lines("mosmu.update", {"error": "Keystone rejected", "retcode": 2}) == (
         [], ["ERROR: Keystone rejected"], 2)

@@ -191,6 +191,16 @@ def test_downgrades_are_counted_in_progress_and_events():
     assert "downgrades" not in plain and "downgraded" not in mosmu_report.progress_line(plain)
 
 
+def test_a_report_that_stopped_on_an_error_shows_its_nodes_then_the_error_whole():
+    entry = mosmu_report.entry(_n(3, 1), "OK", changes={})
+    report = _report([entry], error="No space left on device (ENOSPC): " + "/x" * 80)
+    lines = mosmu_report.table(report).splitlines()
+    assert any("node-3" in ln for ln in lines)
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("error: No space left"))
+    assert "".join(ln.strip() for ln in lines[start:]).endswith("/x" * 80)
+    assert all(len(ln) <= 120 for ln in lines)
+
+
 def test_summary_order_and_retcode():
     entries = [mosmu_report.entry(_n(1, 11), "SKIPPED"), mosmu_report.entry(_n(2, 11), "OK"),
                mosmu_report.entry(_n(3, 11), "FAIL"), mosmu_report.entry(_n(4, 11), "OK")]
