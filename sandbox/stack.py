@@ -569,6 +569,10 @@ class Sandbox:
         except sshd.SshdError as err:
             raise SandboxError(str(err)) from err
 
+    def sshd_sessions(self, fqdn):
+        """Pids of the sshd sessions still open on an ssh node (not its listener)."""
+        return self._sshd(fqdn).session_pids(self._listener(fqdn))
+
     def stop_sshd(self, fqdn, timeout=30):
         """SIGTERM the node's listening sshd only and wait until its port is closed.
         Established sessions live on, as on a real host. Returns the pid stopped (or None

@@ -53,9 +53,10 @@ def updated(distro):
 
 
 def mosmu_ssh_processes(box):
-    """ssh clients and connection masters of mosmu runs (their ControlPath is in a private
-    ``/tmp/mosmu-ssh-*`` dir), and sshd sessions of root still open (on this machine only
-    the sandbox's sshds take root logins)."""
+    """This sandbox's ssh clients and connection masters of mosmu runs (their ControlPath is
+    in a private ``/tmp/mosmu-ssh-*`` dir, their known_hosts this sandbox's) and the sshd
+    sessions still open on its nodes (found from each node's sshd, never by name: other
+    sandboxes may run on this machine at the same time)."""
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -66,10 +67,11 @@ def mosmu_ssh_processes(box):
         except OSError:
             continue
         argv0 = cmd.split(" ", 1)[0]
-        if os.path.basename(argv0) == "ssh" and "ControlPath=/tmp/mosmu-ssh-" in cmd:
+        if os.path.basename(argv0) == "ssh" and "ControlPath=/tmp/mosmu-ssh-" in cmd \
+                and box.state["ssh"]["known_hosts"] in cmd:
             out.append(cmd)                          # a client or mux of a mosmu run
-        elif cmd.startswith("sshd: root"):
-            out.append(cmd)                          # a session still open on a node
+    for fqdn in box.state.get("ssh_nodes", {}):
+        out += [f"sshd session {pid} on {fqdn}" for pid in sorted(box.sshd_sessions(fqdn))]
     return out
 
 
