@@ -68,9 +68,11 @@ lint: $(LINT_VENV)/.installed
 	echo "== salt-lint"; $(LINT_VENV)/bin/salt-lint mosmu/*.sls pillar/*.sls orch/*.sls || rc=1; \
 	exit $$rc
 
-$(LINT_VENV)/.installed:
+# Pinned: a new release of a linter must not turn CI red overnight (bump them on purpose).
+LINT_TOOLS := ruff==0.17.6 yamllint==1.38.0 salt-lint==0.9.2
+$(LINT_VENV)/.installed: Makefile
 	python3 -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install -q ruff yamllint salt-lint
+	$(LINT_VENV)/bin/pip install -q $(LINT_TOOLS)
 	touch $@
 
 deps: system-deps $(VENV)/.installed

@@ -175,6 +175,22 @@ def _progress(message=None, **event):
         __jid_event__.fire_event(dict(data, outputter=OUTPUTTER), "progress")
 
 
+PHASE_QUIET = 1.0       # seconds a phase may take before a progress line says what it waits for
+
+
+@contextlib.contextmanager
+def _phase(message):
+    """A phase of the run before the waves: when it takes more than :data:`PHASE_QUIET`
+    seconds, one progress line says what the run waits for (a run never sits silent)."""
+    timer = threading.Timer(PHASE_QUIET, _progress, args=(message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def _bus(tag, data):
     """An event on the master bus for reactors (no secret: ``event_data`` whitelists)."""
     try:
@@ -257,7 +273,9 @@ def _client(cfg):
 
 def _plan(cfg, req):
     """Inventory, selection, per-env plans and minion mapping; no side effects."""
-    inventory = _client(cfg).inventory()
+    with _phase(f"reading the inventory from Nailgun at {cfg['fuel_url']} (up to "
+                f"{cfg['timeout']} s a request)"):
+        inventory = _client(cfg).inventory()
     chosen = mosmu_select.select(inventory, req)
     plans, selected, skipped = {}, [], list(chosen["skipped"])
     for env_id in chosen["envs"]:
@@ -272,7 +290,9 @@ def _plan(cfg, req):
     if transport == "ssh" and cfg["ssh"] is None:
         raise ConfigError("transport=ssh needs a mosmu:ssh section in the master config (see "
                           "docs/configuration.md)")
-    index = mosmu_minions.minion_index(__opts__, cfg["match"]) if transport != "ssh" else {}
+    with _phase("mapping nodes to minions from the master's grains cache"):
+        index = mosmu_minions.minion_index(__opts__, cfg["match"]) if transport != "ssh" \
+            else {}
     nodes_in = chosen["selected"]
     mapped = mosmu_minions.map_nodes(nodes_in, index, cfg["match"]) if transport != "ssh" \
         else [dict(n, minion=None, candidates=[]) for n in nodes_in]
@@ -753,7 +773,9 @@ def _apply(client, cfg, plan, req, report, reachable, session):
     """retry_failed filter, run locks, module sync (minions), waves. True when
     ``retry_failed`` left nothing to do."""
     if req.retry_failed:
-        reachable, done_ok = _retry_filter(client, reachable, plan["plans"], session)
+        with _phase(f"retry_failed: reading the status of {len(reachable)} node(s) (up to "
+                    f"{STATUS_TIMEOUT} s for one that does not answer)"):
+            reachable, done_ok = _retry_filter(client, reachable, plan["plans"], session)
         plan["skipped"] += done_ok
         _progress(f"retry_failed: {len(reachable)} node(s) not OK, {len(done_ok)} skipped")
         if not reachable and not report:
@@ -768,7 +790,9 @@ def _apply(client, cfg, plan, req, report, reachable, session):
             _progress(f"cleared a stale lock of job {stale.get('jid')} (process "
                       f"{stale.get('pid')} is gone)")
         minion_nodes = [n for n in reachable if n["transport"] == "minion"]
-        alive = {n["ip"] for n in _sync_modules(client, minion_nodes, report)}
+        with _phase(f"syncing mosmu's modules to {len(minion_nodes)} minion(s) (up to "
+                    f"{LIVENESS} s for one that does not answer)"):
+            alive = {n["ip"] for n in _sync_modules(client, minion_nodes, report)}
         alive |= {n["ip"] for n in reachable if n["transport"] == "ssh"}
         waves = mosmu_waves.plan_waves([n for n in reachable if n["ip"] in alive], req.batch,
                                        cfg["serial_roles"], cfg["serial_order"])
@@ -873,7 +897,8 @@ def update(**kwargs):
                   "publishes now (salt-run mosmu.sync first to see upstream's newest)")
     elif req.sync:
         mirror = _sync_plans(cfg, plan["plans"])
-    _pin_snapshots(cfg, plan["plans"], mirror)
+    with _phase("checking the published mirror (its indices and every file they name)"):
+        _pin_snapshots(cfg, plan["plans"], mirror)
 
     report = {}
     for node in (n for n in plan["selected"] if not n["transport"]):
@@ -938,7 +963,9 @@ def status(**kwargs):
     reachable = [n for n in plan["selected"] if n["transport"]]
     session = _ssh_session(cfg, reachable, test=True)   # reading changes nothing
     try:
-        with salt.client.get_local_client(mopts=__opts__) as client:
+        with salt.client.get_local_client(mopts=__opts__) as client, \
+                _phase(f"reading the status of {len(reachable)} node(s) (up to "
+                       f"{STATUS_TIMEOUT} s for one that does not answer)"):
             rets = _collect_status(client, reachable, session)
     finally:
         if session is not None:

@@ -8,6 +8,7 @@ answers each test scripts (real daemons: tests/integration), the mirror is "publ
 import importlib.util
 import logging
 import os
+import threading
 from unittest import mock
 
 import pytest
@@ -308,6 +309,37 @@ def test_a_dry_run_takes_no_lock_and_clears_none(runner):
     report = _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False,
                      test=True)
     assert report["retcode"] == 0 and not os.path.exists(lock_dir)
+
+
+def _said(runner):
+    return [str(c.args[0].get("message")) for c in runner.__jid_event__.fire_event.call_args_list
+            if isinstance(c.args[0], dict)]
+
+
+def test_a_slow_phase_says_what_the_run_waits_for(runner):
+    """Regression: without a reachable minion a run sat silent for ~30 s before the first
+    wave. A phase that takes longer than PHASE_QUIET now says what it waits for."""
+    runner.PHASE_QUIET = 0.0
+    said = threading.Event()
+    runner.__jid_event__.fire_event.side_effect = lambda data, _tag: said.set() if \
+        "syncing mosmu's modules to 3 minion(s)" in str(data.get("message")) else None
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    scripted = minions.client.cmd.side_effect
+
+    def slow(tgt, fun, *args, **kwargs):
+        if fun == "saltutil.sync_all":       # a minion that does not answer: the run waits
+            assert said.wait(10), "no progress line while the module sync waits"
+        return scripted(tgt, fun, *args, **kwargs)
+
+    minions.client.cmd.side_effect = slow
+    assert _update(runner, minions, env=1, sync=False)["retcode"] == 0
+
+
+def test_phases_within_their_quiet_time_say_nothing(runner):
+    runner.PHASE_QUIET = 3600.0
+    _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
+    assert not [m for m in _said(runner) if m.startswith(("syncing", "reading", "mapping",
+                                                          "checking"))]
 
 
 def test_events_for_reactors_and_no_progress_with_json_output(runner):
