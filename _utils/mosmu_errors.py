@@ -24,6 +24,11 @@ class MirrorError(MosmuError):
     """Syncing or verifying the local MOS mirror failed; nothing was published."""
 
 
+class MissingDependency(MirrorError):
+    """A Python package the mirror code needs (python-debian) is not installed on the
+    master; the runner's functions that read no apt index still work."""
+
+
 class NodeError(MosmuError):
     """A command on a node (apt, dpkg, yum) failed."""
 

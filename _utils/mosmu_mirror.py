@@ -61,13 +61,27 @@ import time
 import xml.etree.ElementTree as ET
 import zlib
 
-from debian import deb822
-from debian.debian_support import Version
-
 import mosmu_text
-from mosmu_errors import MirrorError
+from mosmu_errors import MirrorError, MissingDependency
+
+try:
+    from debian import deb822
+    from debian.debian_support import Version
+except ImportError:     # the runner loads without it; only reading apt indices needs it
+    deb822 = Version = None
 
 log = logging.getLogger(__name__)
+
+
+def _debian():
+    """python-debian's ``(deb822, Version)``, or :class:`MissingDependency` naming the fix."""
+    if deb822 is None:
+        raise MissingDependency(
+            "python-debian is not installed in the salt-master's Python: apt mirror indices "
+            "cannot be read or verified; install it (salt-pip install python-debian, or the "
+            "python3-debian package). mosmu.nodes, mosmu.status and mosmu.update sync=False "
+            "work without it")
+    return deb822, Version
 
 SNAPSHOTS = ".snapshots"
 STAGING = ".mosmu-staging"
@@ -409,7 +423,7 @@ class _Apt:
         path = os.path.join(snap, "dists", unit, "Release")
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
-                release = deb822.Release(handle)
+                release = _debian()[0].Release(handle)
         except FileNotFoundError:
             raise MirrorError(f"dists/{unit}/Release is missing upstream; check the MOS "
                               "version and repos (catalog row)") from None
@@ -483,7 +497,7 @@ class _Apt:
         if digest in seen:
             return []
         seen.add(digest)
-        return deb822.Deb822.iter_paragraphs(io.BytesIO(raw), use_apt_pkg=False)
+        return _debian()[0].Deb822.iter_paragraphs(io.BytesIO(raw), use_apt_pkg=False)
 
     def _stanzas(self, path, rel, seen):
         out = []
@@ -504,6 +518,7 @@ class _Apt:
     def packages(self, snap):
         """``{"name:arch": version}`` of every suite's Packages in a snapshot."""
         out, seen = {}, set()
+        version = _debian()[1]
         for unit in self.units_in(snap):
             for name in self._release(snap, unit):
                 path = os.path.join(snap, "dists", unit, name)
@@ -512,7 +527,7 @@ class _Apt:
                 for para in self._paragraphs(path, name, seen):
                     if "Package" in para and "Version" in para:
                         key = f"{para['Package']}:{para.get('Architecture', 'all')}"
-                        if key not in out or Version(para["Version"]) > Version(out[key]):
+                        if key not in out or version(para["Version"]) > version(out[key]):
                             out[key] = para["Version"]
         return out
 
@@ -1255,7 +1270,8 @@ def snapshots(mirror_root, tree):
 
 def _newer(new, old, backend):
     if backend == "apt":
-        return Version(new) > Version(old)
+        version = _debian()[1]
+        return version(new) > version(old)
     return _rpm_key(new) > _rpm_key(old)
 
 

@@ -6,12 +6,13 @@ import gzip
 import hashlib
 import os
 import re
+import sys
 
 import pytest
 
 import mosmu_catalog
 import mosmu_mirror
-from mosmu_errors import MirrorError
+from mosmu_errors import MirrorError, MissingDependency
 
 TREE = mosmu_catalog.Catalog().get("ubuntu", "8.0")
 
@@ -294,3 +295,22 @@ def test_verify_must_be_a_boolean_before_any_side_effect(tmp_path):
         mosmu_mirror.sync_tree(str(tmp_path), str(tmp_path / "www"), TREE, ["updates"],
                                verify="yes")
     assert sorted(os.listdir(tmp_path)) == []
+
+
+# -- without python-debian ---------------------------------------------------------------------
+
+def test_without_python_debian_the_module_loads_and_apt_indices_name_the_fix(
+        monkeypatch, tmp_path):
+    """The runner imports mosmu_mirror: without python-debian every mosmu.* runner function
+    used to be "not available" (and salt-run exited 0). Now only reading an apt index fails,
+    naming the package to install."""
+    import importlib  # pylint: disable=import-outside-toplevel
+    monkeypatch.setitem(sys.modules, "debian", None)
+    monkeypatch.delitem(sys.modules, "mosmu_mirror")
+    bare = importlib.import_module("mosmu_mirror")
+    assert bare.deb822 is None
+    release = tmp_path / "dists" / "mos8.0-updates" / "Release"
+    release.parent.mkdir(parents=True)
+    release.write_text("Suite: mos8.0-updates\n")
+    with pytest.raises(MissingDependency, match="salt-pip install python-debian"):
+        bare._Apt._release(str(tmp_path), "mos8.0-updates")  # pylint: disable=protected-access

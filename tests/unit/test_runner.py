@@ -342,6 +342,15 @@ def test_phases_within_their_quiet_time_say_nothing(runner):
                                                           "checking"))]
 
 
+def test_without_python_debian_an_update_runs_and_says_the_files_were_not_checked(runner):
+    runner.mosmu_mirror.verify_published.side_effect = runner.MissingDependency(
+        "python-debian is not installed in the salt-master's Python")
+    report = _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
+    assert report["retcode"] == 0
+    assert any("the published files were not checked: python-debian is not installed" in m
+               for m in _said(runner))
+
+
 def test_events_for_reactors_and_no_progress_with_json_output(runner):
     runner.__opts__["output"] = "json"
     _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
