@@ -1,5 +1,6 @@
 """The commands the docs show are the commands that work: every fenced block tagged
-``sandbox`` in docs/install.md and docs/orchestrate.md is run against the sandbox, and the
+``sandbox`` in docs/install.md, docs/orchestrate.md and README.md is run against the sandbox
+(README's in its order, on a master with an empty mirror), and the
 documented sdb profile and orchestration are run for real.
 
 Substitutions, the only ones: ``salt``/``salt-run``/``salt-key`` get ``-c <config dir>``,
@@ -29,8 +30,10 @@ EXIT = re.compile(r"#\s*exit\s+(\d+)(?:\s+or\s+(\d+))?")
 
 
 def blocks(doc, tag):
-    """Bodies of the fenced blocks of ``doc`` whose info string has ``tag`` after the lang."""
-    with open(os.path.join(REPO, "docs", doc), encoding="utf-8") as handle:
+    """Bodies of the fenced blocks of ``doc`` (under docs/, or README.md) whose info string
+    has ``tag`` after the lang."""
+    path = os.path.join(REPO, doc) if doc == "README.md" else os.path.join(REPO, "docs", doc)
+    with open(path, encoding="utf-8") as handle:
         text = handle.read()
     return [m.group(3) for m in FENCE.finditer(text) if tag in m.group(2).split()]
 
@@ -67,6 +70,21 @@ def private_etc(sandbox, tmp_path_factory):
 def test_docs_have_sandbox_blocks():
     assert len(commands("install.md")) >= 7
     assert commands("orchestrate.md")
+    assert [c.split()[:2] for c in commands("README.md")] == [
+        ["salt-run", "mosmu.nodes"], ["salt-run", "mosmu.sync"], ["salt-run", "mosmu.update"],
+        ["salt-run", "mosmu.update"]]
+
+
+def test_readme_operator_steps_work_in_order_on_a_fresh_master(sandbox, tmp_path):
+    """Regression: README step 4 previewed and dry-ran before the mirror was synced, which
+    fails on a fresh master. Its commands, in its order, against a master whose mirror is
+    empty."""
+    with private_master(sandbox, str(tmp_path)) as etc:
+        for line in commands("README.md"):
+            argv, codes = argv_of(line, etc)
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False,
+                                  timeout=900, cwd=REPO)
+            assert proc.returncode in codes, (line, proc.stdout[-3000:], proc.stderr[-3000:])
 
 
 @pytest.mark.parametrize("line", commands("install.md"))
