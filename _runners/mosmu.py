@@ -593,7 +593,9 @@ def _ssh_node(session, node, plan, test, run_id):
 
 def _run_wave(client, wave, plan, test, cfg, session=None):
     """One wave: ``state.apply mosmu`` on its minion nodes and the node run over ssh on its
-    ssh nodes, at the same time. Returns ``({minion: full_return}, {ip: entry}, seconds)``.
+    ssh nodes, at the same time. Returns ``({minion: full_return}, {ip: entry}, seconds)``:
+    an entry for every node that returned, built once (its progress line and the report show
+    the same), with the node's own duration; ``seconds`` is the wave's wall time.
 
     Salt's own liveness checks (``saltutil.find_job`` every ``LIVENESS`` s) keep waiting only
     while the job really runs on a minion, so a minion that is gone ends within about a
@@ -626,8 +628,9 @@ def _run_wave(client, wave, plan, test, cfg, session=None):
             for minion, ret in (chunk or {}).items():
                 if minion in by_minion and minion not in rets:
                     rets[minion] = ret
-                    entry = mosmu_report.state_entry(by_minion[minion], ret, test,
-                                                     time.monotonic() - started)
+                    # the node's own time: its mosmu states' durations, not the wave's
+                    entry = entries[by_minion[minion]["ip"]] = mosmu_report.state_entry(
+                        by_minion[minion], ret, test)
                     _progress(**mosmu_report.event_data(entry, kind="node"))
             harvest()
             if len(rets) == len(minions) or time.monotonic() > deadline:
@@ -701,20 +704,20 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
         _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
                                             waves=len(waves), nodes=[n["id"] for n in wave]))
         try:
-            rets, ssh_entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
-                                                   cfg, session)
+            rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
+                                               cfg, session)
         except _Interrupted:
             for node in wave:
                 report[node["ip"]] = mosmu_report.entry(
                     node, "TIMEOUT", comment="the run was interrupted while this node was "
                     "updating; the state may still be running: check salt-run mosmu.status")
             raise
-        for node in wave:
-            if node.get("transport", "minion") == "minion" and node["minion"] in rets:
-                report[node["ip"]] = mosmu_report.state_entry(node, rets[node["minion"]],
-                                                              req.test, seconds)
-        report.update(ssh_entries)
+        report.update(entries)
         report.update(_lost_returns(client, wave, rets))
+        report.setdefault("waves", []).append(
+            {"env": env, "wave": number + 1, "nodes": [n["id"] for n in wave],
+             "seconds": round(seconds, 1)})
+        _progress(f"env {env} wave {number + 1}/{len(waves)} done in {seconds:.1f} s")
         if not req.test:
             _remember([report[n["ip"]] for n in wave], plans)
         for node in wave:

@@ -303,6 +303,19 @@ def test_a_second_run_touching_the_same_nodes_is_refused_naming_the_job(runner, 
     assert report["retcode"] == 2 and "20261125110000000000" in report["error"]
 
 
+def test_each_node_reports_its_own_time_and_each_wave_its_wall_time(runner):
+    """Regression: every node of a wave showed the wave's wall time as its duration (8 nodes
+    all 2.8 s while their states took 1.0-1.2 s)."""
+    slow = {k: dict(v, duration=2500) for k, v in OK.items()}
+    report = _update(runner, Minions(apply={N1: OK, N2: OK, N3: slow}), env=1, sync=False)
+    assert [report[ip]["duration"] for ip in ("10.20.0.3", "10.20.0.4", "10.20.0.5")] == \
+        [0.1, 0.1, 2.5]
+    assert [(w["wave"], w["nodes"]) for w in report["waves"]] == [(1, [1]), (2, [2, 3])]
+    assert all(isinstance(w["seconds"], float) for w in report["waves"])
+    said = [str(c.args[0].get("message")) for c in runner.__jid_event__.fire_event.call_args_list]
+    assert any(m.startswith("env 1 wave 2/2 done in ") for m in said)
+
+
 def test_a_dry_run_takes_no_lock_and_clears_none(runner):
     """test=True changes nothing on the master: no lock dir is made, none is cleared."""
     lock_dir = os.path.join(runner.__opts__["cachedir"], "mosmu", "locks")
