@@ -17,6 +17,7 @@ import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 import mosmu_backend
+import mosmu_code
 import mosmu_exec
 import mosmu_noderun
 import mosmu_plan
@@ -71,6 +72,28 @@ def status(root=None):  # pylint: disable=redefined-outer-name
         salt '*' mosmu.status
     """
     return mosmu_noderun.status(_executor(__salt__["mosmu.root"](root)))
+
+
+def version():
+    """
+    Which mosmu code this minion runs: a digest of its execution module, state and helpers.
+
+    The runner compares it with the master's (``mosmu_code``) in one publish, which also
+    tells which minions answer, and syncs mosmu's modules only to minions that differ.
+    Returns ``{"digest": sha256}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' mosmu.version
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    # synced: <extmods>/modules and <extmods>/states; pip: mosmu_salt/_modules and /_states
+    states = [os.path.join(os.path.dirname(here), d, "mosmu.py") for d in ("states", "_states")]
+    return {"digest": mosmu_code.local_digest(
+        __file__, next((p for p in states if os.path.isfile(p)), None),
+        os.path.dirname(os.path.abspath(mosmu_noderun.__file__)))}
 
 
 def plan(plan=None, **kwargs):  # pylint: disable=redefined-outer-name

@@ -31,6 +31,7 @@ import salt.utils.sdb
 from salt.exceptions import SaltClientError, SaltException
 
 import mosmu_catalog
+import mosmu_code
 import mosmu_config
 import mosmu_errors
 import mosmu_exec
@@ -537,23 +538,74 @@ def _retry_filter(client, mapped, plans, session=None):
     return keep, skipped
 
 
-def _sync_modules(client, mapped, report):
-    """One ``saltutil.sync_all`` per run: minions run the current mosmu modules. A minion
-    that does not answer is NO_MINION now, before any wave."""
+SYNC_FUNS = ["saltutil.sync_utils", "saltutil.sync_modules", "saltutil.sync_states"]
+
+
+def _master_digest():
+    """The digest of the node-side mosmu code the master's fileserver gives minions
+    (``mosmu_code``), or None when it serves none (mosmu pip-installed on the nodes)."""
+    import salt.fileserver  # pylint: disable=import-outside-toplevel
+
+    server = salt.fileserver.Fileserver(__opts__)
+    contents = {}
+    for path in server.file_list({"saltenv": "base", "prefix": "_"}):
+        name = mosmu_code.wanted(path)
+        found = server.find_file(path, "base") if name else {}
+        if found.get("path"):
+            with open(found["path"], "rb") as handle:
+                contents[name] = handle.read()
+    return mosmu_code.digest(contents)
+
+
+def _answered(ret):
+    return isinstance(ret, dict) and "ret" in ret and not ret.get("failed") and \
+        not str(ret["ret"]).startswith("Minion did not return")
+
+
+def _ready_minions(client, mapped, report):
+    """The minion nodes ready for ``state.apply mosmu``, at the fixed cost of one publish.
+
+    ``mosmu.version`` on every minion tells which answer (one that does not is NO_MINION,
+    before any wave) and which run mosmu code that differs from the master's: only those get
+    mosmu's utils, modules and states synced (a second publish, no pillar refresh). A minion
+    whose sync fails is FAIL with the fix.
+    """
     minions = [n["minion"] for n in mapped]
-    rets = client.cmd(minions, "saltutil.sync_all", tgt_type="list", timeout=LIVENESS,
-                      full_return=True) if minions else {}
-    alive = []
+    if not minions:
+        return []
+    rets = client.cmd(minions, "mosmu.version", tgt_type="list", timeout=LIVENESS,
+                      full_return=True)
+    master = _master_digest()
+    ready, stale = [], []
     for node in mapped:
         ret = rets.get(node["minion"])
-        if not isinstance(ret, dict) or not isinstance(ret.get("ret"), dict):
+        if not _answered(ret):
             report[node["ip"]] = mosmu_report.entry(
-                node, "NO_MINION", comment=f"{node['minion']} did not answer "
-                f"saltutil.sync_all: {ret.get('ret') if isinstance(ret, dict) else 'no reply'}"
-                f"; is its salt-minion running (salt {node['minion']} test.ping)?")
+                node, "NO_MINION", comment=f"{node['minion']} did not answer mosmu.version: "
+                f"{ret.get('ret') if isinstance(ret, dict) else 'no reply'}; is its "
+                f"salt-minion running (salt {node['minion']} test.ping)?")
+        elif master is None or (isinstance(ret["ret"], dict) and
+                                ret["ret"].get("digest") == master):
+            ready.append(node)
         else:
-            alive.append(node)
-    return alive
+            stale.append(node)
+    if stale:
+        _progress(f"syncing mosmu's modules to {len(stale)} minion(s) whose mosmu code differs "
+                  "from the master's")
+        synced = client.cmd([n["minion"] for n in stale], SYNC_FUNS, [[]] * len(SYNC_FUNS),
+                            tgt_type="list", timeout=LIVENESS, full_return=True)
+        for node in stale:
+            ret = synced.get(node["minion"])
+            results = ret.get("ret") if _answered(ret) else None
+            if isinstance(results, dict) and all(isinstance(results.get(f), list)
+                                                 for f in SYNC_FUNS):
+                ready.append(node)
+            else:
+                report[node["ip"]] = mosmu_report.entry(
+                    node, "FAIL", comment=f"syncing mosmu's modules to {node['minion']} "
+                    f"failed: {results if results is not None else 'no reply'}; run salt "
+                    f"{node['minion']} saltutil.sync_all and read its minion log")
+    return ready
 
 
 def _ssh_node(session, node, plan, test, run_id):
@@ -798,9 +850,9 @@ def _apply(client, cfg, plan, req, report, reachable, session):
             _progress(f"cleared a stale lock of job {stale.get('jid')} (process "
                       f"{stale.get('pid')} is gone)")
         minion_nodes = [n for n in reachable if n["transport"] == "minion"]
-        with _phase(f"syncing mosmu's modules to {len(minion_nodes)} minion(s) (up to "
+        with _phase(f"asking {len(minion_nodes)} minion(s) which mosmu code they run (up to "
                     f"{LIVENESS} s for one that does not answer)"):
-            alive = {n["ip"] for n in _sync_modules(client, minion_nodes, report)}
+            alive = {n["ip"] for n in _ready_minions(client, minion_nodes, report)}
         alive |= {n["ip"] for n in reachable if n["transport"] == "ssh"}
         waves = mosmu_waves.plan_waves([n for n in reachable if n["ip"] in alive], req.batch,
                                        cfg["serial_roles"], cfg["serial_order"])

@@ -11,6 +11,9 @@ import os
 import stat
 import subprocess
 
+import yaml
+
+import mosmu_code
 from sandbox import hostcheck
 from tests.integration.helpers import (
     host_fingerprint,
@@ -21,6 +24,7 @@ from tests.integration.helpers import (
 )
 
 PACKAGES = {"neutron-common", "nova-common", "python-nova"}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _minions(box):
@@ -109,6 +113,43 @@ def test_second_run_changes_nothing(sandbox):
     for minion in _minions(sandbox):
         path = os.path.join(sandbox.node_root(minion), "var/log/mos_apply_mu.status")
         assert os.stat(path).st_mtime_ns == stamps[minion]
+
+
+def _extmods(box, minion):
+    with open(os.path.join(box.dir, "salt", "minions", minion, "minion"),
+              encoding="utf-8") as handle:
+        root = yaml.safe_load(handle)["root_dir"]
+    return os.path.join(root, "var", "cache", "salt", "minion", "extmods")
+
+
+def test_only_a_minion_whose_mosmu_code_differs_is_synced(sandbox):
+    """Regression: every run did a full saltutil.sync_all on every minion (64% of a small
+    run). Now minions that run the master's mosmu code get no sync at all; one whose code
+    differs (here: a helper edited on the node) gets mosmu's modules synced back."""
+    expected = mosmu_code.local_digest(os.path.join(REPO, "_modules", "mosmu.py"),
+                                       os.path.join(REPO, "_states", "mosmu.py"),
+                                       os.path.join(REPO, "_utils"))
+    versions = salt_cli(sandbox, "salt", "*", "mosmu.version")
+    assert {v["digest"] for v in versions.data.values()} == {expected}, versions.data
+
+    def update():       # the default output: its progress lines say what the run does
+        proc = subprocess.run(sandbox.salt_argv("salt-run", "mosmu.update", "env=1",
+                                                "sync=False"),
+                              capture_output=True, text=True, check=False, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    assert "syncing mosmu's modules" not in update()
+    minion = _minions(sandbox)[0]
+    edited = os.path.join(_extmods(sandbox, minion), "utils", "mosmu_code.py")
+    with open(edited, "a", encoding="utf-8") as handle:
+        handle.write("# edited on the node\n")
+    assert "syncing mosmu's modules to 1 minion(s)" in update()
+    with open(edited, encoding="utf-8") as handle, \
+            open(os.path.join(REPO, "_utils", "mosmu_code.py"), encoding="utf-8") as source:
+        assert handle.read() == source.read()
+    again = salt_cli(sandbox, "salt", minion, "mosmu.version")
+    assert again.data[minion]["digest"] == expected
 
 
 def test_failed_node_update_stops_the_run_and_is_recorded(sandbox):

@@ -8,6 +8,7 @@ answers each test scripts (real daemons: tests/integration), the mirror is "publ
 import importlib.util
 import logging
 import os
+import shutil
 import threading
 from unittest import mock
 
@@ -18,6 +19,7 @@ import salt.config
 import yaml
 from salt.exceptions import SaltClientError
 
+import mosmu_code
 import mosmu_lock
 import mosmu_plan
 import mosmu_request
@@ -54,7 +56,12 @@ def _load(api, tmp_path, grains):
                                                   os.path.join(REPO, "_runners", "mosmu.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    opts = dict(salt.config.DEFAULT_MASTER_OPTS, cachedir=str(tmp_path), mosmu=dict(api))
+    roots = tmp_path / "file_roots"        # the master's fileserver: mosmu's code, as synced
+    for sub in ("_modules", "_states", "_utils"):
+        shutil.copytree(os.path.join(REPO, sub), roots / sub)
+    opts = salt.config.apply_master_config(
+        {"cachedir": str(tmp_path), "mosmu": dict(api), "file_roots": {"base": [str(roots)]}},
+        salt.config.DEFAULT_MASTER_OPTS)
     cache = salt.cache.factory(opts)
     for minion, data in grains.items():
         cache.store("grains", minion, data)
@@ -79,9 +86,12 @@ class Minions:
     """Scripted minions: ``apply`` maps a minion to its state.apply return (absent = silent),
     ``status`` to its mosmu.status return, ``dead`` never answer anything."""
 
-    def __init__(self, apply=None, status=None, dead=(), on_apply=None):
+    def __init__(self, apply=None, status=None, dead=(), on_apply=None, code=None,
+                 sync_fails=()):
         self.apply, self.status, self.dead = apply or {}, status or {}, set(dead)
         self.on_apply = on_apply
+        self.code = code or {}                 # minion -> its mosmu.version return
+        self.sync_fails, self.synced = set(sync_fails), []
         self.client = mock.create_autospec(salt.client.LocalClient, instance=True)
         self.client.__enter__.return_value = self.client
         self.client.cmd.side_effect = self._cmd
@@ -90,8 +100,12 @@ class Minions:
 
     def _cmd(self, tgt, fun, *_args, **_kwargs):
         live = [m for m in tgt if m not in self.dead]
-        if fun == "saltutil.sync_all":
-            return {m: {"ret": {"modules": []}, "retcode": 0} for m in live}
+        if fun == "mosmu.version":
+            return {m: {"ret": self.code.get(m, {"digest": "same"}), "retcode": 0} for m in live}
+        if fun == ["saltutil.sync_utils", "saltutil.sync_modules", "saltutil.sync_states"]:
+            self.synced += live
+            return {m: {"ret": "ERROR: no space left" if m in self.sync_fails else
+                        {f: [] for f in fun}, "retcode": 0} for m in live}
         if fun == "mosmu.status":
             return {m: {"ret": self.status[m], "retcode": 0} for m in live if m in self.status}
         raise AssertionError(f"unexpected {fun}")
@@ -280,8 +294,58 @@ def test_a_dead_minion_is_no_minion_before_any_wave(runner):
     minions = Minions(apply={N1: OK, N2: OK, N3: OK}, dead={N3})
     report = _update(runner, minions, env=1, sync=False)
     assert report["10.20.0.5"]["result"] == "NO_MINION"
+    assert "did not answer mosmu.version" in report["10.20.0.5"]["comment"]
+    assert minions.waves == [[N1], [N2]]
+
+
+# -- the fixed cost of a run: mosmu's modules synced only where they differ --------------------
+
+def test_minions_that_run_the_masters_code_get_no_sync(runner):
+    """Regression: every run did a full saltutil.sync_all on every selected minion (64% of a
+    small run's time) although nothing had changed."""
+    runner._master_digest = lambda: "same"  # pylint: disable=protected-access
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False)
+    assert report["retcode"] == 0 and minions.synced == []
+    funs = [c.args[1] for c in minions.client.cmd.call_args_list]
+    assert funs == ["mosmu.version"]                  # one publish before the first wave
+
+
+def test_only_minions_whose_code_differs_are_synced_and_a_failed_sync_is_named(runner):
+    runner._master_digest = lambda: "new"  # pylint: disable=protected-access
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK}, sync_fails={N3},
+                      code={N1: {"digest": "new"}, N2: {"digest": "old"},
+                            N3: "'mosmu.version' is not available."})
+    report = _update(runner, minions, env=1, sync=False, max_failures=5)
+    assert sorted(minions.synced) == [N2, N3]
+    assert report["10.20.0.4"]["result"] == "OK"
+    assert report["10.20.0.5"]["result"] == "FAIL"
+    assert "syncing mosmu's modules to node-3.test.domain.local failed: ERROR: no space left" \
+        in report["10.20.0.5"]["comment"]
     assert "saltutil.sync_all" in report["10.20.0.5"]["comment"]
     assert minions.waves == [[N1], [N2]]
+
+
+def test_the_master_and_a_minion_compute_the_same_digest_of_the_same_code(runner):
+    """The master hashes what its fileserver would sync; a minion hashes what it loaded
+    (its module, state and helpers): for the same files, the same digest."""
+    minion_side = mosmu_code.local_digest(os.path.join(REPO, "_modules", "mosmu.py"),
+                                          os.path.join(REPO, "_states", "mosmu.py"),
+                                          os.path.join(REPO, "_utils"))
+    assert runner._master_digest() == minion_side  # pylint: disable=protected-access
+    roots = runner.__opts__["file_roots"]["base"][0]
+    with open(os.path.join(roots, "_utils", "mosmu_apt.py"), "a", encoding="utf-8") as handle:
+        handle.write("# changed\n")
+    runner.__opts__["fileserver_list_cache_time"] = 0
+    assert runner._master_digest() != minion_side  # pylint: disable=protected-access
+
+
+def test_without_mosmu_code_in_the_fileserver_nothing_is_synced(runner):
+    """mosmu pip-installed on the nodes: the master's fileserver serves none of it."""
+    runner._master_digest = lambda: None  # pylint: disable=protected-access
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK}, code={N2: {"digest": "whatever"}})
+    assert _update(runner, minions, env=1, sync=False)["retcode"] == 0
+    assert minions.synced == []
 
 
 def test_an_interrupted_run_reports_what_finished_and_exits_non_zero(runner):
@@ -335,12 +399,12 @@ def test_a_slow_phase_says_what_the_run_waits_for(runner):
     runner.PHASE_QUIET = 0.0
     said = threading.Event()
     runner.__jid_event__.fire_event.side_effect = lambda data, _tag: said.set() if \
-        "syncing mosmu's modules to 3 minion(s)" in str(data.get("message")) else None
+        "asking 3 minion(s) which mosmu code they run" in str(data.get("message")) else None
     minions = Minions(apply={N1: OK, N2: OK, N3: OK})
     scripted = minions.client.cmd.side_effect
 
     def slow(tgt, fun, *args, **kwargs):
-        if fun == "saltutil.sync_all":       # a minion that does not answer: the run waits
+        if fun == "mosmu.version":       # a minion that does not answer: the run waits
             assert said.wait(10), "no progress line while the module sync waits"
         return scripted(tgt, fun, *args, **kwargs)
 
@@ -351,7 +415,7 @@ def test_a_slow_phase_says_what_the_run_waits_for(runner):
 def test_phases_within_their_quiet_time_say_nothing(runner):
     runner.PHASE_QUIET = 3600.0
     _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
-    assert not [m for m in _said(runner) if m.startswith(("syncing", "reading", "mapping",
+    assert not [m for m in _said(runner) if m.startswith(("asking", "reading", "mapping",
                                                           "checking"))]
 
 
