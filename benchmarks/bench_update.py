@@ -9,7 +9,10 @@ controller rule would serialise them) and the mirror synced first (not timed):
   ``mos_apply_mu.py`` model), node roots reset first;
 - ``status``: ``salt-run mosmu.status env=1`` over the 8 nodes (median of 3).
 
-``tiny``: the sandbox's default packages (3 packages of a few hundred bytes per node).
+``tiny``: the sandbox's default packages (3 packages of a few hundred bytes per node), every
+node a minion. ``ssh``: the same, every node without a minion, reached over its own real
+sshd (the ssh transport: the same figures, so the two fixed costs per node stand side by
+side). ``both``: the same 8 nodes, 4 minions and 4 ssh nodes, in one run.
 ``realistic``: ``Sandbox.up(realistic=True)``: 50 MB of incompressible MU packages per node,
 each node's downloads limited to 100 Mbit/s (12500 KB/s) in its own apt/dnf config.
 Every figure is the wall time of the ``salt-run`` process, start-up included. Prints figures
@@ -17,7 +20,7 @@ and ratios; it asserts nothing.
 
 The sandbox's master serves the formula and loader directories only, as a real master does.
 
-    .venv/bin/python benchmarks/bench_update.py [tiny] [realistic]
+    .venv/bin/python benchmarks/bench_update.py [tiny] [ssh] [both] [realistic]
 """
 
 import json
@@ -68,15 +71,19 @@ def node_seconds(report):
 
 
 def reset(box):
-    for minion in box.state["minions"]:
-        box.reset_node(minion)
+    for node in [*box.state["minions"], *box.state.get("ssh_nodes", {})]:
+        box.reset_node(node)
 
 
-def measure(realistic):
+def measure(label):
     box = Sandbox(tempfile.mkdtemp(prefix="mosmu-bench-", dir="/tmp"))
+    realistic = label == "realistic"
+    inv = fleet_inventory()
+    fqdns = [n["fqdn"] for n in inv["nodes"]]
+    ssh_nodes = {"ssh": fqdns, "both": fqdns[NODES // 2:]}.get(label, ())
     try:
         started = time.monotonic()
-        box.up(inventory=fleet_inventory(), realistic=realistic)
+        box.up(inventory=inv, realistic=realistic, ssh_nodes=ssh_nodes)
         up = time.monotonic() - started
         sync, sync_rc, _ = timed(box, "mosmu.sync", "env=1")
         rows = {}
@@ -88,7 +95,7 @@ def measure(realistic):
         status = [timed(box, "mosmu.status", "env=1") for _ in range(3)]
         rows["status"] = (statistics.median(s[0] for s in status), status[-1][1],
                           status[-1][2])
-        return {"label": "realistic" if realistic else "tiny", "up": up, "sync": sync,
+        return {"label": label, "up": up, "sync": sync,
                 "sync_rc": sync_rc, "rows": rows}
     finally:
         box.down()
@@ -113,13 +120,13 @@ def show(run):
 
 
 def main(argv):
-    labels = list(argv) or ["tiny", "realistic"]
+    labels = list(argv) or ["tiny", "ssh", "both", "realistic"]
     print(f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}, "
           f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"load average {os.getloadavg()[0]:.1f}, file_roots "
           "formula only")
     for label in labels:
-        show(measure(label == "realistic"))
+        show(measure(label))
     return 0
 
 
