@@ -95,19 +95,26 @@ def test_out_json_wins_and_prints_one_document(tmp_path):
     assert json.loads(text) == report
 
 
-def test_file_roots_layout_loads_the_synced_helpers(tmp_path, monkeypatch):
-    """As after ``salt-run saltutil.sync_all``: extmods/output/mosmu.py and
-    extmods/utils/mosmu_report.py + mosmu_text.py; Salt does not put utils dirs on sys.path
-    for outputters, so the outputter loads both by path (report imports text)."""
+def _synced(tmp_path, monkeypatch, helpers):
+    """A master's extension modules after a sync: the outputter in ``extmods/output`` and
+    ``helpers`` in ``extmods/utils``; the source tree's helpers out of reach."""
     ext = tmp_path / "extmods"
     (ext / "output").mkdir(parents=True)
     (ext / "utils").mkdir()
     shutil.copy(os.path.join(OUTPUT_DIR, "mosmu.py"), ext / "output" / "mosmu.py")
-    for name in HELPERS:
+    for name in helpers:
         shutil.copy(os.path.join(UTILS_DIR, name), ext / "utils" / name)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p) != UTILS_DIR])
     monkeypatch.delitem(sys.modules, "mosmu_report")
     monkeypatch.delitem(sys.modules, "mosmu_text")
+    return ext
+
+
+def test_file_roots_layout_loads_the_synced_helpers(tmp_path, monkeypatch):
+    """As after ``salt-run saltutil.sync_all``: extmods/output/mosmu.py and
+    extmods/utils/mosmu_report.py + mosmu_text.py; Salt does not put utils dirs on sys.path
+    for outputters, so the outputter loads both by path (report imports text)."""
+    ext = _synced(tmp_path, monkeypatch, HELPERS)
     report = _report(comment="\x1b]0;owned\x07")
     text = salt.output.out_format(report, "mosmu", _opts(tmp_path, outputter_dirs=[]))
     assert "1 OK, 1 FAIL — retcode 2" in text and "\\x1b]0;owned\\x07" in text
@@ -120,15 +127,7 @@ def test_file_roots_layout_loads_the_synced_helpers(tmp_path, monkeypatch):
 def test_a_utils_dir_without_both_helpers_is_not_used(tmp_path, monkeypatch, present):
     """Half a sync (one helper of the two) is not loaded: the outputter is not available and
     salt-run falls back to nested, instead of failing on the import inside mosmu_report."""
-    ext = tmp_path / "extmods"
-    (ext / "output").mkdir(parents=True)
-    (ext / "utils").mkdir()
-    shutil.copy(os.path.join(OUTPUT_DIR, "mosmu.py"), ext / "output" / "mosmu.py")
-    for name in present:
-        shutil.copy(os.path.join(UTILS_DIR, name), ext / "utils" / name)
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p) != UTILS_DIR])
-    monkeypatch.delitem(sys.modules, "mosmu_report")
-    monkeypatch.delitem(sys.modules, "mosmu_text")
+    ext = _synced(tmp_path, monkeypatch, present)
     spec = importlib.util.spec_from_file_location("mosmu_output_half",
                                                   ext / "output" / "mosmu.py")
     module = importlib.util.module_from_spec(spec)
