@@ -232,14 +232,12 @@ def _sdb_uri(key):
 def _sdb(value, key):
     """``value``, or the secret its ``sdb://`` URI gives; ConfigError when the URI gives
     nothing (also when Salt already resolved it to nothing while loading the config)."""
-    uri = value if str(value or "").startswith("sdb://") else None
-    if uri is None and value in (None, ""):
-        uri = _sdb_uri(key)
-        if uri is not None:
-            value = None
-    if uri is None:
+    if str(value or "").startswith("sdb://"):
+        uri, secret = value, salt.utils.sdb.sdb_get(value, __opts__)
+    elif value in (None, "") and _sdb_uri(key):
+        uri, secret = _sdb_uri(key), None   # Salt resolved the URI to nothing at config load
+    else:
         return value
-    secret = salt.utils.sdb.sdb_get(uri, __opts__) if value is not None else None
     if not secret or secret == uri:
         profile = uri[len("sdb://"):].split("/", 1)[0]
         raise ConfigError(f"mosmu:{key} is {uri} in the master config, but that sdb URI "
@@ -781,7 +779,7 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
             counts = mosmu_report.summary(done)
             _bus(mosmu_report.event_tags(env)["done"],
                  mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,
-                                         retcode=mosmu_report.retcode(done)))
+                                         retcode=mosmu_report.retcode(done, (), req.accept_partial)))
         failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial)
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
             rest = waves[number + 1:]
