@@ -777,9 +777,10 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
         if last_wave[env] == number:
             done = [report[n["ip"]] for w in waves if w[0]["cluster"] == env for n in w]
             counts = mosmu_report.summary(done)
+            code = mosmu_report.retcode(done, (), req.accept_partial)
             _bus(mosmu_report.event_tags(env)["done"],
                  mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,
-                                         retcode=mosmu_report.retcode(done, (), req.accept_partial)))
+                                         retcode=code))
         failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial)
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
             rest = waves[number + 1:]
