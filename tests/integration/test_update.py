@@ -152,27 +152,52 @@ def test_only_a_minion_whose_mosmu_code_differs_is_synced(sandbox):
     assert again.data[minion]["digest"] == expected
 
 
-def test_failed_node_update_stops_the_run_and_is_recorded(sandbox):
-    """A package the MU index names cannot be downloaded (removed from the published snapshot
-    behind mosmu's back): the controller's upgrade fails in wave 1, the run stops there
-    (max_failures=0), the other node is SKIPPED, and the failed node records UPDATE=FAIL."""
+def test_a_file_missing_from_the_published_mirror_stops_the_run_before_any_node(sandbox):
+    """A package the MU index names was removed from the published snapshot behind mosmu's
+    back: the pre-flight names it and the repair command, and no node is touched (nodes
+    used to get a 404 in the middle of their upgrade)."""
     sync = salt_cli(sandbox, "salt-run", "mosmu.sync", "mos_version=8.0", "repos=proposed")
     assert sync.returncode == 0, sync.data
     tree = os.path.realpath(os.path.join(sandbox.dir, "www/mos-repos/ubuntu/8.0"))
     deb = next(os.path.join(d, f) for d, _s, fs in os.walk(tree) for f in fs
                if f == "nova-common_1.2_all.deb")
+    stamps = {m: os.stat(os.path.join(sandbox.node_root(m), "var/log/mos_apply_mu.status"))
+              .st_mtime_ns for m in _minions(sandbox)}
     os.rename(deb, deb + ".hidden")
     try:
         run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=proposed",
                        "sync=False")
     finally:
         os.rename(deb + ".hidden", deb)
+    assert run.returncode == 2 and "nova-common_1.2_all.deb" in run.data["error"], run.data
+    assert "verify=True" in run.data["error"] and not node_entries(run.data)
+    for minion in _minions(sandbox):
+        path = os.path.join(sandbox.node_root(minion), "var/log/mos_apply_mu.status")
+        assert os.stat(path).st_mtime_ns == stamps[minion]
+
+
+def test_failed_node_update_stops_the_run_and_is_recorded(sandbox):
+    """The controller's package manager fails (a dpkg hook in its root exits 1): its upgrade
+    fails in wave 1, the run stops there (max_failures=0), the other node is SKIPPED, and
+    the failed node records UPDATE=FAIL."""
+    preview = salt_cli(sandbox, "salt-run", "mosmu.nodes", "env=1")
+    controller_minion = next(n["minion"] for n in preview.data["selected"]
+                             if "controller" in n["roles"])
+    hook = os.path.join(sandbox.node_root(controller_minion), "etc/apt/apt.conf.d/99broken")
+    with open(hook, "w", encoding="utf-8") as handle:
+        handle.write('DPkg::Pre-Invoke { "exit 1"; };\n')
+    try:
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "repos=proposed",
+                       "sync=False")
+    finally:
+        os.unlink(hook)
     assert run.returncode == 2 and run.data["retcode"] == 2
     entries = node_entries(run.data)
     controller = next(ip for ip, e in entries.items() if "controller" in e["roles"])
+    assert controller == sandbox.state["minions"][controller_minion]["ip"]
     assert entries[controller]["result"] == "FAIL"
-    assert "nova-common_1.2" in entries[controller]["comment"]
-    assert "404" in entries[controller]["comment"]
+    assert "apt upgrade failed (exit 100)" in entries[controller]["comment"]
+    assert "Pre-Invoke" in entries[controller]["comment"]
     others = {ip: e for ip, e in entries.items() if ip != controller}
     assert others and {e["result"] for e in others.values()} == {"SKIPPED"}
     assert all("max_failures=0" in e["comment"] for e in others.values())
