@@ -12,6 +12,7 @@ import os
 import pytest
 
 from tests.integration.helpers import node_entries, salt_cli
+from tests.integration.test_compat import private_master
 
 UBUNTU = "8.0"
 
@@ -44,9 +45,11 @@ def fingerprint(*tops):
     return out
 
 
-def watched(box):
+def watched(box, private):
+    """The private master's mirror and staging, the master's locks and node records, every
+    node root."""
     cache = os.path.join(box.dir, "salt", "master", "var", "cache", "salt", "master", "mosmu")
-    return [os.path.join(box.dir, "www"), os.path.join(box.dir, ".mosmu-staging"),
+    return [os.path.join(private, "www"), os.path.join(private, ".mosmu-staging"),
             os.path.join(cache, "locks"), os.path.join(cache, "results"),
             os.path.join(box.dir, "nodes")]
 
@@ -56,23 +59,31 @@ def diff(before, after):
 
 
 @pytest.fixture(scope="module")
-def two_snapshots(sandbox):
-    """The Ubuntu tree published twice (a rollback has somewhere to go), every node reset
-    to GA and every node updated once (status files and records exist)."""
-    for minion in sandbox.state["minions"]:
-        sandbox.reset_node(minion)
-    first = salt_cli(sandbox, "salt-run", "mosmu.sync", f"mos_version={UBUNTU}")
-    assert first.returncode == 0, first.data
-    sandbox.build_tree("ubuntu", UBUNTU, {"updates": {"nova-common": "1.1"}})
-    try:
-        second = salt_cli(sandbox, "salt-run", "mosmu.sync", f"mos_version={UBUNTU}")
-        assert second.returncode == 0, second.data
-    finally:
-        sandbox.build_tree("ubuntu", UBUNTU)
-    assert salt_cli(sandbox, "salt-run", "mosmu.sync", "all_envs=True").returncode == 0
-    run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "sync=False", "max_failures=9")
-    assert run.data and node_entries(run.data), run.data
-    return sandbox
+def two_snapshots(sandbox, tmp_path_factory):
+    """A master with its own mirror (the shared sandbox's is left as it was) where the Ubuntu
+    tree was published twice (a rollback has somewhere to go), every node reset to GA and
+    env 1 updated once (status files and records exist). Yields ``(box, config dir,
+    private dir)``; env 1's node roots are reset afterwards."""
+    private = str(tmp_path_factory.mktemp("dry-runs"))
+    with private_master(sandbox, private) as etc:
+        for minion in sandbox.state["minions"]:
+            sandbox.reset_node(minion)
+        first = salt_cli(sandbox, "salt-run", "mosmu.sync", f"mos_version={UBUNTU}",
+                         config_dir=etc)
+        assert first.returncode == 0, first.data
+        sandbox.build_tree("ubuntu", UBUNTU, {"updates": {"nova-common": "1.1"}})
+        try:
+            second = salt_cli(sandbox, "salt-run", "mosmu.sync", f"mos_version={UBUNTU}",
+                              config_dir=etc)
+            assert second.returncode == 0, second.data
+        finally:
+            sandbox.build_tree("ubuntu", UBUNTU)
+        assert salt_cli(sandbox, "salt-run", "mosmu.sync", "all_envs=True",
+                        config_dir=etc).returncode == 0
+        run = salt_cli(sandbox, "salt-run", "mosmu.update", "env=1", "sync=False",
+                       "max_failures=9", config_dir=etc)
+        assert run.data and node_entries(run.data), run.data
+        yield sandbox, etc, private
 
 
 WALK = [
@@ -95,21 +106,21 @@ WALK = [
 
 @pytest.mark.parametrize("call", WALK, ids=[" ".join(c) for c in WALK])
 def test_a_dry_run_of_any_runner_function_changes_nothing(two_snapshots, call):
-    box = two_snapshots
-    before = fingerprint(*watched(box))
-    run = salt_cli(box, "salt-run", *call)
+    box, etc, private = two_snapshots
+    before = fingerprint(*watched(box, private))
+    run = salt_cli(box, "salt-run", *call, config_dir=etc)
     assert run.data is not None, run.stderr
-    assert diff(before, fingerprint(*watched(box))) == []
+    assert diff(before, fingerprint(*watched(box, private))) == []
 
 
 def test_a_dry_run_rollback_says_where_it_would_go_and_stays(two_snapshots):
     """Regression: ``mosmu.sync rollback=True test=True`` really rolled the published
     snapshot back (the rollback branch never read ``test``)."""
-    box = two_snapshots
-    link = os.path.join(box.dir, "www", "mos-repos", "ubuntu", UBUNTU)
+    box, etc, private = two_snapshots
+    link = os.path.join(private, "www", "mos-repos", "ubuntu", UBUNTU)
     published = os.readlink(link)
     run = salt_cli(box, "salt-run", "mosmu.sync", "rollback=True", f"mos_version={UBUNTU}",
-                   "test=True")
+                   "test=True", config_dir=etc)
     assert run.returncode == 0, run.data
     result = run.data["mirror"][f"ubuntu/{UBUNTU}"]
     assert result["state"] == "would roll back" and result["from"] != result["to"]
