@@ -662,9 +662,11 @@ def _run_wave(client, wave, plan, test, cfg, session=None):
                    for n in wave if n.get("transport") == "ssh"}
     rets, entries = {}, {}
 
+    def ssh_pending():
+        return [f for f, n in futures.items() if n["ip"] not in entries]
+
     def harvest(timeout=0.0):
-        pending = [f for f, n in futures.items() if n["ip"] not in entries]
-        done, _ = concurrent.futures.wait(pending, timeout=timeout)
+        done, _ = concurrent.futures.wait(ssh_pending(), timeout=timeout)
         for future in done:
             entry = entries[futures[future]["ip"]] = future.result()
             _progress(**mosmu_report.event_data(entry, kind="node"))
@@ -685,7 +687,7 @@ def _run_wave(client, wave, plan, test, cfg, session=None):
             harvest()
             if len(rets) == len(minions) or time.monotonic() > deadline:
                 break
-    while len(entries) < len(futures):
+    while ssh_pending():        # entries holds the minion nodes too: count the ssh ones
         harvest(timeout=1.0)
     return rets, entries, time.monotonic() - started
 

@@ -462,3 +462,17 @@ def test_a_package_moved_down_by_the_pins_is_shown_as_a_downgrade(sandbox):
             assert not any(c.get("downgrade") for n, c in entry["changes"].items()
                            if n != "nova-common")
     assert {versions_of(sandbox, n)["nova-common"] for n in names} == {"1.1"}
+
+
+def test_a_wave_of_minions_and_ssh_nodes_reports_every_node(sandbox, tmp_path):
+    """Regression: in a wave holding both minion and ssh nodes, the run stopped waiting for
+    its ssh nodes once it had as many entries as ssh nodes (the minions' entries counted
+    too), and ended in "internal error ... KeyError" for an ssh node still running."""
+    reset_all(sandbox)
+    config = config_copy(sandbox, tmp_path / "etc", serial_roles=[])    # one wave per env
+    run = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True", config_dir=config)
+    assert run.returncode == 0, run.data
+    entries = node_entries(run.data)
+    assert [len(w["nodes"]) for w in run.data["waves"]] == [3, 3]
+    assert {e["transport"] for e in entries.values()} == {"minion", "ssh"}
+    assert {e["result"] for e in entries.values()} == {"OK"} and len(entries) == 6
