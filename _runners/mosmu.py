@@ -173,7 +173,29 @@ def _progress(message=None, **event):
     data = dict(event, message=message) if message else event
     log.info("mosmu: %s", mosmu_report.progress_line(data))
     if _terminal():
-        __jid_event__.fire_event(dict(data, outputter=OUTPUTTER), "progress")
+        try:
+            __jid_event__.fire_event(dict(data, outputter=OUTPUTTER), "progress")
+        except Exception as err:  # noqa: BLE001 - a progress line must never end the run
+            log.info("mosmu: a progress line was not sent (%s); the report will say it all",
+                     mosmu_text.safe(str(err), newlines="space"))
+
+
+def _event_bus_ready():
+    """Before the runner returns: make sure salt-run can still send its own return event.
+
+    salt-run keeps one connection to the master's event bus; a salt-master restart during
+    the run closes it, and on Salt 3006 the next event (salt-run's return event, after this
+    function returned) raises StreamClosedError: the report is lost. One event sent here
+    meets the closed connection instead; Salt then drops it, and the return event connects
+    anew (3008 reconnects by itself)."""
+    event = getattr(globals().get("__jid_event__"), "event", None)
+    if event is None:
+        return
+    try:
+        event.fire_event({"jid": str(_jid())}, "mosmu/run/alive")
+    except Exception as err:  # noqa: BLE001 - a dead connection is the case handled here
+        log.info("mosmu: the event bus connection was closed (%s); the report goes out on a "
+                 "new one", mosmu_text.safe(str(err), newlines="space"))
 
 
 PHASE_QUIET = 1.0       # seconds a phase may take before a progress line says what it waits for
@@ -815,6 +837,7 @@ def _finish(report, plan, mirror=None, test=False, empty_ok=False, accept_partia
     """Summary, skipped nodes and retcode; ``empty_ok``: no node left to act on is success
     (``retry_failed`` when every selected node's last run was OK); ``accept_partial``:
     PARTIAL nodes do not fail the run."""
+    _event_bus_ready()
     failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     entries = mosmu_report.entries_of(report)
     code = mosmu_report.retcode(entries, failed_skips, accept_partial)

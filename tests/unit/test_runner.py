@@ -428,6 +428,19 @@ def test_without_python_debian_an_update_runs_and_says_the_files_were_not_checke
                for m in _said(runner))
 
 
+def test_a_closed_event_bus_loses_neither_progress_nor_the_report(runner):
+    """Regression (Salt 3006, the salt-master restarted mid-wave): an event sent on the
+    closed bus connection raised, ended the run in an internal error or made salt-run's own
+    return event raise, and the report was lost. A progress line that cannot be sent is
+    dropped, and one event before the return meets the dead connection instead (Salt then
+    drops it: its return event connects anew)."""
+    runner.__jid_event__.fire_event.side_effect = OSError("Stream is closed")
+    runner.__jid_event__.event.fire_event.side_effect = OSError("Stream is closed")
+    report = _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
+    assert report["retcode"] == 0 and report["summary"] == {"OK": 3}
+    runner.__jid_event__.event.fire_event.assert_called_once()
+
+
 def test_events_for_reactors_and_no_progress_with_json_output(runner):
     runner.__opts__["output"] = "json"
     _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
