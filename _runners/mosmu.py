@@ -28,7 +28,7 @@ import traceback
 import salt.client
 import salt.config
 import salt.utils.sdb
-from salt.exceptions import SaltClientError, SaltException
+from salt.exceptions import AuthenticationError, SaltClientError, SaltException
 
 import mosmu_catalog
 import mosmu_code
@@ -137,30 +137,46 @@ def _boundary(func):
     Positional arguments are refused here (Salt passes ``salt-run mosmu.update 1`` as one);
     keyword arguments are checked by ``mosmu_request.parse``. An ``OSError`` of the master
     names the cause, the path and the fix; the nodes already done stay in the return.
+    Whatever the outcome, salt-run's return event then goes out on a fresh bus connection
+    (:func:`_event_bus_ready`).
     """
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if args:
             return _fail(mosmu_request.positional_error(func.__name__, args))
         try:
-            return func(**kwargs)
-        except MosmuError as err:
-            return _fail(str(err), _partial(err))
-        except OSError as err:
-            log.info("mosmu.%s: %s", func.__name__, _traceback(err))
-            return _fail(mosmu_errors.os_error_message(err), _partial(err))
-        except ValueError as err:
-            return _fail(f"{err}; fix the argument", _partial(err))
-        except SaltClientError as err:
-            return _fail(f"the salt-master did not answer ({err}); check that it runs and is "
-                         "not overloaded, then rerun (retry_failed=True resumes an update)",
-                         _partial(err))
-        except Exception as err:  # noqa: BLE001 - the boundary: logged with its traceback
-            log.info("mosmu.%s failed: %s", func.__name__, _traceback(err))
-            return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "
-                         f"{err}; rerun with salt-run -l info for the traceback, and report "
-                         "it", _partial(err))
+            return _guarded(func, kwargs)
+        finally:
+            _event_bus_ready()
+
     return wrapper
+
+
+def _guarded(func, kwargs):
+    """``func(**kwargs)``, every error ended as one line (see :func:`_boundary`)."""
+    try:
+        return func(**kwargs)
+    except MosmuError as err:
+        return _fail(str(err), _partial(err))
+    except OSError as err:
+        log.info("mosmu.%s: %s", func.__name__, _traceback(err))
+        return _fail(mosmu_errors.os_error_message(err), _partial(err))
+    except ValueError as err:
+        return _fail(f"{err}; fix the argument", _partial(err))
+    except SaltClientError as err:
+        return _fail(f"the salt-master did not answer ({err}); check that it runs and is "
+                     "not overloaded, then rerun (retry_failed=True resumes an update)",
+                     _partial(err))
+    except AuthenticationError as err:
+        return _fail(f"the salt-master refused this run's authentication ({err}): it was "
+                     "restarted during the run (Salt 3006 does not authenticate again); the "
+                     "nodes above finished, the rest did not start: rerun with "
+                     "retry_failed=True", _partial(err))
+    except Exception as err:  # noqa: BLE001 - the boundary: logged with its traceback
+        log.info("mosmu.%s failed: %s", func.__name__, _traceback(err))
+        return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "
+                     f"{err}; rerun with salt-run -l info for the traceback, and report it",
+                     _partial(err))
 
 
 def _terminal():
@@ -181,21 +197,22 @@ def _progress(message=None, **event):
 
 
 def _event_bus_ready():
-    """Before the runner returns: make sure salt-run can still send its own return event.
+    """Before the runner returns: salt-run's own return event goes out on a new connection.
 
     salt-run keeps one connection to the master's event bus; a salt-master restart during
-    the run closes it, and on Salt 3006 the next event (salt-run's return event, after this
-    function returned) raises StreamClosedError: the report is lost. One event sent here
-    meets the closed connection instead; Salt then drops it, and the return event connects
-    anew (3008 reconnects by itself)."""
+    the run closes it, and on Salt 3006 salt-run's return event (sent after this function
+    returned) then raises StreamClosedError: the report was lost. Closing the connection
+    here (``SaltEvent.close_pull``, what Salt itself does after a failed send) makes that
+    event connect anew; a bus that is down then costs the event, not the report."""
     event = getattr(globals().get("__jid_event__"), "event", None)
-    if event is None:
+    close = getattr(event, "close_pull", None)
+    if close is None:
         return
     try:
-        event.fire_event({"jid": str(_jid())}, "mosmu/run/alive")
-    except Exception as err:  # noqa: BLE001 - a dead connection is the case handled here
-        log.info("mosmu: the event bus connection was closed (%s); the report goes out on a "
-                 "new one", mosmu_text.safe(str(err), newlines="space"))
+        close()
+    except Exception as err:  # noqa: BLE001 - closing a dead connection may raise
+        log.info("mosmu: closing the event bus connection: %s",
+                 mosmu_text.safe(str(err), newlines="space"))
 
 
 PHASE_QUIET = 1.0       # seconds a phase may take before a progress line says what it waits for
@@ -837,7 +854,6 @@ def _finish(report, plan, mirror=None, test=False, empty_ok=False, accept_partia
     """Summary, skipped nodes and retcode; ``empty_ok``: no node left to act on is success
     (``retry_failed`` when every selected node's last run was OK); ``accept_partial``:
     PARTIAL nodes do not fail the run."""
-    _event_bus_ready()
     failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     entries = mosmu_report.entries_of(report)
     code = mosmu_report.retcode(entries, failed_skips, accept_partial)

@@ -302,7 +302,7 @@ def test_master_restarted_mid_wave_ends_with_a_truthful_report(fleet):
     wait_until(lambda: ping_all(fleet), "every minion to reconnect", timeout=180, every=1)
 
     docs = list(json_documents([out]))
-    assert docs, f"no report; exit {proc.returncode}; stderr: {err[-2000:]}"
+    assert docs, f"no report; exit {proc.returncode}; stderr: {err[:5000]}"
     report = docs[-1]
     entries = by_id(fleet, report)
     assert set(entries) == set(minions(fleet, 1)), report

@@ -16,6 +16,7 @@ import pytest
 import salt.cache
 import salt.client
 import salt.config
+import salt.exceptions
 import yaml
 from salt.exceptions import SaltClientError
 
@@ -432,13 +433,13 @@ def test_a_closed_event_bus_loses_neither_progress_nor_the_report(runner):
     """Regression (Salt 3006, the salt-master restarted mid-wave): an event sent on the
     closed bus connection raised, ended the run in an internal error or made salt-run's own
     return event raise, and the report was lost. A progress line that cannot be sent is
-    dropped, and one event before the return meets the dead connection instead (Salt then
-    drops it: its return event connects anew)."""
+    dropped, and the connection is closed before the return so that salt-run's return event
+    connects anew."""
     runner.__jid_event__.fire_event.side_effect = OSError("Stream is closed")
-    runner.__jid_event__.event.fire_event.side_effect = OSError("Stream is closed")
+    runner.__jid_event__.event.close_pull.side_effect = OSError("Stream is closed")
     report = _update(runner, Minions(apply={N1: OK, N2: OK, N3: OK}), env=1, sync=False)
     assert report["retcode"] == 0 and report["summary"] == {"OK": 3}
-    runner.__jid_event__.event.fire_event.assert_called_once()
+    runner.__jid_event__.event.close_pull.assert_called_once()
 
 
 def test_events_for_reactors_and_no_progress_with_json_output(runner):
@@ -612,6 +613,8 @@ def test_a_lock_dir_failure_after_the_waves_keeps_the_report(runner):
     (OSError(30, "Read-only file system", "/c/mosmu/locks/node-2.lock"),
      "Read-only file system (EROFS): /c/mosmu/locks/node-2.lock; remount"),
     (SaltClientError("publish timed out"), "the salt-master did not answer"),
+    (salt.exceptions.AuthenticationError("Authentication error occurred."),
+     "the salt-master refused this run's authentication"),
     (OverflowError("timestamp too large"), "internal error in mosmu.update: OverflowError"),
 ])
 def test_an_error_in_a_later_wave_keeps_the_finished_waves(runner, error, words):
