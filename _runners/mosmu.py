@@ -355,6 +355,51 @@ def _transport_of(node, transport, cfg):
     return None
 
 
+class _Client:
+    """The run's LocalClient, authenticated again once when the salt-master refuses it.
+
+    A salt-master restarted during a run has a new key; the client read the old one when it
+    was made, and Salt 3006's does not read it again (AuthenticationError on the next
+    publish). A refused publish is not a published one, so it is sent once more on a new
+    client. Used as ``with _Client() as client`` like ``salt.client.get_local_client``.
+    """
+
+    def __init__(self):
+        self.client = salt.client.get_local_client(mopts=__opts__)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.client.destroy()
+        return False
+
+    def _again(self, err):
+        _progress(f"the salt-master refused this run's client ({err}): restarted? "
+                  "authenticating again")
+        self.client.destroy()
+        self.client = salt.client.get_local_client(mopts=__opts__)
+
+    def cmd(self, *args, **kwargs):
+        try:
+            return self.client.cmd(*args, **kwargs)
+        except AuthenticationError as err:
+            self._again(err)
+            return self.client.cmd(*args, **kwargs)
+
+    def cmd_iter_no_block(self, *args, **kwargs):
+        """The publish happens at the first item: that is where a refusal shows."""
+        try:
+            returns = self.client.cmd_iter_no_block(*args, **kwargs)
+            first = next(returns, None)
+        except AuthenticationError as err:
+            self._again(err)
+            returns = self.client.cmd_iter_no_block(*args, **kwargs)
+            first = next(returns, None)
+        yield first
+        yield from returns
+
+
 def _unmapped(node, match):
     if node["candidates"]:
         return mosmu_report.entry(
@@ -1007,7 +1052,7 @@ def update(**kwargs):
     with _Keeping(report):
         session = _ssh_session(cfg, reachable, req.test)
         try:
-            with salt.client.get_local_client(mopts=__opts__) as client:
+            with _Client() as client:
                 nothing_to_do = _apply(client, cfg, plan, req, report, reachable, session)
         finally:
             if session is not None:
@@ -1063,7 +1108,7 @@ def status(**kwargs):
     reachable = [n for n in plan["selected"] if n["transport"]]
     session = _ssh_session(cfg, reachable, test=True)   # reading changes nothing
     try:
-        with salt.client.get_local_client(mopts=__opts__) as client, \
+        with _Client() as client, \
                 _phase(f"reading the status of {len(reachable)} node(s) (up to "
                        f"{STATUS_TIMEOUT} s for one that does not answer)"):
             rets = _collect_status(client, reachable, session)

@@ -429,6 +429,25 @@ def test_without_python_debian_an_update_runs_and_says_the_files_were_not_checke
                for m in _said(runner))
 
 
+def test_a_client_the_restarted_master_refuses_authenticates_again(runner):
+    """Regression (Salt 3006): after a salt-master restart mid-run, the run's LocalClient
+    was refused (AuthenticationError) and no later wave could start."""
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    scripted = minions.client.cmd_iter_no_block.side_effect
+    refusals = []
+
+    def refused_once(tgt, *args, **kwargs):
+        if tgt == [N2, N3] and not refusals:      # the master restarted during wave 1
+            refusals.append(tgt)
+            raise salt.exceptions.AuthenticationError("Authentication error occurred.")
+        return scripted(tgt, *args, **kwargs)
+
+    minions.client.cmd_iter_no_block.side_effect = refused_once
+    report = _update(runner, minions, env=1, sync=False)
+    assert refusals and report["retcode"] == 0 and report["summary"] == {"OK": 3}
+    assert any("authenticating again" in m for m in _said(runner))
+
+
 def test_a_closed_event_bus_loses_neither_progress_nor_the_report(runner):
     """Regression (Salt 3006, the salt-master restarted mid-wave): an event sent on the
     closed bus connection raised, ended the run in an internal error or made salt-run's own
