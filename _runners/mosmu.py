@@ -168,10 +168,10 @@ def _guarded(func, kwargs):
                      "not overloaded, then rerun (retry_failed=True resumes an update)",
                      _partial(err))
     except AuthenticationError as err:
-        return _fail(f"the salt-master refused this run's authentication ({err}): it was "
-                     "restarted during the run (Salt 3006 does not authenticate again); the "
-                     "nodes above finished, the rest did not start: rerun with "
-                     "retry_failed=True", _partial(err))
+        return _fail(f"the salt-master refused this run's authentication ({err}), also "
+                     "after authenticating again; the nodes above finished, the rest did not "
+                     "start: check the salt-master, then rerun with retry_failed=True",
+                     _partial(err))
     except Exception as err:  # noqa: BLE001 - the boundary: logged with its traceback
         log.info("mosmu.%s failed: %s", func.__name__, _traceback(err))
         return _fail(f"internal error in mosmu.{func.__name__}: {err.__class__.__name__}: "
