@@ -19,7 +19,6 @@ RESULTS = UPDATE_RESULTS + STATUS_RESULTS
 # not reach its MU version) is one, unless the operator accepted it (``accept_partial=True``).
 FAILED = ("FAIL", "PARTIAL", "TIMEOUT", "UNREACHABLE")
 STATE_PREFIX = "mosmu_|-"
-REPORT_KEYS = ("skipped", "summary", "retcode", "mirror", "outputter")
 WIDTH = 118
 
 _SYNC_HINT = " (run salt '*' saltutil.sync_all)"
