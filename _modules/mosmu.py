@@ -219,7 +219,98 @@ def pending(plan=None, root=None, **kwargs):  # pylint: disable=redefined-outer-
         raise CommandExecutionError(str(err)) from err
 
 
-def upgrade(plan=None, root=None, run_id=None, **kwargs):  # pylint: disable=redefined-outer-name
+def preview(plan=None, root=None, restart=None, **kwargs):  # pylint: disable=redefined-outer-name
+    """
+    What an MU run would do on this node, without changing anything on it.
+
+    Returns ``todo`` (packages the MU repos would upgrade, ``{name: {old, new}}``), ``held``
+    (packages the operator holds: never upgraded), ``local_changes`` (files of those
+    packages changed on the node: the upgrade overwrites them, or keeps a changed config
+    file and does not update it), ``restarts`` (services that would restart, with the package
+    that causes it) and ``pacemaker`` (Pacemaker resources the environment would restart).
+
+    plan
+        A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).
+    root
+        Node root; default from minion config ``mosmu:root`` or ``/``.
+    restart
+        ``{"services": [...], "pacemaker": [...]}``: the node's roles' services and the
+        environment's Pacemaker resources (the runner sends them); none: no restarts.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' mosmu.preview mos_version=8.0 repo_url=http://10.20.0.2:8080
+    """
+    try:
+        return mosmu_noderun.preview(_plan(plan, kwargs), _executor(__salt__["mosmu.root"](root)),
+                                     restart=restart)
+    except (mosmu_noderun.NodeRunError, mosmu_exec.NodeIOError) as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def checks(checks, root=None):  # pylint: disable=redefined-outer-name
+    """
+    Run health checks with this node's own tools (read-only): the runner reads the output.
+
+    checks
+        A list of ``{"name", "argv", "openrc"}``: ``argv[0]`` is the tool's absolute path on
+        the node; ``openrc`` true sources ``/root/openrc`` for it (OpenStack clients).
+    root
+        Node root; default from minion config ``mosmu:root`` or ``/``.
+
+    Returns ``{name: {"retcode", "stdout", "stderr"}}`` (``{"missing": path}`` for a tool
+    the node lacks).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'node-1*' mosmu.checks '[{name: ceph, argv: [/usr/bin/ceph, health]}]'
+    """
+    if not isinstance(checks, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and
+            isinstance(c.get("argv"), list) and c["argv"] and
+            all(isinstance(a, str) for a in c["argv"]) and os.path.isabs(c["argv"][0])
+            for c in checks):
+        raise SaltInvocationError("checks must be a list of {name, argv} with argv[0] an "
+                                  "absolute path")
+    try:
+        return mosmu_noderun.run_checks(_executor(__salt__["mosmu.root"](root)), checks)
+    except mosmu_exec.NodeIOError as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def restart_resources(resources, root=None):  # pylint: disable=redefined-outer-name
+    """
+    Restart Pacemaker resources through Pacemaker (``pcs resource restart``), one by one.
+
+    resources
+        Resource ids, e.g. ``[p_heat-engine]``.
+    root
+        Node root; default from minion config ``mosmu:root`` or ``/``.
+
+    Returns ``[{"resource", "ok", "detail"}]``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'node-1*' mosmu.restart_resources '[p_heat-engine]'
+    """
+    if not isinstance(resources, list) or not all(isinstance(r, str) and r and
+                                                  not r.startswith("-") for r in resources):
+        raise SaltInvocationError("resources must be a list of Pacemaker resource ids")
+    try:
+        return mosmu_noderun.restart_resources(_executor(__salt__["mosmu.root"](root)),
+                                               resources)
+    except mosmu_exec.NodeIOError as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def upgrade(plan=None, root=None, run_id=None, restart=None,  # pylint: disable=redefined-outer-name
+            **kwargs):
     """
     Run the plan on this node: repo files, recovery, refresh, upgrade, status record.
 
@@ -229,8 +320,10 @@ def upgrade(plan=None, root=None, run_id=None, **kwargs):  # pylint: disable=red
     (``UPDATE=FAIL``, ``short`` lists them); any failure, at any step, ``UPDATE=FAIL`` with
     the failing step in ``/var/log/mos_apply_mu.json``. A package manager left interrupted
     by a killed earlier run is completed first. When nothing is pending and the last run
-    ended OK, nothing is written. Returns ``changes`` (``{package: {old, new}}``),
-    ``kept_back``, ``recovered``, ``files`` (repo files written) and ``short``.
+    ended OK, nothing is written. Held packages are never upgraded; files of the offered
+    packages changed on the node are listed first. Returns ``changes`` (``{package: {old,
+    new}}``), ``kept_back``, ``recovered``, ``files`` (repo files written), ``short``,
+    ``held``, ``local_changes``, ``restarts`` and ``pacemaker``.
 
     plan
         A plan mapping; or the short form as keyword arguments (see ``mosmu.plan``).
@@ -238,6 +331,10 @@ def upgrade(plan=None, root=None, run_id=None, **kwargs):  # pylint: disable=red
         Node root; default from minion config ``mosmu:root`` or ``/``.
     run_id
         The runner's job id, kept in the JSON record (what a lost return is checked against).
+    restart
+        ``{"services": [...], "pacemaker": [...]}`` (see ``mosmu.preview``): the node's
+        services that the upgrade touched are restarted and their pids compared; a failed
+        restart fails the run. None (default): nothing is restarted.
 
     CLI Example:
 
@@ -247,6 +344,6 @@ def upgrade(plan=None, root=None, run_id=None, **kwargs):  # pylint: disable=red
     """
     try:
         return mosmu_noderun.upgrade(_plan(plan, kwargs), _executor(__salt__["mosmu.root"](root)),
-                                     run_id=run_id)
+                                     run_id=run_id, restart=restart)
     except mosmu_noderun.NodeRunError as err:
         raise CommandExecutionError(str(err), info=err.info) from err

@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -31,10 +32,12 @@ import salt.utils.sdb
 from salt.exceptions import AuthenticationError, SaltClientError, SaltException
 
 import mosmu_catalog
+import mosmu_checks
 import mosmu_code
 import mosmu_config
 import mosmu_errors
 import mosmu_exec
+import mosmu_finish
 import mosmu_fuel
 import mosmu_ledger
 import mosmu_lock
@@ -57,6 +60,7 @@ __virtualname__ = "mosmu"
 OUTPUTTER = "mosmu"
 LIVENESS = 20           # seconds between Salt's find_job checks on a running state.apply
 STATUS_TIMEOUT = 15     # seconds for the one-publish mosmu.status collections
+CHECK_TIMEOUT = 60      # seconds for one publish of the health checks (OpenStack clients)
 
 
 def __virtual__():
@@ -321,7 +325,10 @@ def _plan(cfg, req):
             plan, dropped = mosmu_plan.env_plan(
                 inventory, env_id, cfg["catalog"], cfg["repo_url"],
                 req.mos_version or cfg["mos_version"], list(req.repos), bool(cfg["trusted"]))
-            plans[env_id] = {"plan": plan, "dropped": dropped}
+            plans[env_id] = {"plan": plan, "dropped": dropped,
+                             "finish": mosmu_finish.load(plan.distro, plan.mos_version,
+                                                         cfg["finish"]),
+                             "env_nodes": chosen["env_nodes"].get(env_id, [])}
         except ValueError as err:
             plans[env_id] = {"error": f"{err}; fix the argument or add a catalog row"}
     transport = req.transport or cfg["transport"]
@@ -690,7 +697,7 @@ def _ready_minions(client, mapped, report):
     return ready
 
 
-def _ssh_node(session, node, plan, test, run_id):
+def _ssh_node(session, node, plan, test, run_id, restart=None):
     """One ssh node's run (in a worker thread): its report entry, whatever happens."""
     started = time.monotonic()
 
@@ -700,12 +707,15 @@ def _ssh_node(session, node, plan, test, run_id):
     try:
         executor = session.executor(node["ip"])
         if test:
-            todo = mosmu_noderun.pending(plan, executor)
+            seen = mosmu_noderun.preview(plan, executor, restart)
+            todo = seen.pop("todo")
             return mosmu_report.run_entry(node, todo, test=True, duration=seconds(),
-                                          comment=mosmu_noderun.pending_comment(plan, todo))
-        done = mosmu_noderun.upgrade(plan, executor, run_id=run_id)
+                                          comment=mosmu_noderun.pending_comment(plan, todo, seen),
+                                          finish=mosmu_noderun.finish_of(seen))
+        done = mosmu_noderun.upgrade(plan, executor, run_id=run_id, restart=restart)
         return mosmu_report.run_entry(node, done, duration=seconds(),
-                                      comment=mosmu_noderun.done_comment(plan, done))
+                                      comment=mosmu_noderun.done_comment(plan, done),
+                                      finish=mosmu_noderun.finish_of(done))
     except mosmu_ssh.SshError as err:
         return mosmu_report.run_entry(node, error=(err.kind, str(err)), test=test,
                                       duration=seconds())
@@ -713,7 +723,8 @@ def _ssh_node(session, node, plan, test, run_id):
         recorded = "; status UPDATE=FAIL" if err.info.get("recorded", True) and not test else ""
         return mosmu_report.run_entry(node, error=("fail", f"{err}{recorded}",
                                                    err.info.get("changes")),
-                                      test=test, duration=seconds())
+                                      test=test, duration=seconds(),
+                                      finish=mosmu_noderun.finish_of(err.info))
     except mosmu_exec.NodeIOError as err:
         return mosmu_report.run_entry(node, error=("fail", str(err)), test=test,
                                       duration=seconds())
@@ -725,11 +736,12 @@ def _ssh_node(session, node, plan, test, run_id):
                                       test=test, duration=seconds())
 
 
-def _run_wave(client, wave, plan, test, cfg, session=None):
+def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None):
     """One wave: ``state.apply mosmu`` on its minion nodes and the node run over ssh on its
     ssh nodes, at the same time. Returns ``({minion: full_return}, {ip: entry}, seconds)``:
     an entry for every node that returned, built once (its progress line and the report show
     the same), with the node's own duration; ``seconds`` is the wave's wall time.
+    ``restart_of(node)`` gives each node its restart rules (None: restart nothing).
 
     Salt's own liveness checks (``saltutil.find_job`` every ``LIVENESS`` s) keep waiting only
     while the job really runs on a minion, so a minion that is gone ends within about a
@@ -742,7 +754,8 @@ def _run_wave(client, wave, plan, test, cfg, session=None):
     futures = {}
     if session is not None:
         session.deadline = deadline
-        futures = {session.submit(_ssh_node, session, n, plan, test, _jid()): n
+        futures = {session.submit(_ssh_node, session, n, plan, test, _jid(),
+                                  restart_of(n) if restart_of else None): n
                    for n in wave if n.get("transport") == "ssh"}
     rets, entries = {}, {}
 
@@ -757,6 +770,9 @@ def _run_wave(client, wave, plan, test, cfg, session=None):
 
     if minions:
         pillar = {"mosmu": plan.to_pillar(), "mosmu_run": str(_jid())}
+        if restart_of:
+            pillar["mosmu_restart"] = {n["minion"]: restart_of(n) for n in wave
+                                       if n["minion"] in by_minion}
         for chunk in client.cmd_iter_no_block(minions, "state.apply", ["mosmu"],
                                               tgt_type="list", timeout=LIVENESS,
                                               full_return=True,
@@ -819,19 +835,205 @@ class _Signals:
         return False
 
 
+def _restart_rules(entry, req):
+    """``restart_of(node)`` for an environment: its roles' services and, on a controller,
+    the environment's Pacemaker resources (``mosmu_finish``); None with ``restart=False``."""
+    if not req.restart:
+        return None
+    finish = entry["finish"]
+
+    def restart_of(node):
+        roles = node.get("roles") or ()
+        return {"services": finish.node_services(roles),
+                "pacemaker": list(finish.pacemaker) if "controller" in roles else []}
+    return restart_of
+
+
+def _gather_checks(client, session, jobs):
+    """Run each node's checks (``[(node, [Check])]``) at once: one publish per distinct list
+    for the minions, the ssh nodes in parallel. ``{ip: {name: raw output or None}}``."""
+    out = {}
+    by_list = {}
+    futures = {}
+    for node, checks in jobs:
+        if not checks:
+            continue
+        wire = [{"name": c.name, "argv": list(c.argv), "openrc": c.openrc} for c in checks]
+        if node.get("transport") == "ssh":
+            futures[session.submit(mosmu_noderun.run_checks, session.executor(node["ip"]),
+                                   wire)] = node
+        else:
+            by_list.setdefault(repr(wire), (wire, []))[1].append(node)
+    for wire, nodes in by_list.values():
+        rets = client.cmd([n["minion"] for n in nodes], "mosmu.checks", [wire],
+                          tgt_type="list", timeout=CHECK_TIMEOUT, full_return=True)
+        for node in nodes:
+            ret = rets.get(node["minion"])
+            out[node["ip"]] = ret["ret"] if _answered(ret) and isinstance(ret["ret"], dict) \
+                else {}
+    for future, node in futures.items():
+        try:
+            out[node["ip"]] = future.result()
+        except (mosmu_ssh.SshError, mosmu_exec.NodeIOError) as err:
+            log.info("mosmu: checks on node-%s failed: %s", node["id"], err)
+            out[node["ip"]] = {}
+    return out
+
+
+def _health(client, session, cfg, env, when, nodes, entry):
+    """The environment's health checks (``mosmu_finish``) on the run's nodes, the cloud-wide
+    ones on its first controller: one step ``{"name", "result", "summary", "problems"}``."""
+    finish = entry["finish"]
+    problems, skipped = [], []
+    env_nodes = entry["env_nodes"] if when == "before" else _env_nodes_now(cfg, env)
+    problems += [f"nailgun: {p}" for p in mosmu_finish.nailgun_problems(env_nodes)]
+    where = cfg["mirror_root"]
+    while not os.path.exists(where) and os.path.dirname(where) != where:
+        where = os.path.dirname(where)          # the filesystem it will be on
+    try:
+        mirror = mosmu_finish.disk_problem(cfg["mirror_root"], shutil.disk_usage(where),
+                                           finish.disk_limit)
+    except OSError as err:
+        mirror = f"the master's mirror filesystem ({cfg['mirror_root']}): {err.strerror or err}"
+    problems += [f"disk: {mirror}"] if mirror else []
+    controller = next((n for n in nodes if "controller" in (n.get("roles") or ())), None)
+    jobs = [(n, finish.node_checks(n.get("roles")) +
+             (finish.env_checks() if n is controller else [])) for n in nodes]
+    if controller is None and finish.env_checks():
+        skipped.append("the cloud-wide checks (no controller of the environment in this run)")
+    with _phase(f"env {env}: health checks {when} the update on {len(nodes)} node(s)"):
+        raw = _gather_checks(client, session, jobs)
+    count = 2
+    for node, checks in jobs:
+        for check in checks:
+            count += 1
+            result, found = mosmu_finish.evaluate(check, raw.get(node["ip"], {}).get(check.name),
+                                                  finish.disk_limit)
+            where = f"{check.name} on node-{node['id']} ({node.get('fqdn') or node['ip']})"
+            if result == "failed":
+                problems += [f"{where}: {p}" for p in found]
+            elif result == "skipped":
+                skipped.append(f"{where}: {found[0]}")
+    summary = f"{count} check(s) on {len(nodes)} node(s), Nailgun and the master"
+    if skipped:
+        summary += f"; skipped: {'; '.join(skipped)}"
+    return {"name": f"health checks {when} the update",
+            "result": "FAILED" if problems else "passed", "summary": summary,
+            "problems": problems}
+
+
+def _env_nodes_now(cfg, env):
+    """The environment's nodes as Nailgun lists them now (for the checks after the update)."""
+    inventory = _client(cfg).inventory()
+    out = []
+    for raw in inventory["nodes"]:
+        try:
+            node = mosmu_select.parse_node(raw)
+        except ValueError:
+            continue
+        if node["cluster"] == env:
+            out.append(node)
+    return out
+
+
+def _pacemaker(client, session, env, nodes, report, test):
+    """Restart, once for the environment, the Pacemaker resources its controllers' upgrades
+    touched, from the first controller whose upgrade ended OK; None when there are none."""
+    wanted = {}
+    for node in nodes:
+        entry = report.get(node["ip"]) or {}
+        finish = entry.get("finish") or {}
+        if entry.get("result") in ("OK", "PARTIAL") or (test and entry.get("test")):
+            wanted.update(finish.get("pacemaker") or {})
+    if not wanted:
+        return None
+    names = ", ".join(f"{r} ({p})" for r, p in sorted(wanted.items()))
+    if test:
+        return {"name": "Pacemaker restarts", "result": "would restart", "summary": names,
+                "problems": []}
+    controller = next((n for n in nodes if "controller" in (n.get("roles") or ()) and
+                       (report.get(n["ip"]) or {}).get("result") in ("OK", "PARTIAL")), None)
+    if controller is None:
+        return {"name": "Pacemaker restarts", "result": "FAILED", "summary": names,
+                "problems": ["no controller of the environment ended OK: restart them by hand "
+                             "(pcs resource restart NAME) once a controller is fixed"]}
+    raw = _gather_checks(client, session, [(controller, [mosmu_finish.CRM_MON])])
+    crm = raw.get(controller["ip"], {}).get("pacemaker")
+    try:
+        running = {r["id"] for r in mosmu_checks.pacemaker_resources(crm["stdout"])}
+    except (TypeError, KeyError, ValueError) as err:
+        return {"name": "Pacemaker restarts", "result": "FAILED", "summary": names,
+                "problems": [f"crm_mon on node-{controller['id']} could not be read: {err}"]}
+    present = [r for r in sorted(wanted) if r in running]
+    absent = [r for r in sorted(wanted) if r not in running]
+    with _phase(f"env {env}: restarting {len(present)} Pacemaker resource(s) from "
+                f"node-{controller['id']}"):
+        if controller.get("transport") == "ssh":
+            done = mosmu_noderun.restart_resources(session.executor(controller["ip"]), present)
+        else:
+            ret = client.cmd([controller["minion"]], "mosmu.restart_resources", [present],
+                             tgt_type="list", timeout=CHECK_TIMEOUT * 10,
+                             full_return=True).get(controller["minion"])
+            done = ret["ret"] if _answered(ret) and isinstance(ret["ret"], list) else \
+                [{"resource": r, "ok": False, "detail": "no answer from the minion"}
+                 for r in present]
+    failed = [f"{d.get('resource')}: {d.get('detail')}" for d in done if not d.get("ok")]
+    summary = (f"restarted {', '.join(d['resource'] for d in done if d.get('ok')) or 'none'} "
+               f"from node-{controller['id']}")
+    if absent:
+        summary += f"; not in the cluster (skipped): {', '.join(absent)}"
+    return {"name": "Pacemaker restarts", "result": "FAILED" if failed else "OK",
+            "summary": summary, "problems": failed}
+
+
+def _env_step(report, env, step):
+    """Keep an environment step in ``report["envs"]`` and say it as a progress line."""
+    if step is None:
+        return
+    data = report.setdefault("envs", {}).setdefault(env, {"result": "OK", "steps": []})
+    data["steps"].append(step)
+    if step["result"] == "FAILED":
+        data["result"] = "FAIL"
+    _progress(f"env {env} {step['name']}: {step['result']}"
+              + (f" ({step['summary']})" if step.get("summary") else "")
+              + (f": {'; '.join(step['problems'][:3])}" if step["problems"] else ""))
+
+
+def _env_failures(report):
+    return sum(1 for data in (report.get("envs") or {}).values() if data["result"] == "FAIL")
+
+
 def _walk(client, cfg, plans, waves, req, report, session=None):
-    """Apply the waves in order; stop past ``max_failures``; interval between waves."""
-    last_wave = {}
+    """Apply the waves in order; stop past ``max_failures``; interval between waves.
+
+    Around each environment's waves: its health checks before the first (a failure skips
+    the environment), its Pacemaker restarts and its health checks after the last
+    (``mosmu_finish``; a failure makes the environment FAIL).
+    """
+    first_wave, last_wave = {}, {}
     for number, wave in enumerate(waves):
+        first_wave.setdefault(wave[0]["cluster"], number)
         last_wave[wave[0]["cluster"]] = number
-    started_envs = set()
+    blocked = set()
     for number, wave in enumerate(waves):
         env = wave[0]["cluster"]
-        if env not in started_envs:
-            started_envs.add(env)
+        env_nodes = [n for w in waves if w[0]["cluster"] == env for n in w]
+        if first_wave[env] == number:
             _bus(mosmu_report.event_tags(env)["start"],
                  mosmu_report.event_data({"env": env, "nodes": [n["id"] for n in wave]},
                                          jid=_jid(), kind="start"))
+            if req.checks:
+                step = _health(client, session, cfg, env, "before", env_nodes, plans[env])
+                _env_step(report, env, step)
+                if step["problems"]:
+                    blocked.add(env)
+                    report.update(mosmu_waves.skipped_entries(
+                        [w for w in waves if w[0]["cluster"] == env],
+                        f"not started: the health checks before the update failed: "
+                        f"{step['problems'][0]}; fix it (docs/runbook.md), or rerun with "
+                        "checks=False"))
+        if env in blocked:
+            continue
         if number and req.interval:
             _progress(**mosmu_report.event_data({"env": env}, kind="wait",
                                                 seconds=req.interval, wave=number + 1,
@@ -841,7 +1043,7 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
                                             waves=len(waves), nodes=[n["id"] for n in wave]))
         try:
             rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
-                                               cfg, session)
+                                               cfg, session, _restart_rules(plans[env], req))
         except _Interrupted:
             for node in wave:
                 report[node["ip"]] = mosmu_report.entry(
@@ -861,19 +1063,29 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
             _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
                  mosmu_report.event_data(entry, jid=_jid(), kind="node"))
         if last_wave[env] == number:
-            done = [report[n["ip"]] for w in waves if w[0]["cluster"] == env for n in w]
+            if req.restart:
+                _env_step(report, env, _pacemaker(client, session, env, env_nodes, report,
+                                                  req.test))
+            if req.checks and not req.test:
+                _env_step(report, env, _health(client, session, cfg, env, "after", env_nodes,
+                                               plans[env]))
+            done = [report[n["ip"]] for n in env_nodes]
             counts = mosmu_report.summary(done)
             code = mosmu_report.retcode(done, (), req.accept_partial)
+            if (report.get("envs") or {}).get(env, {}).get("result") == "FAIL":
+                code = 2
             _bus(mosmu_report.event_tags(env)["done"],
                  mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,
                                          retcode=code))
-        failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial)
+        failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial) \
+            + _env_failures(report)
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
-            rest = waves[number + 1:]
+            rest = [w for w in waves[number + 1:] if w[0]["cluster"] not in blocked]
             report.update(mosmu_waves.skipped_entries(
-                rest, f"not started: {failures} node(s) failed, more than max_failures="
-                      f"{req.max_failures}; fix them, then rerun with retry_failed=True"))
-            _progress(f"stopping: {failures} node(s) failed (max_failures={req.max_failures});"
+                rest, f"not started: {failures} node(s) or environment(s) failed, more than "
+                      f"max_failures={req.max_failures}; fix them, then rerun with "
+                      "retry_failed=True"))
+            _progress(f"stopping: {failures} failure(s) (max_failures={req.max_failures});"
                       f" {sum(len(w) for w in rest)} node(s) not started")
             return
 
@@ -902,6 +1114,8 @@ def _finish(report, plan, mirror=None, test=False, empty_ok=False, accept_partia
     failed_skips = [s for s in plan["skipped"] if s.get("failed")]
     entries = mosmu_report.entries_of(report)
     code = mosmu_report.retcode(entries, failed_skips, accept_partial)
+    if _env_failures(report):       # a failed health check or Pacemaker restart
+        code = 2
     if empty_ok and not entries and not failed_skips:
         code = 0
     report.update(skipped=plan["skipped"], summary=mosmu_report.summary(entries),

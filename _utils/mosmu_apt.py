@@ -11,6 +11,7 @@ file, ``--root`` and ``--log`` for dpkg, or dpkg would write to the host.
 import os
 import re
 
+import mosmu_checks
 import mosmu_repo
 
 CONF_DIR = "etc/mosmu"                          # relative to the node root
@@ -109,6 +110,16 @@ def parse_dpkg_query(stdout):
         if len(parts) == 3 and parts[2].strip()[1:2] == "i":
             out[parts[0]] = parts[1]
     return out
+
+
+def parse_held(stdout):
+    """Names of packages whose dpkg selection is ``hold`` (status abbreviation ``h?``)."""
+    out = []
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2].strip()[:1] == "h":
+            out.append(parts[0])
+    return sorted(out)
 
 
 class Apt:
@@ -289,3 +300,36 @@ class Apt:
 
     def parse_installed(self, stdout):
         return parse_dpkg_query(stdout)
+
+    # -- what the run must respect and finish (``mosmu_finish``) -------------------------------
+
+    hold_paths = ()                         # dpkg keeps holds in its status database
+
+    def held(self, installed_stdout, _hold_texts=()):
+        """Packages the operator holds (``apt-mark hold``: dpkg's ``h`` selection), read from
+        :meth:`installed_argv`'s output; ``apt-get upgrade`` keeps them back itself."""
+        return parse_held(installed_stdout)
+
+    def exclude(self, _hold_texts):
+        """Nothing to exclude: apt keeps held packages back itself."""
+
+    def files_argv(self, package):
+        """The files one installed package ships (which init scripts it owns)."""
+        argv = ["dpkg-query"]
+        if self.alt:
+            argv.append(f"--admindir={node_path(self.root, 'var/lib/dpkg')}")
+        return [*argv, "-L", package]
+
+    def verify_argv(self, packages):
+        """Check the packages' files against dpkg's md5sums (``dpkg --verify``, dpkg 1.17+:
+        Ubuntu 14.04; 12.04's dpkg 1.16 has no ``--verify`` and says so)."""
+        root = [f"--root={self.root.rstrip('/')}"] if self.alt else []
+        return ["dpkg", *root, "--verify", *packages]
+
+    @staticmethod
+    def parse_verify(ret):
+        """Changed files (``mosmu_checks.dpkg_verify``); exit 1 only means some differ."""
+        if ret.retcode not in (0, 1) or (ret.retcode == 1 and not ret.stdout.strip()):
+            raise RuntimeError(f"dpkg --verify failed (exit {ret.retcode}): "
+                               f"{(ret.stderr or ret.stdout).strip()[:200]}")
+        return mosmu_checks.dpkg_verify(ret.stdout)

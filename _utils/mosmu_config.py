@@ -8,6 +8,7 @@ import re
 
 import yaml
 
+import mosmu_finish
 import mosmu_validate
 from mosmu_errors import ConfigError
 
@@ -35,7 +36,9 @@ DEFAULTS = {
     "mirror_staging": None,   # default <dirname(mirror_root)>/.mosmu-staging (same filesystem)
     "mirror_key": None,       # ASCII-armoured key file signing the upstream trees
     "serial_roles": ["controller"],   # nodes with these roles are updated one at a time
-    "serial_order": "first",  # serial-role nodes before ("first") or after ("last") the rest
+    "serial_order": "last",   # serial-role nodes after ("last": computes restart first, as
+                              # Mirantis' MU playbooks do) or before ("first") the rest
+    "finish": None,           # restart and health-check rules (mosmu_finish)
     "transport": "auto",      # minion, ssh, or auto: the minion where one maps, else ssh
     "ssh": None,              # the ssh transport (SSH_DEFAULTS); None: no ssh transport
 }
@@ -238,6 +241,12 @@ def load(raw, master_ip=None, astute_path=ASTUTE_YAML):
     if cfg["serial_order"] not in SERIAL_ORDERS:
         raise ConfigError(f"mosmu:serial_order {cfg['serial_order']!r} is not one of "
                           f"{', '.join(SERIAL_ORDERS)}")
+    try:
+        for distro, family in mosmu_finish.ROWS:
+            mosmu_finish.load(distro, f"{family}.0", cfg["finish"])
+    except ValueError as err:
+        raise ConfigError(f"{err}; fix the mosmu: master config (docs/configuration.md)") \
+            from err
     if cfg["mirror_key"] is not None:
         cfg["mirror_key"] = read_key(cfg["mirror_key"])
     if cfg["transport"] not in TRANSPORTS:

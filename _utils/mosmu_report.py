@@ -130,14 +130,16 @@ def state_entry(node, minion_return, test=False, duration=None):
                      comment=f"unexpected state return for {', '.join(map(str, bad))}")
     ours = {k: v for k, v in data.items() if str(k).startswith(STATE_PREFIX)}
     failed = {k: v for k, v in data.items() if v.get("result") is False}
-    changes = {}
+    changes, finish = {}, {}
     for state in ours.values():
         changes.update(state.get("changes") or {})
+        if isinstance(state.get("mosmu_finish"), Mapping):
+            finish.update(state["mosmu_finish"])
     if duration is None and ours:
         duration = sum(float(v.get("duration") or 0) for v in ours.values()) / 1000
     reboot = reboot_required(changes) or any(v.get("reboot_required") for v in ours.values())
     common = {"changes": changes, "duration": _seconds(duration), "reboot_required": reboot,
-              **extra}
+              **({"finish": finish} if finish else {}), **extra}
     if failed:
         comment = "; ".join(str(v.get("comment", "")) if k in ours
                             else f"{_state_name(k)}: {v.get('comment', '')}"
@@ -159,7 +161,7 @@ SSH_RESULTS = {"auth": "UNREACHABLE", "hostkey": "UNREACHABLE", "unreachable": "
                "timeout": "TIMEOUT"}
 
 
-def run_entry(node, done=None, error=None, test=False, duration=None, comment=""):
+def run_entry(node, done=None, error=None, test=False, duration=None, comment="", finish=None):
     """An entry for a node run driven from the master (the ssh transport).
 
     :param node: the node
@@ -171,8 +173,11 @@ def run_entry(node, done=None, error=None, test=False, duration=None, comment=""
     :param test: the run was a dry run
     :param duration: the node's own wall time, seconds
     :param comment: the node run's comment (``mosmu_noderun.done_comment`` ...)
+    :param finish: restarts, holds and local changes of the node run (``finish`` key)
     """
     extra = {"test": True} if test else {}
+    if finish:
+        extra["finish"] = finish
     if error is not None:
         kind, message, changes = [*error, {}][:3]
         return entry(node, SSH_RESULTS.get(kind, "FAIL"), comment=message,
@@ -403,6 +408,71 @@ def _downgrade_lines(items, test):
     return lines
 
 
+def _cut_list(items, limit=10):
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more"
+                                       if len(items) > limit else "")
+
+
+def finish_notes(finish, test=False):
+    """Short notes on what finished (or would finish) a node's update: restarts, Pacemaker
+    resources it needs restarted, held packages, local changes (plain text, not escaped)."""
+    out = []
+    restarts = [r for r in finish.get("restarts") or () if isinstance(r, Mapping)]
+    if restarts and test:
+        out.append("would restart " + _cut_list(
+            [f"{r.get('service')} ({r.get('package')} would be upgraded)" for r in restarts]))
+    elif restarts:
+        out.append("restarted " + _cut_list(
+            [f"{r.get('service')} (pid {r.get('old_pid') or '-'} -> {r.get('new_pid') or '-'})"
+             + ("" if r.get("ok") else f" FAILED: {r.get('detail')}") for r in restarts]))
+    pacemaker = finish.get("pacemaker") if isinstance(finish.get("pacemaker"), Mapping) else {}
+    if pacemaker:
+        out.append(f"{'would need' if test else 'needs'} Pacemaker restart of "
+                   + _cut_list(sorted(map(str, pacemaker))))
+    if isinstance(finish.get("held"), list) and finish["held"]:
+        out.append("held (not upgraded): " + _cut_list([str(h) for h in finish["held"]]))
+    changed = [c for c in finish.get("local_changes") or () if isinstance(c, Mapping)]
+    if changed:
+        out.append(f"local changes in {len(changed)} file(s) of MU packages: "
+                   + _cut_list([str(c.get("path")) + (" (config)" if c.get("config") else "")
+                                for c in changed]))
+    if finish.get("local_changes_error"):
+        out.append(f"local changes not checked: {finish['local_changes_error']}")
+    return out
+
+
+def _finish_lines(items, test):
+    """One wrapped line per node with restarts, holds or local changes."""
+    lines = []
+    for item in items:
+        finish = item.get("finish")
+        notes = finish_notes(finish, test) if isinstance(finish, Mapping) else []
+        if notes:
+            lines += mosmu_text.wrap(f"node-{item.get('id')} {item.get('ip')}: "
+                                     + "; ".join(notes), WIDTH, indent="      ", first="  ")
+    return lines
+
+
+def _env_lines(envs):
+    """The environments' checks and Pacemaker restarts (``report["envs"]``), one line each
+    plus every problem whole."""
+    lines = []
+    items = envs.items() if isinstance(envs, Mapping) else ()
+    for env, data in sorted(items, key=lambda i: _order(i[0])):
+        if not isinstance(data, Mapping):
+            continue
+        for step in data.get("steps") or ():
+            if not isinstance(step, Mapping):
+                continue
+            lines += mosmu_text.wrap(f"env {env} {step.get('name')}: {step.get('result')}"
+                                     + (f" ({step['summary']})" if step.get("summary") else ""),
+                                     WIDTH, indent="      ", first="  ")
+            for problem in step.get("problems") or ():
+                lines += mosmu_text.wrap(str(problem), WIDTH, indent="        ",
+                                         first="      ")
+    return lines
+
+
 def _widths(headers, rows):
     return [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
@@ -475,6 +545,13 @@ def table(report):
     down = _downgrade_lines([e for _env, group in groups for e in group], test)
     if down:
         lines += ["downgrades (an MU pin moves these below what the node had):", *down]
+    finished = _finish_lines([e for _env, group in groups for e in group], test)
+    if finished:
+        lines += [("would restart, holds, local changes:" if test else
+                   "restarts, holds, local changes:"), *finished]
+    env_lines = _env_lines(report.get("envs"))
+    if env_lines:
+        lines += ["environment checks and Pacemaker:", *env_lines]
     notes = _notes([e for _env, group in groups for e in group])
     if notes:
         lines += ["not OK:", *notes]

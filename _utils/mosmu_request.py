@@ -28,7 +28,7 @@ STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip",
                     "transport"})
 TRANSPORTS = ("auto", "minion", "ssh")
 UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed",
-                  "accept_partial"}
+                  "accept_partial", "checks", "restart"}
 SYNC = frozenset({"env", "all_envs", "mos_version", "distro", "repos", "rollback", "test",
                   "verify"})
 SNAPSHOTS = frozenset({"mos_version", "distro"})
@@ -76,6 +76,8 @@ class Request:
     retry_failed: bool = False
     transport: object = None      # None: mosmu:transport of the master config
     accept_partial: bool = False  # PARTIAL nodes do not fail the run
+    checks: bool = True           # health checks before and after each environment
+    restart: bool = True          # restart the services whose packages the run changed
     distro: str = "ubuntu"        # mosmu.sync / mosmu.snapshots: the tree's distro
     rollback: bool = False        # mosmu.sync: re-point the tree at its previous snapshot
     verify: bool = False          # mosmu.sync: check the published snapshot
@@ -230,6 +232,13 @@ def _unique(items):
     return tuple(dict.fromkeys(items))
 
 
+def _closest(name, allowed):
+    """The known argument meant by a misspelt one: one it begins (``retry`` ->
+    ``retry_failed``), else the most similar (``enviroment`` -> ``env``)."""
+    prefixed = sorted(a for a in allowed if a.startswith(name))
+    return prefixed[:1] or difflib.get_close_matches(name, allowed, 1, 0.4)
+
+
 def parse(kwargs, allowed=ALL, require_env=True):
     """Validate the runner's keyword arguments into a :class:`Request`; no I/O.
 
@@ -245,7 +254,7 @@ def parse(kwargs, allowed=ALL, require_env=True):
     unknown = sorted(str(k) for k in set(given) - set(allowed))
     if unknown:
         hints = [f"{u} (did you mean {close[0]}?)" if close else u
-                 for u in unknown for close in [difflib.get_close_matches(u, allowed, 1, 0.4)]]
+                 for u in unknown for close in [_closest(u, allowed)]]
         raise ConfigError(f"unknown argument(s): {', '.join(hints)}; known: "
                           f"{', '.join(sorted(allowed))}")
     envs = _unique(_env_id(item) for item in _items(given.get("env"), "env"))
@@ -307,7 +316,9 @@ def parse(kwargs, allowed=ALL, require_env=True):
         transport=transport, distro=_distro(given.get("distro")),
         rollback=_flag(given.get("rollback"), "rollback", False),
         verify=_flag(given.get("verify"), "verify", False),
-        accept_partial=_flag(given.get("accept_partial"), "accept_partial", False))
+        accept_partial=_flag(given.get("accept_partial"), "accept_partial", False),
+        checks=_flag(given.get("checks"), "checks", True),
+        restart=_flag(given.get("restart"), "restart", True))
 
 
 def positional_error(function, args):

@@ -350,7 +350,8 @@ def select(inventory, request=None, **legacy):
         keyword arguments (``env=``, ``all_envs=``, ``roles=``, ``nodes=``, ``offline=``,
         ``statuses=``), parsed with :func:`mosmu_request.parse`
     :return: ``{"envs": [ids], "selected": [node], "skipped": [{"id", "ip", "env", "reason",
-        "failed"}]}``; ``failed`` is True when the record may belong to a chosen environment
+        "failed"}], "env_nodes": {env id: [every valid node of it]}}``; ``failed`` is True
+        when the record may belong to a chosen environment
         but cannot be trusted (the run should not end OK)
     :raise ConfigError: bad arguments or an unknown environment
     :raise FuelError: an inventory whose environment list cannot be trusted
@@ -401,7 +402,11 @@ def select(inventory, request=None, **legacy):
                             and bool(clusters[node["cluster"]]["error"])})
         else:
             selected.append(node)
-    return {"envs": env_ids, "selected": selected, "skipped": skipped}
+    env_nodes = {env: [] for env in env_ids}
+    for node in parsed:
+        if node["cluster"] in env_nodes:
+            env_nodes[node["cluster"]].append(node)
+    return {"envs": env_ids, "selected": selected, "skipped": skipped, "env_nodes": env_nodes}
 
 
 def _ident(raw, key):

@@ -12,6 +12,7 @@ logs and history inside the node root (reference/APT-MIRROR.md section 3).
 import os
 import re
 
+import mosmu_checks
 import mosmu_repo
 
 CONF_DIR = "etc/mosmu"
@@ -71,6 +72,7 @@ class Yum:
         self.repos_dir = os.path.join(base, "yum.repos.d")
         self.key_path = os.path.join(base, mosmu_repo.KEY_FILE)
         self.repo_ids = [f"mos-{r.name}" for r in plan.repos] if plan else []
+        self.excluded = ()      # held packages (versionlock): never offered, never updated
 
     @property
     def dirs(self):
@@ -104,6 +106,7 @@ class Yum:
         argv = [self.tool, "-q" if self.tool == "dnf" else "-d1",
                 f"--setopt=reposdir={self.repos_dir}", "--disablerepo=*"]
         argv += [f"--enablerepo={rid}" for rid in self.repo_ids]
+        argv += [f"--exclude={name}" for name in self.excluded]
         if self.alt:
             argv += [f"--installroot={self.root.rstrip('/')}", f"--releasever={ALT_RELEASEVER}"]
         if self.private:
@@ -204,6 +207,40 @@ class Yum:
     # why an offered package can miss its version after an update that exited 0
     shortfall_reason = ("skipped by --skip-broken: a missing dependency or a conflict; see "
                         "yum/dnf check-update and the node's yum or dnf log")
+
+    # -- what the run must respect and finish (``mosmu_finish``) -------------------------------
+
+    # yum's and dnf's versionlock plugin lists (the plugin may be absent or disabled: mosmu
+    # excludes the locked names itself, so a hold is kept whatever the node's yum config)
+    hold_paths = ("etc/yum/pluginconf.d/versionlock.list", "etc/dnf/plugins/versionlock.list")
+
+    def held(self, _installed_stdout, hold_texts=()):
+        """Packages locked by versionlock (read from :attr:`hold_paths`' texts)."""
+        names = set()
+        for text in hold_texts:
+            if text:
+                names.update(mosmu_checks.versionlock_names(text))
+        return sorted(names)
+
+    def exclude(self, hold_texts):
+        """Exclude the versionlocked packages from every yum/dnf call of the run."""
+        self.excluded = tuple(self.held("", hold_texts))
+
+    def files_argv(self, package):
+        argv = ["rpm"] + ([f"--root={self.root.rstrip('/')}"] if self.alt else [])
+        return [*argv, "-ql", package]
+
+    def verify_argv(self, packages):
+        argv = ["rpm"] + ([f"--root={self.root.rstrip('/')}"] if self.alt else [])
+        return [*argv, "-V", *packages]
+
+    @staticmethod
+    def parse_verify(ret):
+        """Changed files (``mosmu_checks.rpm_verify``); exit 1 only means some differ."""
+        if ret.retcode not in (0, 1) or (ret.retcode == 1 and not ret.stdout.strip()):
+            raise RuntimeError(f"rpm -V failed (exit {ret.retcode}): "
+                               f"{(ret.stderr or ret.stdout).strip()[:200]}")
+        return mosmu_checks.rpm_verify(ret.stdout)
 
     def kept_back(self, _ret):
         return []

@@ -11,13 +11,11 @@
 -#}
 {%- set orch = salt['pillar.get']('mosmu_orch', {}) %}
 {%- set select = {} %}
-{%- for key in ('env', 'all_envs', 'roles', 'nodes', 'offline', 'master_ip') %}
+{%- for key in ('env', 'all_envs', 'roles', 'nodes', 'offline', 'master_ip', 'statuses', 'transport') %}
 {%-   if key in orch %}{%- do select.update({key: orch[key]}) %}{%- endif %}
 {%- endfor %}
-{%- set update = dict(select) %}
-{%- for key in ('repos', 'mos_version', 'sync', 'batch', 'interval', 'test') %}
-{%-   if key in orch %}{%- do update.update({key: orch[key]}) %}{%- endif %}
-{%- endfor %}
+{#- every argument goes to mosmu.update whole: it refuses one it does not know, by name #}
+{%- set update = dict(orch) %}
 
 mosmu-orch-preview:
   salt.runner:

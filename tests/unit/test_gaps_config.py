@@ -39,7 +39,7 @@ def test_security_defaults():
     assert d["timeout"] < d["apply_timeout"]
     assert d["keep_snapshots"] >= 1
     assert d["match"] in mosmu_config.MATCHES and d["match"] == "ip"
-    assert d["serial_order"] in mosmu_config.SERIAL_ORDERS and d["serial_order"] == "first"
+    assert d["serial_order"] in mosmu_config.SERIAL_ORDERS and d["serial_order"] == "last"
     assert d["serial_roles"] == ["controller"]
     assert d["mirror_root"].startswith("/")
     assert d["mirror_upstream"].startswith("rsync://")
@@ -54,7 +54,7 @@ def test_minimal_config_gets_the_defaults(tmp_path):
     assert cfg["repo_url"] == "http://10.20.0.2:8080"
     assert cfg["mirror_upstream"] == "rsync://mirror.fuel-infra.org/mirror"
     assert cfg["keystone_url"] is None and cfg["mos_version"] is None
-    assert cfg["serial_roles"] == ["controller"] and cfg["serial_order"] == "first"
+    assert cfg["serial_roles"] == ["controller"] and cfg["serial_order"] == "last"
     assert cfg["mirror_key"] is None
     assert set(cfg) == set(mosmu_config.DEFAULTS)
 
@@ -126,7 +126,7 @@ def test_errors_never_carry_the_password(tmp_path):
     ({"mirror_staging": "/srv/.staging"}, "mirror_staging", "/srv/.staging"),
     ({"serial_roles": "controller, ceph-osd,,"}, "serial_roles", ["controller", "ceph-osd"]),
     ({"serial_roles": []}, "serial_roles", []),
-    ({"serial_order": "last"}, "serial_order", "last"),
+    ({"serial_order": "first"}, "serial_order", "first"),
     ({"timeout": 0.5}, "timeout", 0.5),
     ({"apply_timeout": 1}, "apply_timeout", 1),
     ({"verify_tls": False}, "verify_tls", False),

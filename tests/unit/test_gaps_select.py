@@ -403,7 +403,7 @@ def test_inventory_shape_is_checked(inventory, words):
 def test_inventory_of_empty_lists_is_fine():
     assert mosmu_select._check_inventory(_inventory(clusters=[], releases=[])) is None
     assert mosmu_select.select(_inventory(clusters=[], releases=[]), _req(all_envs=True)) == {
-        "envs": [], "selected": [], "skipped": []}
+        "envs": [], "selected": [], "skipped": [], "env_nodes": {}}
 
 
 # -- duplicates --------------------------------------------------------------------------------

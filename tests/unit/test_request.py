@@ -54,7 +54,7 @@ def test_unknown_argument_is_named_with_a_suggestion_and_the_known_ones():
         mosmu_request.parse({"enviroment": 1}, mosmu_request.UPDATE)
     text = str(err.value)
     assert "enviroment (did you mean env?)" in text
-    assert "known: accept_partial, all_envs, batch, env, interval, master_ip, max_failures" in text
+    assert "known: accept_partial, all_envs, batch, checks, env, interval, master_ip" in text
 
 
 def test_argument_of_another_function_is_unknown():
@@ -154,6 +154,7 @@ BAD = {
     "nodes": [True, 1.5, -1, 0, 2 ** 31, "9" * 40, INF, NAN, [[1]], {"a": 1}, "inf;x"],
     "offline": FLAG_BAD, "sync": FLAG_BAD, "test": FLAG_BAD, "retry_failed": FLAG_BAD,
     "rollback": FLAG_BAD, "verify": FLAG_BAD, "accept_partial": FLAG_BAD,
+    "checks": FLAG_BAD, "restart": FLAG_BAD,
     "repos": ["bogus", 5, [[1]], "nan", True, NAN],
     "mos_version": ["8", 8, True, [8.0], NAN, INF, "inf", "nan", {"a": 1}],
     "master_ip": [5, "10.20.0.300", True, [1], NAN, "a b", {"a": 1}],
@@ -265,7 +266,7 @@ def test_snapshots_takes_only_a_tree():
 
 @pytest.mark.parametrize("function, args, words", [
     ("update", (1,), "positional argument '1': give name=value, e.g. env=1; mosmu.update "
-                     "takes accept_partial, all_envs, batch, env,"),
+                     "takes accept_partial, all_envs, batch, checks, env,"),
     ("nodes", ("11", "x"), "positional argument '11': give name=value, e.g. env=11;"),
     ("status", ([1, 2],), "positional argument '[1, 2]': give name=value"),
     ("sync", (8.0,), "positional argument '8.0': give name=value, e.g. mos_version=8.0; "

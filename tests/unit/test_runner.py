@@ -21,6 +21,7 @@ import yaml
 from salt.exceptions import SaltClientError
 
 import mosmu_code
+import mosmu_config
 import mosmu_lock
 import mosmu_plan
 import mosmu_request
@@ -35,6 +36,8 @@ GRAINS = {N1: {"ipv4": ["10.20.0.3"]}, N2: {"ipv4": ["10.20.0.4", "127.0.0.1"]},
 OK = {"mosmu_|-mosmu-init-mosmu-updated_|-mos-8.0_|-updated":
       {"result": True, "changes": {"nova-common": {"old": "1.0", "new": "1.1"}},
        "comment": "upgraded 1 package(s)", "duration": 100}}
+DF_OK = ("Filesystem     1024-blocks    Used Available Capacity Mounted on\n"
+         "/dev/sda1         10000000 5000000   5000000      50% /\n")
 FAILED = {"mosmu_|-mosmu-init-mosmu-updated_|-mos-8.0_|-updated":
           {"result": False, "changes": {}, "comment": "apt-get update failed", "duration": 9}}
 
@@ -52,7 +55,7 @@ def api():
         server.server_close()
 
 
-def _load(api, tmp_path, grains):
+def _load(api, tmp_path, grains, **config):
     spec = importlib.util.spec_from_file_location("mosmu_runner",
                                                   os.path.join(REPO, "_runners", "mosmu.py"))
     module = importlib.util.module_from_spec(spec)
@@ -61,7 +64,9 @@ def _load(api, tmp_path, grains):
     for sub in ("_modules", "_states", "_utils"):
         shutil.copytree(os.path.join(REPO, sub), roots / sub)
     opts = salt.config.apply_master_config(
-        {"cachedir": str(tmp_path), "mosmu": dict(api), "file_roots": {"base": [str(roots)]}},
+        # these tests were written for controllers first; the default order has its own test
+        {"cachedir": str(tmp_path), "mosmu": dict(api, **{"serial_order": "first", **config}),
+         "file_roots": {"base": [str(roots)]}},
         salt.config.DEFAULT_MASTER_OPTS)
     cache = salt.cache.factory(opts)
     for minion, data in grains.items():
@@ -93,6 +98,7 @@ class Minions:
         self.on_apply = on_apply
         self.code = code or {}                 # minion -> its mosmu.version return
         self.sync_fails, self.synced = set(sync_fails), []
+        self.checked, self.check_outputs = [], {}      # minion -> {check: raw output}
         self.client = mock.create_autospec(salt.client.LocalClient, instance=True)
         self.client.__enter__.return_value = self.client
         self.client.cmd.side_effect = self._cmd
@@ -109,6 +115,12 @@ class Minions:
                         {f: [] for f in fun}, "retcode": 0} for m in live}
         if fun == "mosmu.status":
             return {m: {"ret": self.status[m], "retcode": 0} for m in live if m in self.status}
+        if fun == "mosmu.checks":        # healthy disks; the cloud's tools are not installed
+            checks = _args[0][0]
+            self.checked.append((list(live), [c["name"] for c in checks]))
+            return {m: {"ret": {c["name"]: self.check_outputs.get(m, {}).get(c["name"]) or (
+                {"retcode": 0, "stdout": DF_OK, "stderr": ""} if c["name"] == "disk" else
+                {"missing": c["argv"][0]}) for c in checks}, "retcode": 0} for m in live}
         raise AssertionError(f"unexpected {fun}")
 
     def _iter(self, tgt, fun, *_args, **kwargs):
@@ -163,6 +175,13 @@ def test_controllers_go_alone_then_the_rest_in_batches(runner):
     _update(runner, minions, env=1, sync=False, batch=1)
     assert minions.waves == [[N1], [N2], [N3]]
     assert report["retcode"] == 0 and report["summary"] == {"OK": 3}
+
+
+def test_by_default_computes_go_first_and_controllers_last_so_they_restart_last(api, tmp_path):
+    runner = _load(api, tmp_path, GRAINS, serial_order=mosmu_config.DEFAULTS["serial_order"])
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False)
+    assert minions.waves == [[N2, N3], [N1]] and report["retcode"] == 0
 
 
 def test_a_failed_wave_stops_the_run_and_the_rest_is_skipped(runner):
@@ -306,10 +325,22 @@ def test_minions_that_run_the_masters_code_get_no_sync(runner):
     small run's time) although nothing had changed."""
     runner._master_digest = lambda: "same"  # pylint: disable=protected-access
     minions = Minions(apply={N1: OK, N2: OK, N3: OK})
-    report = _update(runner, minions, env=1, sync=False)
+    report = _update(runner, minions, env=1, sync=False, checks=False)
     assert report["retcode"] == 0 and minions.synced == []
     funs = [c.args[1] for c in minions.client.cmd.call_args_list]
     assert funs == ["mosmu.version"]                  # one publish before the first wave
+
+
+def test_the_health_checks_cost_a_publish_per_check_list_before_and_after(runner):
+    runner._master_digest = lambda: "same"  # pylint: disable=protected-access
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False)
+    assert report["retcode"] == 0
+    funs = [c.args[1] for c in minions.client.cmd.call_args_list]
+    assert funs == ["mosmu.version"] + ["mosmu.checks"] * 4
+    # the computes check their disks, the controller its disk and the cloud, before and after
+    assert minions.checked == [([N1], ["disk", "pacemaker", "nova", "neutron", "cinder", "ceph"]),
+                               ([N2, N3], ["disk"])] * 2
 
 
 def test_only_minions_whose_code_differs_are_synced_and_a_failed_sync_is_named(runner):
@@ -725,3 +756,4 @@ def test_an_error_before_any_wave_is_the_error_line_alone(api, tmp_path):
         result = _update(runner, Minions(apply={N1: OK, N2: OK}), env=1, sync=False)
     assert set(result) == {"error", "retcode", "outputter"}
     assert "20261125110000000000" in result["error"]
+
