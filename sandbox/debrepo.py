@@ -4,8 +4,11 @@ One tree per catalog row (``mosmu_catalog.Tree`` with ``backend == "apt"``), lai
 mirror.fuel-infra.org: ``<upstream>/<tree.upstream>/pool/<component>/<x>/<src>/*.deb`` and
 ``dists/<tree.suite_of(repo)>/{Release, <component>/binary-amd64/Packages(.gz)}`` for every
 repo the row offers. Packages carry no maintainer scripts (dpkg would run them chrooted into
-the node root). Building is idempotent: an index file is rewritten only when its content
-changes, and ``Release`` (written last, atomically) only when an index changed.
+the node root). Besides a VERSION file, ``nova-common`` and ``neutron-common`` carry their
+services' init scripts and ``nova-common`` its ``/etc/nova/nova.conf`` (``sandbox.services``:
+every file below /etc is a conffile, as debhelper marks them). Building is idempotent: an
+index file is rewritten only when its content changes, and ``Release`` (written last,
+atomically) only when an index changed.
 
 With a ``signer`` (``sandbox.stack.Signer``: ``clearsign(bytes)``, ``detach_sign(bytes)``)
 every suite also gets ``InRelease`` (clearsigned Release) and ``Release.gpg`` (armoured
@@ -19,6 +22,8 @@ import hashlib
 import os
 import subprocess
 import tempfile
+
+from . import services
 
 # package -> source package (the pool directory)
 PACKAGES = {"nova-common": "nova", "python-nova": "nova", "neutron-common": "neutron"}
@@ -34,6 +39,7 @@ REPO_VERSIONS = {           # MU repo -> {package: version} it publishes
     "holdback": {"neutron-common": HOLDBACK_VERSION},
 }
 COMPONENTS = ("main", "restricted")
+CONTENT_FIELD = "X-Mosmu-Sandbox-Content"    # services.CONTENT_VERSION the deb was built with
 REPO_PLACEHOLDER = "-{repo}"
 
 
@@ -71,15 +77,25 @@ def write_payload(path, size, chunk=1 << 20):
             left -= chunk
 
 
+def deb_content(path):
+    """The ``services.CONTENT_VERSION`` a deb was built with ("" for older sandbox debs)."""
+    proc = subprocess.run(["dpkg-deb", "-f", path, CONTENT_FIELD], capture_output=True,
+                          text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
 def build_deb(outdir, name, version, payload=0):
-    """``<outdir>/<name>_<version>_all.deb`` with one data file, no maintainer scripts.
+    """``<outdir>/<name>_<version>_all.deb`` with a VERSION file and the package's
+    ``sandbox.services.package_files`` (init scripts, conffiles), no maintainer scripts.
 
     :param payload: bytes of random data to carry as ``usr/share/mos/<name>/payload.bin``
-        (0: none, a few hundred bytes in all); such a deb is built uncompressed (``-Znone``:
-        the data is incompressible). An existing deb of that name is reused as it is.
+        (0: none, a few kB in all); such a deb is built uncompressed (``-Znone``: the data
+        is incompressible). An existing deb of that name is reused when it was built with
+        the current ``services.CONTENT_VERSION`` (its ``X-Mosmu-Sandbox-Content`` field),
+        else built again.
     """
     path = os.path.join(outdir, f"{name}_{version}_all.deb")
-    if os.path.exists(path):
+    if os.path.exists(path) and deb_content(path) == services.CONTENT_VERSION:
         return path
     os.makedirs(outdir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tree:
@@ -90,10 +106,17 @@ def build_deb(outdir, name, version, payload=0):
             handle.write(f"{name} {version}\n")
         if payload:
             write_payload(os.path.join(data, "payload.bin"), payload)
+        services.write_files(tree, name)
+        conffiles = services.conffiles(name)
+        if conffiles:
+            with open(os.path.join(tree, "DEBIAN", "conffiles"), "w",
+                      encoding="utf-8") as handle:
+                handle.write("".join(f"{c}\n" for c in conffiles))
         with open(os.path.join(tree, "DEBIAN", "control"), "w", encoding="utf-8") as handle:
             handle.write(f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
                          "Maintainer: MOS sandbox <sandbox@mosmu.invalid>\nSection: net\n"
-                         f"Priority: optional\nDescription: MOS {name} (sandbox)\n"
+                         f"Priority: optional\n{CONTENT_FIELD}: {services.CONTENT_VERSION}\n"
+                         f"Description: MOS {name} (sandbox)\n"
                          " Sandbox stand-in for a Mirantis OpenStack package.\n")
         _run(["dpkg-deb", "--root-owner-group", "-Znone" if payload else "-Zgzip", "-b", tree,
               f"{path}.new"])

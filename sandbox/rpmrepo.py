@@ -2,7 +2,9 @@
 CentOS node roots (an rpm database inside the root, GA packages installed with ``rpm --root``).
 
 One yum repo per MU repo of a catalog row: ``<upstream>/<tree.upstream>/<tree.suite_of(repo)>/``
-holds ``Packages/*.rpm`` and ``repodata/``. Packages are noarch, with one data file and no
+holds ``Packages/*.rpm`` and ``repodata/``. Packages are noarch, with a VERSION file, the
+``sandbox.services.package_files`` of the package (``openstack-nova-common`` and
+``openstack-neutron``: init scripts; ``/etc/nova/nova.conf`` as ``%config(noreplace)``), and no
 scriptlets. Building is idempotent: a repo's metadata is regenerated only when its set of
 packages changes.
 
@@ -23,6 +25,8 @@ import shutil
 import subprocess
 import tempfile
 
+from . import services
+
 PACKAGES = ("openstack-nova-common", "python-nova", "openstack-neutron")
 GA_VERSION = "1.0"
 RELEASE = "1"
@@ -33,6 +37,7 @@ REPO_VERSIONS = {           # MU repo -> {package: version} it publishes (yum ha
     "proposed": {"openstack-nova-common": "1.2"},
 }
 QUERY_FORMAT = "%{NAME}\t%{VERSION}-%{RELEASE}\n"
+VENDOR = "MOS sandbox, content {}"       # services.CONTENT_VERSION the rpm was built with
 
 SPEC = """\
 Name: %{pkgname}
@@ -40,6 +45,7 @@ Version: %{pkgver}
 Release: %{pkgrel}
 Summary: MOS %{pkgname} (sandbox)
 License: Apache-2.0
+Vendor: %{pkgvendor}
 BuildArch: noarch
 AutoReqProv: no
 %{?pkgrequires:Requires: %{pkgrequires}}
@@ -49,6 +55,7 @@ Sandbox stand-in for a Mirantis OpenStack package.
 mkdir -p %{buildroot}/usr/share/mos/%{pkgname}
 echo "%{pkgname} %{pkgver}" > %{buildroot}/usr/share/mos/%{pkgname}/VERSION
 %{?payloadsrc:cp %{payloadsrc} %{buildroot}/usr/share/mos/%{pkgname}/payload.bin}
+%{?filesrc:cp -a %{filesrc}/. %{buildroot}/}
 %files
 /usr/share/mos/%{pkgname}/VERSION
 %{?payloadsrc:/usr/share/mos/%{pkgname}/payload.bin}
@@ -73,26 +80,49 @@ def rpm_name(name, version, release=RELEASE):
     return f"{name}-{version}-{release}.noarch.rpm"
 
 
+def rpm_content(path):
+    """The ``services.CONTENT_VERSION`` an rpm was built with ("" for older sandbox rpms)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        proc = subprocess.run(["rpm", "--define", f"_dbpath {scratch}", "-qp", "--qf",
+                               "%{VENDOR}", path], capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL)
+    prefix = VENDOR.format("")
+    out = proc.stdout.strip() if proc.returncode == 0 else ""
+    return out[len(prefix):] if out.startswith(prefix) else ""
+
+
+def _file_lines(name):
+    """The spec's ``%files`` lines for the package's ``services.package_files``."""
+    lines = []
+    for rel, (_text, mode) in sorted(services.package_files(name).items()):
+        config = "%config(noreplace) " if f"/{rel}" in services.config_files(name) else ""
+        lines.append(f"%attr({mode:04o},root,root) {config}/{rel}")
+    return "".join(f"{line}\n" for line in lines)
+
+
 def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0, requires=None):
     """``<outdir>/<name>-<version>-<release>.noarch.rpm`` built with rpmbuild (and signed by
-    ``signer`` before it appears under its name); its path.
+    ``signer`` before it appears under its name); its path. Besides a VERSION file it carries
+    the package's ``sandbox.services.package_files`` (init scripts; config files as
+    ``%config(noreplace)``).
 
     :param payload: bytes of random data to carry as ``/usr/share/mos/<name>/payload.bin``
         (0: none); such an rpm gets a gzip level 1 payload (the data is incompressible). An
-        existing rpm of that name is reused as it is.
+        existing rpm of that name is reused when it was built with the current
+        ``services.CONTENT_VERSION`` (its Vendor tag), else built again.
     :param requires: a package name the rpm requires (``Requires:``); such rpms are kept in
         ``<outdir>/requires-<name>/``, apart from the plain ones of the same name
     """
     if requires:
         outdir = os.path.join(outdir, f"requires-{requires}")
     path = os.path.join(outdir, rpm_name(name, version, release))
-    if os.path.exists(path):
+    if os.path.exists(path) and rpm_content(path) == services.CONTENT_VERSION:
         return path
     os.makedirs(outdir, exist_ok=True)
     with tempfile.TemporaryDirectory() as top:
         spec = os.path.join(top, "sandbox.spec")
         with open(spec, "w", encoding="utf-8") as handle:
-            handle.write(SPEC)
+            handle.write(SPEC + _file_lines(name))
         out = os.path.join(top, "out")
         extra = []
         if payload:
@@ -100,6 +130,9 @@ def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0, re
             write_payload(os.path.join(top, "payload.bin"), payload)
             extra = ["--define", f"payloadsrc {top}/payload.bin",
                      "--define", "_binary_payload w1.gzdio"]
+        if services.package_files(name):
+            services.write_files(os.path.join(top, "files"), name)
+            extra += ["--define", f"filesrc {top}/files"]
         _run(["rpmbuild", "-bb", "--quiet", *extra,
               "--define", f"_topdir {top}", "--define", f"_tmppath {top}",
               "--define", f"_dbpath {top}/rpmdb", "--define", f"_rpmdir {out}",
@@ -107,6 +140,7 @@ def build_rpm(outdir, name, version, release=RELEASE, signer=None, payload=0, re
               "--define", "__os_install_post %{nil}",
               "--define", f"pkgname {name}", "--define", f"pkgver {version}",
               "--define", f"pkgrel {release}",
+              "--define", f"pkgvendor {VENDOR.format(services.CONTENT_VERSION)}",
               *(["--define", f"pkgrequires {requires}"] if requires else []), spec])
         built = os.path.join(out, os.path.basename(path))
         if signer is not None:

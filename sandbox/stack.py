@@ -41,7 +41,7 @@ import time
 
 import yaml
 
-from . import debrepo, rpmrepo, sshd
+from . import debrepo, rpmrepo, services, sshd
 from . import inventory as inventory_mod
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -339,16 +339,22 @@ class Sandbox:
                                f"{', '.join(DISTROS)}")
         return DISTROS[distro]["module"].build_ga(outdir)
 
-    def make_node_root(self, root, distro, version=None):
-        """Create a node root with the GA packages of a layout installed in it.
+    def make_node_root(self, root, distro, version=None, roles=(), hosts=None):
+        """Create a node root with the GA packages of a layout installed in it, its
+        services running.
 
         :param root: the directory to create (must not hold another node)
         :param distro: ``ubuntu``/``centos`` with ``version``, or a ``mosmu_catalog.Tree``
+        :param roles: the node's Nailgun roles (which tool stand-ins it gets)
+        :param hosts: ``{fqdn: roles}`` of its environment's deployed nodes (what the
+            Pacemaker and OpenStack stand-ins list); see ``services.install``
 
         Ubuntu: the dpkg/apt skeleton and ``dpkg --root=R --log=R/var/log/dpkg.log -i``;
         ``etc/apt/sources.list`` names the row's GA suite when it has one. CentOS:
         ``rpm --root=R --initdb`` then ``rpm --root=R -i --nodeps`` (see ``rpmrepo``). In a
         realistic sandbox the root also gets its download limit (:meth:`limit_bandwidth`).
+        Then ``services.install`` (unowned init scripts, tool stand-ins, ``root/openrc``) and
+        every service of the root is started (``services.start_all``).
         """
         tree = _tree(distro, version) if version or not isinstance(distro, str) else None
         distro = tree.distro if tree else distro
@@ -358,11 +364,21 @@ class Sandbox:
                 rpmrepo.init_root(root, self.ga_packages("centos"))
             except RuntimeError as err:
                 raise SandboxError(f"CentOS node root {root}: {err}") from err
-            if self.realistic:
-                self.limit_bandwidth(root, distro)
-            return
-        if distro != "ubuntu":
+        elif distro == "ubuntu":
+            self._ubuntu_root(root, tree)
+        else:
             raise SandboxError(f"no node roots for distro {distro!r}")
+        if self.realistic:
+            self.limit_bandwidth(root, distro)
+        services.install(root, roles, hosts, version=tree.version if tree else None,
+                         distro=distro)
+        try:
+            services.start_all(root)
+        except services.ServiceError as err:
+            raise SandboxError(str(err)) from err
+
+    def _ubuntu_root(self, root, tree):
+        """An Ubuntu node root: dpkg/apt skeleton, sources.list, GA debs installed."""
         node_root_skeleton(root)
         ga = debrepo.ga_suite(tree) if tree else None
         if ga and "http" in self.state.get("ports", {}):
@@ -375,8 +391,6 @@ class Sandbox:
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SandboxError(f"dpkg --root={root} -i failed: {proc.stderr.strip()}")
-        if self.realistic:
-            self.limit_bandwidth(root, distro)
 
     def reset_node(self, minion_id, distro=None, version=None):
         """Wipe a node's root and re-create it with the GA packages of a layout.
@@ -386,7 +400,8 @@ class Sandbox:
             node's current layout); the layout's upstream tree is built too
         :param version: MOS version of the layout (default: the node's current one)
         :returns: the node's state entry (``ip``, ``root``, ``distro``, ``version``,
-            ``env``; ssh nodes also ``port``). When a minion's distro changes, that minion is
+            ``env``; ssh nodes also ``port``). The root's service daemons are stopped first
+            and the new root's started. When a minion's distro changes, that minion is
             restarted with the other distro's grains (``os_family``/``os``) and waited for;
             an ssh node's sshd is left running (its root path does not change), and no
             minion is restarted for it.
@@ -404,8 +419,9 @@ class Sandbox:
             tree = _tree(distro or info["distro"], version or info["version"])
         self.build_tree(tree)
         root = info["root"]
+        services.stop_all(root)
         shutil.rmtree(root, ignore_errors=True)
-        self.make_node_root(root, tree)
+        self.make_node_root(root, tree, **self._cloud_of(minion_id))
         restart = tree.distro != info["distro"] and not ssh_node
         info.update(distro=tree.distro, version=tree.version)
         self._save()
@@ -540,7 +556,7 @@ class Sandbox:
             raise SandboxError(f"{fqdn} is already a node of the sandbox in {self.dir}")
         root = self.node_root(fqdn)
         if make_root:
-            self.make_node_root(root, distro, version)
+            self.make_node_root(root, distro, version, **self._cloud_of(fqdn))
         else:
             os.makedirs(root, exist_ok=True)
         nodes[fqdn] = {"ip": ip, "root": root, "env": env, "distro": distro,
@@ -782,7 +798,7 @@ class Sandbox:
         deployed = [n for n in self._nodes(inv) if n[0] not in ssh_nodes]
         for index, (minion_id, ip, env, distro, version) in enumerate(deployed):
             root = self.node_root(minion_id)
-            self.make_node_root(root, distro, version)
+            self.make_node_root(root, distro, version, **self._cloud_of(minion_id))
             minions[minion_id] = {"ip": ip, "root": root, "env": env, "distro": distro,
                                   "version": version, "index": index}
             self._start_minion(minion_id)
@@ -831,6 +847,76 @@ class Sandbox:
         except (ValueError, AttributeError):
             return set()
 
+    # -- node services and cloud stand-ins (sandbox.services) ---------------------------------
+
+    def _inventory(self):
+        """The inventory the Fuel API serves (None before ``up``)."""
+        try:
+            with open(os.path.join(self.dir, "fuel", "inventory.json"), encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def _cloud_of(self, fqdn):
+        """``{"roles": ..., "hosts": {fqdn: roles}}`` of a node from the inventory: its roles
+        and its environment's deployed nodes (a node the inventory lacks: no roles, alone)."""
+        inv = self._inventory() or {"nodes": []}
+        me = next((n for n in inv["nodes"] if n["fqdn"] == fqdn), None)
+        if me is None or me["cluster"] is None:
+            return {"roles": (), "hosts": {fqdn: []}}
+        return {"roles": tuple(me["roles"]),
+                "hosts": {n["fqdn"]: list(n["roles"]) for n in inv["nodes"]
+                          if n["cluster"] == me["cluster"] and n["status"] in ("ready", "error")}}
+
+    def _node_roots(self):
+        return [info["root"] for kind in ("minions", "ssh_nodes")
+                for info in (self.state.get(kind) or {}).values()]
+
+    def root_of(self, node):
+        """The node root of a minion (its id) or an ssh node (its fqdn)."""
+        info = (self.state.get("minions") or {}).get(node) or \
+            (self.state.get("ssh_nodes") or {}).get(node)
+        if info is None:
+            raise SandboxError(f"{node} is not a minion or ssh node of the sandbox in "
+                               f"{self.dir}")
+        return info["root"]
+
+    def service_pid(self, node, service):
+        """The pid of a node's service daemon, or None when it is not running."""
+        return services.pid(self.root_of(node), service)
+
+    def service_pids(self, node):
+        """``{service: pid or None}`` of every init script in the node's root."""
+        root = self.root_of(node)
+        return {name: services.pid(root, name) for name in services.services(root)}
+
+    def start_services(self, node):
+        """Start the node's services that are not running; ``{service: pid}``."""
+        try:
+            return services.start_all(self.root_of(node))
+        except services.ServiceError as err:
+            raise SandboxError(str(err)) from err
+
+    def stop_services(self, node):
+        """Stop the node's service daemons (by their pid files); the pids stopped."""
+        return services.stop_all(self.root_of(node))
+
+    def set_faults(self, node, *names):
+        """Make the node's tool stand-ins show these faults (none: healthy); see
+        ``services.FAULTS``."""
+        try:
+            services.set_faults(self.root_of(node), *names)
+        except ValueError as err:
+            raise SandboxError(str(err)) from err
+
+    def pcs_restarts(self, node):
+        """The Pacemaker resources ``pcs resource restart`` restarted on the node, in order."""
+        return services.pcs_restarts(self.root_of(node))
+
+    def ceph_log(self, node):
+        """The ceph state changes (``osd set noout``...) run on the node, in order."""
+        return services.ceph_log(self.root_of(node))
+
     # -- down --------------------------------------------------------------------------------
 
     def _our_pids(self):
@@ -849,8 +935,11 @@ class Sandbox:
         return found
 
     def down(self, remove=True):
-        """Stop all sandbox processes; remove the directory unless ``remove`` is False."""
+        """Stop all sandbox processes (first the service daemons of every node root, by their
+        pid files); remove the directory unless ``remove`` is False."""
         Signer(os.path.join(self.dir, "gpg")).close()
+        for root in self._node_roots():
+            services.stop_all(root)
         leaders = set(self.state.get("pids", {}).values())   # started with a new session
         for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
             # sshd sessions leave the listener's process group and rename themselves: found

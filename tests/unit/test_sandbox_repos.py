@@ -11,7 +11,7 @@ import pytest
 from debian import deb822
 
 import mosmu_catalog
-from sandbox import debrepo, inventory, rpmrepo
+from sandbox import debrepo, inventory, rpmrepo, services
 from sandbox.cli import installed_rpms, installed_versions
 from sandbox.stack import PACKAGE_VERSIONS, Sandbox, env_rows
 
@@ -178,6 +178,8 @@ def test_sandbox_builds_made_up_row_and_resets_node_roots(tmp_path, request):
     assert os.path.isfile(os.path.join(path, "dists/mos9.9-holdback/InRelease"))
     assert not os.path.exists(box.state_path)     # a sandbox that is not up stays not up
     ubuntu, centos = str(tmp_path / "u"), str(tmp_path / "c")
+    for root in (ubuntu, centos):            # make_node_root starts the roots' services
+        request.addfinalizer(lambda r=root: services.stop_all(r))
     box.make_node_root(ubuntu, tree)
     box.make_node_root(centos, "centos", "6.1")
     assert installed_versions(ubuntu) == PACKAGE_VERSIONS["ubuntu"]["ga"]
