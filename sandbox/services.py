@@ -36,12 +36,13 @@ from . import nodetools
 FAULTS = nodetools.FAULTS
 # Bump when what package_files returns changes: packages built from older content are rebuilt
 # (debrepo.build_deb / rpmrepo.build_rpm compare it with the one recorded in the package).
-CONTENT_VERSION = "2"
+CONTENT_VERSION = "3"
 UNOWNED = ("ceilometer-agent-compute", "heat-api")
 PACKAGE_SERVICES = {
     "nova-common": ("nova-api", "nova-compute"),
     "neutron-common": ("neutron-server",),
-    "openstack-nova-common": ("nova-api", "nova-compute"),
+    # CentOS names the services after their openstack-* packages (mosmu_finish's centos rows)
+    "openstack-nova-common": ("openstack-nova-api", "openstack-nova-compute"),
     "openstack-neutron": ("neutron-server",),
 }
 NOVA_CONF = "etc/nova/nova.conf"

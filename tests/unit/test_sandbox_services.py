@@ -104,8 +104,8 @@ def test_rpms_carry_init_scripts_and_a_noreplace_config_but_no_scriptlets(tmp_pa
         return subprocess.run(["rpm", "--define", f"_dbpath {tmp_path}/db", "-qp", *args,
                                path], capture_output=True, text=True, check=True,
                               stdin=subprocess.DEVNULL).stdout
-    assert {"/etc/init.d/nova-compute", "/etc/init.d/nova-api", "/etc/nova/nova.conf"} <= \
-        set(query(rpm, "-l").split())
+    assert {"/etc/init.d/openstack-nova-compute", "/etc/init.d/openstack-nova-api",
+            "/etc/nova/nova.conf"} <= set(query(rpm, "-l").split())
     assert query(rpm, "-c").split() == ["/etc/nova/nova.conf"]
     assert query(rpm, "--scripts").strip() == ""
     assert query(rpm, "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]").count(
@@ -149,11 +149,13 @@ def test_node_roots_get_package_owned_and_unowned_services_running(tmp_path, roo
                               "/etc/init.d/heat-api"], capture_output=True, text=True,
                              check=False)
     assert unowned.returncode == 1
-    expected = ["ceilometer-agent-compute", "heat-api", "neutron-server", "nova-api",
-                "nova-compute"]
+    expected = {ubuntu: ["ceilometer-agent-compute", "heat-api", "neutron-server", "nova-api",
+                         "nova-compute"],
+                centos: ["ceilometer-agent-compute", "heat-api", "neutron-server",
+                         "openstack-nova-api", "openstack-nova-compute"]}
     for root in (ubuntu, centos):
-        assert services.services(root) == expected
-        assert all(services.pid(root, s) for s in expected)
+        assert services.services(root) == expected[root]
+        assert all(services.pid(root, s) for s in expected[root])
     assert os.path.exists(os.path.join(ubuntu, "usr/sbin/pcs"))
     assert not os.path.exists(os.path.join(centos, "usr/sbin/pcs"))
 
