@@ -283,7 +283,9 @@ def run_checks(executor, checks):
     root = executor.root
     tools = tuple(os.path.join(root, c["argv"][0].lstrip("/")) for c in checks)
     openrc = os.path.join(root, "root/openrc")
-    found = executor.one(Which((*tools, openrc)))
+    # the file's presence only: its secrets never leave the node
+    found, home = executor.batch([Which(tools), List(os.path.dirname(openrc))])
+    found = dict(found, **{openrc: "openrc" in home})
     runs, out = [], {}
     for check, tool in zip(checks, tools):
         if not found.get(tool):

@@ -27,7 +27,9 @@ import uuid
 from xml.sax.saxutils import quoteattr
 
 FAULTS = ("resource-stopped", "resource-unmanaged", "node-standby", "nova-down", "agent-dead",
-          "cinder-down", "ceph-warn", "disk-95")
+          "cinder-down", "ceph-warn", "disk-95",
+          # faults that show only once the node's update has run (the checks after it fail)
+          "disk-95-after-update", "pcs-restart-fails", "restart-fails")
 CLOUD_FILE = "etc/mosmu-sandbox/cloud.json"
 FAULTS_FILE = "etc/mosmu-sandbox/faults"
 STATE_DIR = "var/lib/mosmu-sandbox"
@@ -126,6 +128,17 @@ def _stamp(ago=0):
 LOG_BLOCKS = 10190100      # /var/log of a Fuel node (logs-log LV), 1K blocks
 
 
+def updated(node):
+    """Whether the node's last MU run ended OK (its status file's last line)."""
+    try:
+        with open(os.path.join(node.root, "var/log/mos_apply_mu.status"),
+                  encoding="utf-8") as handle:
+            lines = handle.read().split()
+    except OSError:
+        return False
+    return bool(lines) and lines[-1] == "UPDATE=OK"
+
+
 def df_rows(node):
     """``(filesystem, blocks, used, available, mountpoint)`` in 1K blocks: udev and /run as
     on a Fuel node, the real usage of the node root's filesystem as ``/``, and a /var/log
@@ -134,7 +147,8 @@ def df_rows(node):
     total = st.f_blocks * st.f_frsize // 1024
     used = (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
     avail = st.f_bavail * st.f_frsize // 1024
-    log_used = LOG_BLOCKS * (95 if "disk-95" in node.faults else 4) // 100
+    full = "disk-95" in node.faults or ("disk-95-after-update" in node.faults and updated(node))
+    log_used = LOG_BLOCKS * (95 if full else 4) // 100
     return [("udev", 2013440, 12, 2013428, "/dev"),
             ("tmpfs", 404808, 412, 404396, "/run"),
             ("/dev/mapper/os-root", total, used, avail, "/"),
@@ -350,6 +364,10 @@ def tool_pcs(node, args):
         if target != args[2]:
             sys.stdout.write(f"Warning: using {target}... (if a resource is a clone or "
                              "master/slave you must use the clone or master/slave name\n")
+        if "pcs-restart-fails" in node.faults:
+            sys.stderr.write(f"Error: {target} failed to start: Resource '{target}' "
+                             "is not running on any node\n")
+            return 1
         node.log("pcs.log", target)
         sys.stdout.write(f"{target} successfully restarted\n")
         return 0

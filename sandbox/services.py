@@ -36,7 +36,7 @@ from . import nodetools
 FAULTS = nodetools.FAULTS
 # Bump when what package_files returns changes: packages built from older content are rebuilt
 # (debrepo.build_deb / rpmrepo.build_rpm compare it with the one recorded in the package).
-CONTENT_VERSION = "3"
+CONTENT_VERSION = "4"
 UNOWNED = ("ceilometer-agent-compute", "heat-api")
 PACKAGE_SERVICES = {
     "nova-common": ("nova-api", "nova-compute"),
@@ -180,6 +180,10 @@ case "$1" in
     stop) do_stop ;;
     restart|force-reload)
         do_stop 2>/dev/null
+        if grep -qx restart-fails "$ROOT/etc/mosmu-sandbox/faults" 2>/dev/null; then
+            echo "start: Job failed to start" >&2      # the restart-fails fault mode
+            exit 1
+        fi
         do_start ;;
     status)
         if pid=$(running_pid); then
