@@ -221,10 +221,12 @@ def test_preflight_stops_an_unsynced_mirror_before_any_node(fleet, fleet_config,
         assert set(versions(fleet, nid).values()) == {"1.0"}
 
 
-def test_waves_controllers_alone_first_and_interval_between_waves(fleet, tmp_path):
-    """env 1 with ``batch=2 interval=3``: the master publishes ``state.apply`` to node-1,
-    then node-4 (the controllers, alone, first), then node-2+3, then node-5; each wave starts
-    only after the previous one's last return, and at least ``interval`` s later."""
+def test_waves_computes_first_controllers_alone_last_and_interval_between_waves(fleet,
+                                                                               tmp_path):
+    """env 1 with ``batch=2 interval=3``: the master publishes ``state.apply`` to node-2+3,
+    then node-5, then node-1, then node-4 (the controllers, alone, last: computes restart
+    before controllers); each wave starts only after the previous one's last return, and at
+    least ``interval`` s later."""
     reset(fleet, env=1)
     with EventLog(fleet, tmp_path / "events.log") as log:
         run = salt_cli(fleet, "salt-run", "mosmu.update", "env=1", "batch=2",
@@ -235,7 +237,7 @@ def test_waves_controllers_alone_first_and_interval_between_waves(fleet, tmp_pat
         dict.fromkeys(minions(fleet, 1), "OK")
 
     waves = state_apply_waves(events)
-    assert [ids for _s, _e, ids in waves] == [[1], [4], [2, 3], [5]]
+    assert [ids for _s, _e, ids in waves] == [[2, 3], [5], [1], [4]]
     for (_s1, ended, _ids), (started, _e2, _ids2) in zip(waves, waves[1:]):
         assert ended is not None and started > ended
         assert (started - ended).total_seconds() >= INTERVAL

@@ -95,8 +95,8 @@ def test_nodes_shows_each_nodes_transport(sandbox):
 
 
 def test_dry_run_and_real_run_agree_and_a_second_run_changes_nothing(sandbox):
-    """Minion and ssh nodes of both environments in one run; the controller (a minion) alone
-    in the first wave of each environment, then its ssh computes."""
+    """Minion and ssh nodes of both environments in one run; the ssh computes first, then the
+    controller (a minion) alone in the last wave of each environment."""
     assert salt_cli(sandbox, "salt-run", "mosmu.sync", "all_envs=True").returncode == 0
     before = {f: versions(sandbox, f) for f in UBUNTU_SSH + CENTOS_SSH}
     dry = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True", "test=True")
@@ -132,9 +132,10 @@ def record(root):
         return json.load(handle)
 
 
-def test_the_controller_goes_alone_before_its_ssh_computes(sandbox):
-    """serial_roles, in each environment: the minion controller's run ends before either ssh
-    compute starts; the two ssh computes run at the same time (one wave)."""
+def test_the_controller_goes_alone_after_its_ssh_computes(sandbox):
+    """serial_roles, in each environment: the minion controller's run starts after both ssh
+    computes ended (controllers last, so computes restart first); the two ssh computes run
+    at the same time (one wave)."""
     reset_all(sandbox)
     run = salt_cli(sandbox, "salt-run", "mosmu.update", "all_envs=True", "sync=False")
     assert run.returncode == 0, run.data
@@ -142,7 +143,7 @@ def test_the_controller_goes_alone_before_its_ssh_computes(sandbox):
                                        ("node-2.test.domain.local", CENTOS_SSH)):
         controller = record(sandbox.node_root(controller_fqdn))
         computes = [record(info(sandbox, f)["root"]) for f in ssh_nodes]
-        assert all(controller["finished"] <= c["started"] for c in computes)
+        assert all(c["finished"] <= controller["started"] for c in computes)
         assert computes[0]["started"] <= computes[1]["finished"] and \
             computes[1]["started"] <= computes[0]["finished"]
         assert [controller["transport"], *(c["transport"] for c in computes)] == \
