@@ -26,8 +26,8 @@ ALL = [CONTROLLERS[1], *COMPUTES[1], CONTROLLERS[2], *COMPUTES[2]]
 RESTARTED = {
     CONTROLLERS[1]: {"nova-api", "neutron-server"},
     CONTROLLERS[2]: {"openstack-nova-api", "neutron-server"},
-    **dict.fromkeys(COMPUTES[1], {"nova-compute"}),
-    **dict.fromkeys(COMPUTES[2], {"openstack-nova-compute"}),
+    **dict.fromkeys(COMPUTES[1], frozenset({"nova-compute"})),
+    **dict.fromkeys(COMPUTES[2], frozenset({"openstack-nova-compute"})),
 }
 # the neutron agents Pacemaker runs as clones: neutron-common (and the 6.1 openstack-neutron)
 # changed, so each is restarted once, through its clone

@@ -207,3 +207,96 @@ def test_a_package_moved_down_by_the_pins_is_a_downgrade_in_dry_run_and_run(tmp_
     assert done["changes"]["nova-common"] == {"old": "1.2", "new": "1.1", "downgrade": True}
     assert sorted(n for n, c in done["changes"].items() if c.get("downgrade")) == ["nova-common"]
     assert node_status(tmp_path)["record"]["changes"]["nova-common"]["downgrade"] is True
+
+
+# -- restarts: a restart is OK only when the service runs again under a new pid --------------
+
+class Services:
+    """Scripted init scripts: ``status`` prints upstart's line for the current pid;
+    ``restart`` behaves as ``how`` says (``ok``, ``fail``, ``dead``, ``same``)."""
+
+    def __init__(self, how):
+        self.how, self.pid, self.calls = how, 100, []
+
+    def __call__(self, argv, env):
+        name, verb = os.path.basename(argv[0]), argv[1]
+        self.calls.append((name, verb))
+        if verb == "status":
+            return ({"retcode": 0, "stdout": f"{name} start/running, process {self.pid}\n",
+                     "stderr": ""} if self.pid else
+                    {"retcode": 3, "stdout": f"{name} stop/waiting\n", "stderr": ""})
+        if self.how == "fail":
+            self.pid = None
+            return {"retcode": 1, "stdout": "", "stderr": "start: Job failed to start\n"}
+        self.pid = {"ok": self.pid + 1, "dead": None, "same": self.pid}[self.how]
+        return {"retcode": 0, "stdout": "", "stderr": ""}
+
+
+@pytest.mark.parametrize("how, ok, detail", [
+    ("ok", True, ""),
+    ("fail", False, "nova-compute restart failed (exit 1): start: Job failed to start"),
+    ("dead", False, "nova-compute is not running after its restart"),
+    ("same", False, "nova-compute still runs as pid 100: the restart did not take"),
+])
+def test_a_restart_is_ok_only_when_the_service_runs_under_a_new_pid(tmp_path, how, ok, detail):
+    services = Services(how)
+    got = mosmu_noderun._restart(executor(tmp_path, services),  # pylint: disable=protected-access
+                                 {"nova-compute": "nova-common"})
+    assert got == [{"service": "nova-compute", "package": "nova-common", "old_pid": 100,
+                    "new_pid": services.pid, "ok": ok, "detail": detail}]
+    assert services.calls == [("nova-compute", "status"), ("nova-compute", "restart"),
+                              ("nova-compute", "status")]
+
+
+def test_only_installed_services_touched_by_a_changed_package_restart(tmp_path):
+    """nova-compute: its init script is nova-common's; nova-api: a shared package of nova
+    changed (nova-common and python-nova both are; the first by name is named); heat-api:
+    nothing of heat changed; neutron-server: not installed."""
+    for name in ("nova-compute", "nova-api", "heat-api"):
+        path = tmp_path / "etc/init.d" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+
+    def run(argv, _env):
+        files = {"nova-common": "/etc\n/etc/init.d\n/etc/init.d/nova-compute\n",
+                 "python-nova": "/usr/lib/python2.7/dist-packages/nova\n"}
+        return {"retcode": 0, "stdout": files.get(argv[-1], ""), "stderr": ""}
+
+    node = mosmu_exec.LocalExecutor(str(tmp_path), run, __import__("shutil").which)
+    backend = mosmu_noderun._backend(  # pylint: disable=protected-access
+        PLAN, executor(tmp_path, run), {t: f"/usr/bin/{t}" for t in
+                                        ("apt-get", "dpkg", "dpkg-query")})
+    services, resources = mosmu_noderun.touched(
+        node, backend, {"python-nova": {}, "nova-common": {}},
+        {"services": ["nova-compute", "nova-api", "heat-api", "neutron-server"],
+         "pacemaker": ["p_nova-x", "p_heat-engine"]})
+    assert services == {"nova-compute": "nova-common", "nova-api": "nova-common"}
+    assert resources == {"p_nova-x": "nova-common"}
+    only_library = mosmu_noderun.touched(node, backend, {"python-nova": {}},
+                                         {"services": ["nova-compute", "heat-api"]})
+    assert only_library == ({"nova-compute": "python-nova"}, {})
+
+
+def test_checks_run_the_nodes_tools_and_source_openrc_without_reading_it(tmp_path):
+    tool = tmp_path / "usr/bin/nova"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root/openrc").write_text("export OS_PASSWORD='secret'\n")
+    seen = []
+
+    def run(argv, env):
+        seen.append(argv)
+        return {"retcode": 0, "stdout": "ok\n", "stderr": ""}
+
+    node = mosmu_exec.LocalExecutor(str(tmp_path), run, __import__("shutil").which)
+    got = mosmu_noderun.run_checks(node, [
+        {"name": "nova", "argv": ["/usr/bin/nova", "service-list"], "openrc": True},
+        {"name": "ceph", "argv": ["/usr/bin/ceph", "health"], "openrc": False}])
+    assert got == {"nova": {"retcode": 0, "stdout": "ok\n", "stderr": ""},
+                   "ceph": {"missing": "/usr/bin/ceph"}}
+    assert seen == [["/bin/sh", "-c", '. "$0" >/dev/null 2>&1 && exec "$@"',
+                     f"{tmp_path}/root/openrc", f"{tmp_path}/usr/bin/nova", "service-list"]]
+    assert "secret" not in repr(seen)

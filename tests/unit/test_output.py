@@ -221,6 +221,19 @@ def _hostile_report(raw):
     return report
 
 
+def _finish_report(raw):
+    node = dict(NODE, fqdn="node-1")
+    finish = {"restarts": [{"service": raw, "package": raw, "old_pid": 1, "new_pid": 2,
+                            "ok": False, "detail": raw}],
+              "pacemaker": {raw: raw}, "held": [raw],
+              "local_changes": [{"path": raw, "config": True, "flags": raw}],
+              "local_changes_error": raw}
+    entries = [mosmu_report.entry(node, "OK", finish=finish)]
+    report = {e["ip"]: e for e in entries}
+    report.update(summary=mosmu_report.summary(entries), retcode=0)
+    return report
+
+
 OUTPUT_PATHS = {    # name: data given to the outputter for a hostile value
     "report": _hostile_report,
     "error line": lambda v: {"error": f"mosmu:fuel_url {v} does not answer", "retcode": 2},
@@ -234,6 +247,12 @@ OUTPUT_PATHS = {    # name: data given to the outputter for a hostile value
                                 "skipped": [{"id": 2, "ip": v, "env": 1, "reason": v}]},
     "nested fallback": lambda v: {"snapshots": {v: [v, {"note": v}]}, "count": 1},
     "nested string": lambda v: v,
+    "finish: restarts, holds, local changes": lambda v: _finish_report(v),
+    "env checks and Pacemaker": lambda v: dict(_finish_report("ok"), envs={v: {
+        "result": "FAIL", "steps": [{"name": v, "result": v, "summary": v,
+                                     "problems": [f"pacemaker on node-1 ({v}): {v}"]}]}}),
+    "progress of an env step": lambda v: {"suffix": "progress", "event": {
+        "message": f"env 1 health checks before the update: FAILED: nova on {v}: {v}"}},
     "lookup_jid job": lambda v: {"mosmu-test_master": {
         "fun": "runner.mosmu.update", "jid": "1", "return": _hostile_report(v)}},
 }
