@@ -205,7 +205,7 @@ def tool_df(node, args):
 
 # -- Pacemaker: crm_mon -1 -X, pcs status xml, pcs resource restart ------------------------
 
-# (kind, id, primitive id, resource agent, OpenStack service): Fuel's resources as pacemaker
+# (kind, id, primitive id inside a clone, resource agent): Fuel's resources as pacemaker
 # 1.1.12 lists them on a MOS 7.0/8.0 controller. "{p}" is "p_" (MOS 9.x dropped it for the
 # OpenStack services), "{ovs}" the distro's OVS agent service name.
 RESOURCES = (
@@ -299,6 +299,7 @@ def crm_mon_xml(node):
     dc_name, dc_id = controllers[0] if controllers else ("", 0)
     standby = controllers[-1][0] if controllers and "node-standby" in node.faults else None
     now = time.ctime()
+    configured = sum(1 for line in resource_lines if line.lstrip().startswith("<resource "))
     out = ['<?xml version="1.0"?>', f'<crm_mon version="{PACEMAKER_VERSION}">', "    <summary>",
            f'        <last_update time="{now}" />',
            f'        <last_change time="{time.ctime(time.time() - 86400)}" user="root" '
@@ -308,7 +309,7 @@ def crm_mon_xml(node):
            f'version="{PACEMAKER_BUILD}" name={quoteattr(dc_name)} id="{dc_id}" '
            'with_quorum="true" />',
            f'        <nodes_configured number="{len(controllers)}" expected_votes="unknown" />',
-           f'        <resources_configured number="{sum(running.values())}" />',
+           f'        <resources_configured number="{configured}" />',
            "    </summary>", "    <nodes>"]
     for name, cid in controllers:
         out.append(f'        <node name={quoteattr(name)} id="{cid}" online="true" '

@@ -345,7 +345,10 @@ def test_pacemaker_faults(tmp_path, roots, fault, check):
     root = _root(tmp_path, hosts=hosts)
     roots.append(root)
     services.set_faults(root, fault)
-    assert check(_crm(root))
+    doc = _crm(root)
+    assert check(doc)
+    assert int(doc.find("summary/resources_configured").get("number")) == \
+        len(doc.findall(".//resource"))
     assert check(_xml(_tool(root, "usr/sbin/pcs", "status", "xml").stdout))
     services.set_faults(root)
     healthy = _crm(root)
