@@ -177,13 +177,13 @@ def test_a_file_missing_from_the_published_mirror_stops_the_run_before_any_node(
 
 
 def test_failed_node_update_stops_the_run_and_is_recorded(sandbox):
-    """The controller's package manager fails (a dpkg hook in its root exits 1): its upgrade
-    fails in wave 1, the run stops there (max_failures=0), the other node is SKIPPED, and
-    the failed node records UPDATE=FAIL."""
+    """The compute's package manager fails (a dpkg hook in its root exits 1): its upgrade
+    fails in wave 1 (computes go first), the run stops there (max_failures=0), the
+    controller is SKIPPED, and the failed node records UPDATE=FAIL."""
     preview = salt_cli(sandbox, "salt-run", "mosmu.nodes", "env=1")
-    controller_minion = next(n["minion"] for n in preview.data["selected"]
-                             if "controller" in n["roles"])
-    hook = os.path.join(sandbox.node_root(controller_minion), "etc/apt/apt.conf.d/99broken")
+    broken_minion = next(n["minion"] for n in preview.data["selected"]
+                         if "controller" not in n["roles"])
+    hook = os.path.join(sandbox.node_root(broken_minion), "etc/apt/apt.conf.d/99broken")
     with open(hook, "w", encoding="utf-8") as handle:
         handle.write('DPkg::Pre-Invoke { "exit 1"; };\n')
     try:
@@ -193,21 +193,21 @@ def test_failed_node_update_stops_the_run_and_is_recorded(sandbox):
         os.unlink(hook)
     assert run.returncode == 2 and run.data["retcode"] == 2
     entries = node_entries(run.data)
-    controller = next(ip for ip, e in entries.items() if "controller" in e["roles"])
-    assert controller == sandbox.state["minions"][controller_minion]["ip"]
-    assert entries[controller]["result"] == "FAIL"
-    assert "apt upgrade failed (exit 100)" in entries[controller]["comment"]
-    assert "Pre-Invoke" in entries[controller]["comment"]
-    others = {ip: e for ip, e in entries.items() if ip != controller}
+    broken = sandbox.state["minions"][broken_minion]["ip"]
+    assert entries[broken]["result"] == "FAIL"
+    assert "apt upgrade failed (exit 100)" in entries[broken]["comment"]
+    assert "Pre-Invoke" in entries[broken]["comment"]
+    others = {ip: e for ip, e in entries.items() if ip != broken}
     assert others and {e["result"] for e in others.values()} == {"SKIPPED"}
+    assert all("controller" in e["roles"] for e in others.values())
     assert all("max_failures=0" in e["comment"] for e in others.values())
     for minion in _minions(sandbox):
-        failed = sandbox.state["minions"][minion]["ip"] == controller
+        failed = sandbox.state["minions"][minion]["ip"] == broken
         assert status_lines(sandbox, minion)[-1] == ("UPDATE=FAIL" if failed else "UPDATE=OK")
         assert node_versions(sandbox, minion)["nova-common"] == "1.1"
     status = salt_cli(sandbox, "salt-run", "mosmu.status", "env=1")
     assert status.returncode == 2
-    assert node_entries(status.data)[controller]["result"] == "FAIL"
+    assert node_entries(status.data)[broken]["result"] == "FAIL"
 
 
 def test_retry_failed_updates_only_the_failed_and_skipped_nodes(sandbox):
