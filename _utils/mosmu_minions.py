@@ -171,11 +171,14 @@ def _stamper(opts, cache, legacy):
     """
     cachedir = getattr(cache, "cachedir", None) or opts.get("cachedir")
     if getattr(cache, "driver", None) == "localfs" and isinstance(cachedir, str):
+        # <cachedir>/grains/<id>.p, or <cachedir>/minions/<id>/data.p: a valid id (the only
+        # ones asked) has no separator and is not "." or "..", so joining is concatenating
+        head = os.path.join(cachedir, "minions" if legacy else "grains", "")
+        tail = f"{os.sep}data.p" if legacy else ".p"
+
         def localfs(minion):
-            bank, key = _location(minion, legacy)
             try:
-                return int(os.stat(os.path.join(cachedir, os.path.normpath(bank),
-                                                 f"{key}.p")).st_mtime)
+                return int(os.stat(f"{head}{minion}{tail}").st_mtime)
             except OSError:
                 return None
         return localfs
@@ -236,15 +239,25 @@ def minion_index(opts, match="ip", cache=None):
     cache = cache or salt.cache.factory(opts)
     ids, legacy = _ids(cache)
     ids = _valid_ids(opts, ids)
-    index = {}
     if match == "ip":
-        for minion, addrs in _ip_index(opts, cache, ids, legacy).items():
-            for key in addrs:
-                index.setdefault(key, set()).add(minion)
+        pairs = ((key, minion) for minion, addrs in _ip_index(opts, cache, ids, legacy).items()
+                 for key in addrs)
     else:
-        for minion in ids:
-            index.setdefault(_key(minion, match), set()).add(minion)
-    return {key: tuple(sorted(minions)) for key, minions in index.items()}
+        pairs = ((_key(minion, match), minion) for minion in ids)
+    return _grouped(pairs)
+
+
+def _grouped(pairs):
+    """``{key: tuple(sorted minions)}`` from ``(key, minion)`` pairs; a key of one minion (by
+    far the most) costs no set."""
+    index, shared = {}, {}
+    for key, minion in pairs:
+        first = index.setdefault(key, minion)
+        if first != minion:
+            shared.setdefault(key, {first}).add(minion)
+    for key, minions in shared.items():
+        index[key] = tuple(sorted(minions))
+    return {key: (value,) if type(value) is str else value for key, value in index.items()}
 
 
 def minion_of(node, index, match="ip"):

@@ -106,6 +106,12 @@ def parse_node(raw):
         ``pending_roles``, ``pending_addition``, ``pending_deletion``, ``os_platform``,
         ``error_type``, ``fqdn``, ``hostname``
     """
+    node = _plain_node(raw)
+    return node if node is not None else _checked_node(raw)
+
+
+def _checked_node(raw):
+    """:func:`parse_node`, one check per field (the reference :func:`_plain_node` fronts)."""
     if not isinstance(raw, dict):
         raise ValueError(f"node record is a {type(raw).__name__}, not an object")
     node = {
@@ -130,6 +136,72 @@ def parse_node(raw):
 _OPTIONAL_ID = _optional(mosmu_validate.node_id)
 _OPTIONAL_ERROR_TYPE = _optional(_error_type)
 _OPTIONAL_HOSTNAME = _optional(mosmu_validate.hostname)
+
+# The fast path of parse_node: a whole DNS name in one match (what mosmu_validate.hostname
+# accepts: dot-separated labels, each matching its _HOST_LABEL, 253 characters at most).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
+_NODE_STATUSES = frozenset(NODE_STATUSES)
+_ERROR_TYPES = frozenset(ERROR_TYPES)
+_ABSENT = object()
+
+
+def _plain_id(value, optional=False):
+    return (optional and value is None) or (type(value) is int and value >= 1)
+
+
+def _plain_name(value):
+    return value is None or (type(value) is str and len(value) <= 253
+                             and _DNS_NAME.fullmatch(value) is not None)
+
+
+def _plain_roles(value):
+    """The roles as a new list when each is an already validated (cached) role name."""
+    if type(value) is not list:
+        return None
+    out = []
+    for name in value:
+        if type(name) is not str:
+            return None
+        try:
+            out.append(_role(name))
+        except ValueError:
+            return None
+    return out
+
+
+def _plain_node(raw):
+    """:func:`parse_node`'s result for a record whose every field is plainly valid (exact
+    types, canonical values), else None: then :func:`parse_node` checks field by field and
+    names the fault. The same dict, at a fraction of the cost per node of a large fleet."""
+    if type(raw) is not dict:
+        return None
+    get = raw.get
+    node_id, ip, status, online, cluster = (get("id"), get("ip"), get("status"),
+                                            get("online", _ABSENT), get("cluster", _ABSENT))
+    added, deleted = get("pending_addition"), get("pending_deletion")
+    platform, error_type = get("os_platform"), get("error_type")
+    fqdn, hostname = get("fqdn"), get("hostname")
+    if not (_plain_id(node_id) and type(ip) is str and _CANONICAL_IPV4.fullmatch(ip)
+            and type(status) is str and status in _NODE_STATUSES and type(online) is bool
+            and _plain_id(cluster, optional=True) and type(added) is bool
+            and type(deleted) is bool and type(platform) is str
+            and (error_type is None or (type(error_type) is str
+                                        and error_type in _ERROR_TYPES))
+            and _plain_name(fqdn) and _plain_name(hostname)):
+        return None
+    roles = _plain_roles(get("roles"))
+    pending = _plain_roles(raw["pending_roles"]) if "pending_roles" in raw else []
+    if roles is None or pending is None:
+        return None
+    try:
+        platform = _platform(platform)
+    except ValueError:
+        return None
+    return {"id": node_id, "ip": ip, "status": status, "online": online, "cluster": cluster,
+            "roles": roles, "pending_roles": pending, "pending_addition": added,
+            "pending_deletion": deleted, "os_platform": platform, "error_type": error_type,
+            "fqdn": fqdn, "hostname": hostname}
 
 
 def parse_release(raw):
@@ -209,8 +281,25 @@ def _env_problems(clusters, releases, broken_releases):
             cluster["os"] = OS_NAMES.get(releases[rid]["os"], releases[rid]["os"])
 
 
+def _unique(raws):
+    """True when no two records share an id, admin IP or fqdn (as :func:`_duplicates` compares
+    them): the common case, told with one set per key instead of a tuple per value."""
+    for key in ("id", "ip", "fqdn"):
+        values = [raw.get(key) for raw in raws if isinstance(raw, dict)]
+        values = [v.lower() if key == "fqdn" and isinstance(v, str) else v for v in values
+                  if v is not None and not isinstance(v, (list, dict, bool))]
+        if len(set(values)) != len(values):
+            return False
+    return True
+
+
 def _duplicates(raws):
     """``{index: reason}`` for records sharing an id, admin IP or fqdn with another."""
+    return {} if _unique(raws) else _shared(raws)
+
+
+def _shared(raws):
+    """:func:`_duplicates`, value by value."""
     first, shared = {}, {}      # a list only for the values that repeat
     for index, raw in enumerate(raws):
         if not isinstance(raw, dict):

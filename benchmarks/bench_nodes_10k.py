@@ -23,11 +23,19 @@ Prints figures; asserts nothing. The figures include the stand-in's own time: it
 serialises the whole node list for every request (``ttfb`` below, about 1 s for 10,000
 nodes), as a real Nailgun would.
 
-    .venv/bin/python benchmarks/bench_nodes_10k.py [NODES] [REPS] [--utils LABEL=DIR ...]
+    .venv/bin/python benchmarks/bench_nodes_10k.py [NODES] [REPS] [--rev LABEL=REV ...]
+        [--utils LABEL=DIR ...] [--no-old]
 
-``--utils LABEL=DIR`` (repeatable) runs ``mosmu.nodes`` with the ``mosmu_*`` helpers from
-DIR (e.g. a copy of an older ``_utils``, to compare before and after in the same run);
-default ``now=_utils``.
+``--rev LABEL=REV`` (repeatable) runs ``mosmu.nodes`` also with the runner and helpers of
+git revision REV of this repository (``git archive``), beside the working tree's (``now``):
+before and after in the same run, under the same load. ``--utils LABEL=DIR`` (repeatable)
+runs it with the working tree's runner and the ``mosmu_*`` helpers from DIR instead.
+
+Besides the wall time and peak RSS of each ``salt-run``, it prints each one's CPU time (user
++ system, less sensitive to other processes on the machine than the wall time), the
+machine's load before and after, and, per variant, where the time of ``mosmu.nodes`` goes:
+the parts of the runner (Nailgun inventory, selection, minion index, mapping, the returned
+lists) timed in one process, median of REPS, CPU seconds.
 """
 
 import argparse
@@ -92,22 +100,24 @@ def real_grains(tmp):
     return json.loads(proc.stdout)["local"]
 
 
-def master_config(tmp, ports):
-    """A master config dir; returns (config dir, opts)."""
-    conf = os.path.join(tmp, "conf")
+def master_config(tmp, ports, label="now", runner_dir=None):
+    """A master config dir whose ``runner_dirs`` hold ``runner_dir`` (default: this tree's
+    ``_runners``); every label shares one root dir, so one minion cache. Returns (config
+    dir, opts)."""
+    conf = os.path.join(tmp, f"conf-{label}")
     root = os.path.join(tmp, "master")
     os.makedirs(conf)
-    os.makedirs(os.path.join(root, "var/cache/salt/master/proc"))
-    os.makedirs(os.path.join(root, "etc/salt/pki/master/minions"))
+    os.makedirs(os.path.join(root, "var/cache/salt/master/proc"), exist_ok=True)
+    os.makedirs(os.path.join(root, "etc/salt/pki/master/minions"), exist_ok=True)
     runners = os.path.join(tmp, "runners")
-    os.makedirs(runners)
+    os.makedirs(runners, exist_ok=True)
     with open(os.path.join(runners, "mosmu_old.py"), "w", encoding="utf-8") as handle:
         handle.write(OLD_RUNNER)
     with open(os.path.join(conf, "master"), "w", encoding="utf-8") as handle:
         json.dump({
             "id": "bench-master", "root_dir": root, "sock_dir": os.path.join(tmp, "sock"),
             "log_file": os.path.join(tmp, "master.log"), "log_level_logfile": "warning",
-            "runner_dirs": [os.path.join(REPO, "_runners"), runners],
+            "runner_dirs": [runner_dir or os.path.join(REPO, "_runners"), runners],
             "outputter_dirs": [os.path.join(REPO, "_output")],
             "file_roots": {"base": [os.path.join(tmp, "empty")]},
             "mosmu": {"fuel_url": f"http://127.0.0.1:{ports[1]}",
@@ -147,34 +157,98 @@ def ttfb(opts):
 
 
 def timed(argv, env):
-    """(wall seconds, peak RSS MB, returncode) of one command under /usr/bin/time."""
+    """(wall seconds, peak RSS MB, returncode, CPU seconds) of one command under
+    /usr/bin/time."""
     fmt = os.path.join(tempfile.gettempdir(), f"mosmu-bench-time-{os.getpid()}")
     started = time.monotonic()
-    proc = subprocess.run(["/usr/bin/time", "-o", fmt, "-f", "%M", *argv],
+    proc = subprocess.run(["/usr/bin/time", "-o", fmt, "-f", "%M %U %S", *argv],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           check=False, env=env, timeout=600)
     wall = time.monotonic() - started
     with open(fmt, encoding="utf-8") as handle:
-        rss = int(handle.read().split()[-1]) / 1024
+        rss, user, system = handle.read().split()[-3:]
     os.unlink(fmt)
     if proc.returncode not in (0, 2):
         print(f"    ! {' '.join(argv[-3:])} exited {proc.returncode}: {proc.stderr[-400:]}")
-    return wall, rss, proc.returncode
+    return wall, int(rss) / 1024, proc.returncode, float(user) + float(system)
 
 
-def main(argv):
+def loadavg():
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return " ".join(handle.read().split()[:3])
+
+
+def checkout(tmp, label, rev):
+    """``_runners`` and ``_utils`` of git revision ``rev`` in ``<tmp>/rev-<label>``."""
+    dest = os.path.join(tmp, f"rev-{label}")
+    os.makedirs(dest)
+    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "_runners", "_utils"],
+                             capture_output=True, check=True, timeout=60).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True, timeout=60)
+    return os.path.join(dest, "_runners"), os.path.join(dest, "_utils")
+
+
+PARTS = """
+import gc, json, statistics, sys, time
+import salt.config
+import mosmu_config, mosmu_fuel, mosmu_minions, mosmu_request
+import mosmu_select
+opts = salt.config.master_config(sys.argv[1])
+cfg = mosmu_config.load(dict(opts["mosmu"]))
+req = mosmu_request.parse({"all_envs": True}, mosmu_request.NODES)
+keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
+        "online", "mos_version", "transport", "minion", "candidates")
+times = {}
+def part(name, func):
+    started = time.process_time()
+    out = func()
+    times.setdefault(name, []).append(time.process_time() - started)
+    return out
+for _ in range(int(sys.argv[2])):
+    client = mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
+                                   cfg["tenant"], cfg["keystone_url"], timeout=120)
+    inv = part("inventory", client.inventory)
+    chosen = part("selection", lambda: mosmu_select.select(inv, req))
+    index = part("minion index", lambda: mosmu_minions.minion_index(opts, "ip"))
+    mapped = part("mapping", lambda: mosmu_minions.map_nodes(chosen["selected"], index))
+    part("returned lists", lambda: [{k: n.get(k) for k in keep} for n in mapped])
+    del inv, chosen, index, mapped
+    gc.collect()
+print(json.dumps({k: statistics.median(v) for k, v in times.items()}))
+"""
+
+
+def parts(conf, utils, reps):
+    """``{part: median CPU seconds}`` of mosmu.nodes' parts, in one process using ``utils``
+    (the cyclic GC on, as Salt leaves it)."""
+    proc = subprocess.run([sys.executable, "-c", PARTS, os.path.join(conf, "master"),
+                           str(reps)], capture_output=True, text=True, check=False,
+                          timeout=600, env=dict(os.environ, PYTHONPATH=utils))
+    if proc.returncode:
+        return {"error": proc.stderr[-300:]}
+    return json.loads(proc.stdout)
+
+
+def main(argv):  # pylint: disable=too-many-locals,too-many-statements
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("nodes", type=int, nargs="?", default=10000)
     parser.add_argument("reps", type=int, nargs="?", default=3)
+    parser.add_argument("--rev", action="append", default=[],
+                        help="LABEL=REV: also this git revision's runner and helpers")
     parser.add_argument("--utils", action="append", default=[],
                         help="LABEL=DIR of mosmu_* helpers (repeatable)")
     parser.add_argument("--no-old", action="store_true", help="skip the old tool's runner")
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="mosmu-bench-10k-", dir="/tmp")
     server = None
+    print(f"load average before: {loadavg()} ({os.cpu_count()} cores)")
     try:
-        variants = dict(v.split("=", 1) for v in args.utils) or {
-            "now": os.path.join(REPO, "_utils")}
+        variants = {label: checkout(tmp, label, rev)
+                    for label, rev in (v.split("=", 1) for v in args.rev)}
+        variants.update({label: (None, utils)
+                         for label, utils in (v.split("=", 1) for v in args.utils)})
+        if not args.utils:
+            variants["now"] = (None, os.path.join(REPO, "_utils"))
         started = time.monotonic()
         inventory = realistic.big(args.nodes)
         inv_path = os.path.join(tmp, "inventory.json")
@@ -189,48 +263,66 @@ def main(argv):
              "--credentials", creds, "--keystone-port", str(ports[0]),
              "--nailgun-port", str(ports[1])], cwd=REPO, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
-        conf, opts = master_config(tmp, ports)
+        confs = {label: master_config(tmp, ports, label, runner_dir)[0]
+                 for label, (runner_dir, _utils) in variants.items()}
+        opts = salt.config.master_config(os.path.join(next(iter(confs.values())), "master"))
         grains = real_grains(tmp)
         fill_cache(opts, args.nodes, grains)
         wait_for(lambda: port_open(ports[1]), "the Nailgun stand-in")
         print(f"{args.nodes} nodes ({os.path.getsize(inv_path) / 2**20:.1f} MB inventory "
               f"file), {args.nodes} minions cached (grains {len(json.dumps(grains))} bytes "
               f"as JSON); set up in {time.monotonic() - started:.0f} s")
-        print(f"  stand-in time to first byte of /api/v1/nodes/: {ttfb(opts):.2f} s")
+        print(f"  stand-in time to first byte of /api/v1/nodes/: {ttfb(opts):.2f} s "
+              "(its first answer; later ones are encoded once)")
 
         def env(utils):
             return dict(os.environ, PYTHONPATH=os.pathsep.join(
                 [utils, os.path.join(REPO, "benchmarks")]))
-        salt_run = [os.path.join(BIN, "salt-run"), "-c", conf, "--out=json"]
-        nodes = [*salt_run, "mosmu.nodes", "all_envs=True"]
-        commands = {"test.arg": ([*salt_run, "test.arg"], env(variants[next(iter(variants))]))}
-        commands.update({f"mosmu.nodes [{label}]": (nodes, env(utils))
-                         for label, utils in variants.items()})
+
+        def salt_run(label):
+            return [os.path.join(BIN, "salt-run"), "-c", confs[label], "--out=json"]
+        first = next(iter(variants))
+        commands = {"test.arg": ([*salt_run(first), "test.arg"], env(variants[first][1]))}
+        commands.update({f"mosmu.nodes [{label}]": (
+            [*salt_run(label), "mosmu.nodes", "all_envs=True"], env(utils))
+            for label, (_runners, utils) in variants.items()})
         if not args.no_old:
-            commands["old tool"] = ([*salt_run, "mosmu_old.nodes"], env(REPO))
+            commands["old tool"] = ([*salt_run(first), "mosmu_old.nodes"], env(REPO))
         index_dir = os.path.join(opts["cachedir"], "mosmu")
-        for label, utils in variants.items():
+        for label, (_runners, utils) in variants.items():
             shutil.rmtree(index_dir, ignore_errors=True)
-            cold = timed(nodes, env(utils))
+            cold = timed(commands[f"mosmu.nodes [{label}]"][0], env(utils))
             print(f"  mosmu.nodes [{label}], cold (no persistent index): {cold[0]:.2f} s, "
                   f"rss {cold[1]:.0f} MB, retcode {cold[2]}")
         runs = {name: [] for name in commands}
         for _ in range(args.reps):
             for name, (command, environ) in commands.items():
                 runs[name].append(timed(command, environ))
-        base = statistics.median(w for w, _, _ in runs["test.arg"])
-        print(f"\nmedian of {args.reps} (wall s / peak RSS MB), runs alternating:")
+        base = statistics.median(w for w, _, _, _ in runs["test.arg"])
+        base_cpu = statistics.median(c for _, _, _, c in runs["test.arg"])
+        print(f"\nmedian of {args.reps} (wall s / peak RSS MB / CPU s), runs alternating:")
         for name, figures in runs.items():
-            wall = statistics.median(w for w, _, _ in figures)
-            rss = max(r for _, r, _ in figures)
-            each = ", ".join(f"{w:.2f}" for w, _, _ in figures)
-            extra = "" if name == "test.arg" else f"  (+{wall - base:.2f} s over test.arg)"
-            print(f"  {name:<22} {wall:6.2f} s  rss {rss:6.0f} MB  [{each}]{extra}")
+            wall = statistics.median(w for w, _, _, _ in figures)
+            rss = max(r for _, r, _, _ in figures)
+            cpu = statistics.median(c for _, _, _, c in figures)
+            each = ", ".join(f"{w:.2f}" for w, _, _, _ in figures)
+            extra = "" if name == "test.arg" else \
+                f"  (+{wall - base:.2f} s, +{cpu - base_cpu:.2f} CPU s over test.arg)"
+            print(f"  {name:<22} {wall:6.2f} s  rss {rss:6.0f} MB  cpu {cpu:5.2f} s  "
+                  f"[{each}]{extra}")
+        print(f"\nwhere mosmu.nodes' time goes (CPU s, median of {args.reps}, one process):")
+        for label, (_runners, utils) in variants.items():
+            split = parts(confs[label], utils, args.reps)
+            print(f"  [{label}] " + ", ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k}: {v}"
+                for k, v in split.items()) + (
+                f"; sum {sum(split.values()):.3f}" if "error" not in split else ""))
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
+        print(f"load average after: {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 import pytest
 import salt.cache
 import salt.config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mosmu_minions
 
@@ -91,3 +93,14 @@ def test_map_nodes_adds_minion_and_candidates(opts):
         (1, "node-1.test.domain.local", ["node-1.test.domain.local"]),
         (3, None, ["twin-a", "twin-b"]), (9, None, [])]
     assert "minion" not in nodes[0]  # inputs untouched
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2", "127.0.0.1"]),
+                          st.sampled_from(["m1", "m2", "m3", "a"])), max_size=12))
+def test_grouping_gives_each_key_its_sorted_distinct_minions(pairs):
+    expected = {}
+    for key, minion in pairs:
+        expected.setdefault(key, set()).add(minion)
+    assert mosmu_minions._grouped(iter(pairs)) == \
+        {key: tuple(sorted(minions)) for key, minions in expected.items()}
