@@ -590,8 +590,10 @@ def _ssh_status(session, node):
 
 def _collect_status(client, nodes, session=None):
     """``{ip: mosmu.status return, an SshError or None}``: one publish for the minion
-    nodes, the ssh nodes read in parallel."""
+    nodes, the ssh nodes read in parallel while the minions answer."""
     out = {}
+    futures = {session.submit(_ssh_status, session, n): n for n in nodes
+               if n.get("transport") == "ssh"}
     minion_nodes = [n for n in nodes if n.get("transport", "minion") == "minion"]
     if minion_nodes:
         rets = client.cmd([n["minion"] for n in minion_nodes], "mosmu.status",
@@ -599,8 +601,6 @@ def _collect_status(client, nodes, session=None):
         for node in minion_nodes:
             ret = rets.get(node["minion"])
             out[node["ip"]] = ret.get("ret") if isinstance(ret, dict) else None
-    futures = {session.submit(_ssh_status, session, n): n for n in nodes
-               if n.get("transport") == "ssh"}
     for future, node in futures.items():
         out[node["ip"]] = future.result()
     return out
@@ -628,6 +628,7 @@ def _retry_filter(client, mapped, plans, session=None):
     skipped by an earlier failed run, whose older OK was for other repos, is retried.
     """
     status = _collect_status(client, mapped, session)
+    ledger = mosmu_ledger.read_many(__opts__["cachedir"], [n["id"] for n in mapped])
     keep, skipped = [], []
     for node in mapped:
         ret = status.get(node["ip"])
@@ -636,7 +637,7 @@ def _retry_filter(client, mapped, plans, session=None):
         same = isinstance(record, dict) and \
             (record.get("mos_version"), record.get("repos")) == (plan.mos_version,
                                                                 plan.repo_names)
-        last = mosmu_ledger.read(__opts__["cachedir"], node["id"])
+        last = ledger[node["id"]]
         if isinstance(ret, dict) and ret.get("state") == "OK" and same and \
                 not mosmu_ledger.overrides(last, ret):
             skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
@@ -1348,9 +1349,9 @@ def status(**kwargs):
     finally:
         if session is not None:
             session.close()
+    ledger = mosmu_ledger.read_many(__opts__["cachedir"], [n["id"] for n in reachable])
     for node in reachable:
-        report[node["ip"]] = _status_entry(node, rets.get(node["ip"]),
-                                           mosmu_ledger.read(__opts__["cachedir"], node["id"]))
+        report[node["ip"]] = _status_entry(node, rets.get(node["ip"]), ledger[node["id"]])
     return _finish(report, plan)
 
 

@@ -60,6 +60,26 @@ def read(cachedir, node_id):
             data = json.load(handle)
     except (OSError, ValueError):
         return None
+    return _record(data)
+
+
+def read_many(cachedir, node_ids):
+    """``{node id: read(cachedir, node id)}`` for many nodes, the directory listed once: only
+    the nodes a run of this master acted on cost a file read (a status over a fleet most of
+    which no mosmu run touched reads next to nothing)."""
+    try:
+        present = set(os.listdir(directory(cachedir)))
+    except FileNotFoundError:
+        present = set()     # no run of this master recorded anything yet
+    except OSError:
+        present = None      # unlistable: each node's file is tried, as read() does
+    return {node_id: read(cachedir, node_id)
+            if present is None or os.path.basename(_path(cachedir, node_id)) in present
+            else None for node_id in node_ids}
+
+
+def _record(data):
+    """The decoded file as a record, or None when it is not one."""
     if not isinstance(data, dict) or data.get("result") not in mosmu_report.UPDATE_RESULTS or \
             not isinstance(data.get("run_id"), str) or not isinstance(data.get("comment"), str):
         return None

@@ -19,6 +19,14 @@ the Fuel API and the cache.
   to /dev/null (the mosmu outputter does not render ``nodes``; Salt's nested fallback
   prints some 230,000 lines for 10,000 nodes).
 
+- ``same return``: ``salt-run`` returning the very data ``mosmu.nodes`` returned (saved
+  from one of its runs, unpickled by a stub runner): what salt-run itself spends on a return
+  that size (the return event, the job cache, ``--out=json`` with its secret masking), the
+  part of ``mosmu.nodes``' figure that no runner code can remove.
+
+Every ``salt-run`` writes and reuses Python bytecode caches, as on any master: an inherited
+``PYTHONDONTWRITEBYTECODE`` (this workplace sets it) is dropped.
+
 Prints figures; asserts nothing. The figures include the stand-in's own time: it
 serialises the whole node list for every request (``ttfb`` below, about 1 s for 10,000
 nodes), as a real Nailgun would.
@@ -41,6 +49,7 @@ lists) timed in one process, median of REPS, CPU seconds.
 import argparse
 import json
 import os
+import pickle
 import shutil
 import statistics
 import subprocess
@@ -86,6 +95,16 @@ def nodes(all_envs=True):
 '''
 
 
+ECHO_RUNNER = '''"""Return a saved runner return: what salt-run itself costs for that much data."""
+import pickle
+
+
+def returned(path):
+    with open(path, "rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - the benchmark's own file
+'''
+
+
 def real_grains(tmp):
     """This host's grains from ``salt-call --local grains.items`` (a throwaway config)."""
     conf = os.path.join(tmp, "grains-conf")
@@ -111,8 +130,9 @@ def master_config(tmp, ports, label="now", runner_dir=None):
     os.makedirs(os.path.join(root, "etc/salt/pki/master/minions"), exist_ok=True)
     runners = os.path.join(tmp, "runners")
     os.makedirs(runners, exist_ok=True)
-    with open(os.path.join(runners, "mosmu_old.py"), "w", encoding="utf-8") as handle:
-        handle.write(OLD_RUNNER)
+    for name, text in (("mosmu_old.py", OLD_RUNNER), ("mosmu_echo.py", ECHO_RUNNER)):
+        with open(os.path.join(runners, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
     with open(os.path.join(conf, "master"), "w", encoding="utf-8") as handle:
         json.dump({
             "id": "bench-master", "root_dir": root, "sock_dir": os.path.join(tmp, "sock"),
@@ -239,6 +259,7 @@ def main(argv):  # pylint: disable=too-many-locals,too-many-statements
                         help="LABEL=DIR of mosmu_* helpers (repeatable)")
     parser.add_argument("--no-old", action="store_true", help="skip the old tool's runner")
     args = parser.parse_args(argv)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)     # bytecode cached, as on any master
     tmp = tempfile.mkdtemp(prefix="mosmu-bench-10k-", dir="/tmp")
     server = None
     print(f"load average before: {loadavg()} ({os.cpu_count()} cores)")
@@ -294,6 +315,13 @@ def main(argv):  # pylint: disable=too-many-locals,too-many-statements
             cold = timed(commands[f"mosmu.nodes [{label}]"][0], env(utils))
             print(f"  mosmu.nodes [{label}], cold (no persistent index): {cold[0]:.2f} s, "
                   f"rss {cold[1]:.0f} MB, retcode {cold[2]}")
+        saved = os.path.join(tmp, "returned.p")
+        with open(saved, "wb") as handle:
+            pickle.dump(json.loads(subprocess.run(
+                commands[f"mosmu.nodes [{first}]"][0], capture_output=True, check=True,
+                env=commands[f"mosmu.nodes [{first}]"][1], timeout=600).stdout), handle)
+        commands["same return"] = ([*salt_run(first), "mosmu_echo.returned", f"path={saved}"],
+                                   env(variants[first][1]))
         runs = {name: [] for name in commands}
         for _ in range(args.reps):
             for name, (command, environ) in commands.items():
