@@ -46,6 +46,12 @@ MARK = "@@mosmu"
 JOBS_DIR = "var/lib/mosmu/jobs"
 POLL_FIRST, POLL_MAX = 0.5, 3.0          # seconds between polls of a detached step
 RECONNECT = 120                          # seconds of lost connection tolerated while polling
+# Seconds a node's idle connection master waits for the run's next command. A run reaches a
+# node early (retry_failed reads its status) and again at its wave, possibly many waves
+# later: within this time that costs no second connection (host key, authentication).
+# Session.close() stops every master at the end of the run; only a run killed outright
+# leaves them, each ending this long after its last command.
+CONTROL_PERSIST = 3600
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -134,7 +140,7 @@ def ssh_argv(target, control_dir, remote, shell_factory=_salt_shell):
                "ServerAliveCountMax=4"]
     if control_dir:
         options += ["ControlMaster=auto", f"ControlPath={control_dir}/%C",
-                    "ControlPersist=120"]
+                    f"ControlPersist={CONTROL_PERSIST}"]
     options += list(target.options)
     shell = shell_factory(target, options)
     # pylint: disable=protected-access

@@ -7,7 +7,8 @@ controller rule would serialise them) and the mirror synced first (not timed):
 - ``at once``: ``mosmu.update env=1`` (8 nodes, one wave), node roots reset first;
 - ``one after another``: ``mosmu.update env=1 batch=1`` (8 waves of 1: the old
   ``mos_apply_mu.py`` model), node roots reset first;
-- ``status``: ``salt-run mosmu.status env=1`` over the 8 nodes (median of 3).
+- ``status``: ``salt-run mosmu.status env=1`` over the 8 nodes (median of 3), each beside
+  a ``salt-run test.arg`` (the cost of salt-run itself: start-up, its job record, output).
 
 ``tiny``: the sandbox's default packages (3 packages of a few hundred bytes per node), every
 node a minion. ``ssh``: the same, every node without a minion, reached over its own real
@@ -229,11 +230,14 @@ def measure(label):
             rows["at once"] = timed(box, bus, "mosmu.update", "env=1")
             reset(box)
             rows["one after another"] = timed(box, bus, "mosmu.update", "env=1", "batch=1")
-            status = [timed(box, bus, "mosmu.status", "env=1") for _ in range(3)]
+            status, floor = [], []
+            for _ in range(3):
+                status.append(timed(box, bus, "mosmu.status", "env=1"))
+                floor.append(timed(box, bus, "test.arg")[0])
         rows["status"] = (statistics.median(s[0] for s in status), *status[-1][1:4],
                           status[-1][4])
         return {"label": label, "up": up, "sync": sync[0], "sync_rc": sync[1], "rows": rows,
-                "status each": [s[0] for s in status]}
+                "status each": [s[0] for s in status], "floor": floor}
     finally:
         box.down()
 
@@ -255,7 +259,9 @@ def show(run):
     print(f"{NODES} at once vs 1 node:                 x{at_once / one:.2f}")
     print(f"one after another vs {NODES} at once:      x{serial / at_once:.2f}")
     print(f"status over {NODES} nodes (median of 3):   {rows['status'][0]:.2f} s  "
-          f"[{', '.join(f'{s:.2f}' for s in run['status each'])}]")
+          f"[{', '.join(f'{s:.2f}' for s in run['status each'])}]; salt-run test.arg "
+          f"beside it (salt-run's own floor): {statistics.median(run['floor']):.2f} s  "
+          f"[{', '.join(f'{s:.2f}' for s in run['floor'])}]")
     print("where each update's wall time goes (s, % of the wall time; waves: the report's "
           "per-wave seconds):")
     print(f"  {'run':<20}" + "".join(f"{p:>21}" for p in PHASES) + f"{'report waves':>16}")
