@@ -158,7 +158,14 @@ def _boundary(func):
 
 
 def _guarded(func, kwargs):
-    """``func(**kwargs)``, every error ended as one line (see :func:`_boundary`)."""
+    """``func(**kwargs)``, every error ended as one line (see :func:`_boundary`).
+
+    An argument error is a :class:`ConfigError` that mosmu's own checks raise
+    (``mosmu_request.parse``, and the runner where a helper's ValueError is about an
+    argument): its message names the argument and the fix. Any other exception, a
+    ValueError from Salt's client included, is not the operator's argument: it is the
+    internal-error line, its traceback in the master log.
+    """
     try:
         return func(**kwargs)
     except MosmuError as err:
@@ -166,8 +173,6 @@ def _guarded(func, kwargs):
     except OSError as err:
         log.info("mosmu.%s: %s", func.__name__, _traceback(err))
         return _fail(mosmu_errors.os_error_message(err), _partial(err))
-    except ValueError as err:
-        return _fail(f"{err}; fix the argument", _partial(err))
     except SaltClientError as err:
         return _fail(f"the salt-master did not answer ({err}); check that it runs and is "
                      "not overloaded, then rerun (retry_failed=True resumes an update)",
@@ -364,13 +369,31 @@ def _transport_of(node, transport, cfg):
 
 
 class _Client:
-    """The run's LocalClient, authenticated again once when the salt-master refuses it.
+    """The run's LocalClient, made anew when the salt-master restarted under it.
 
-    A salt-master restarted during a run has a new key; the client read the old one when it
-    was made, and Salt 3006's does not read it again (AuthenticationError on the next
-    publish). A refused publish is not a published one, so it is sent once more on a new
-    client. Used as ``with _Client() as client`` like ``salt.client.get_local_client``.
+    A salt-master restarted during a run breaks the client one of two ways, depending on the
+    Salt release. Its next publish is refused (Salt 3006 reads the master's new key only when
+    a client is made: AuthenticationError): a refused publish is not a published one, so it
+    is sent once more on a new client. Or reading a published job's returns from the
+    master's event bus breaks: on Salt 3007.16 the event subscriber's reconnect
+    (``salt.transport.tcp.PublishClient.getstream``) returns the stream of a connect that
+    failed, closed, while the master's event publisher is down, and the next read raises
+    ValueError ``Invalid file object: None`` (``select`` on that stream's socket, None). The
+    job was published and runs: its returns are read again, by its jid, on a new client, for
+    the minions that have not returned; nothing is published twice. While the master is
+    down every new connection breaks so, each after Salt's reconnect backoff (about a
+    second): up to :data:`READ_AGAIN` new clients cover a restart of about two minutes. A
+    return sent while the bus was away is not read again; Salt's ``find_job`` check then ends
+    the wait and the node's status record tells its result (:func:`_lost_returns`). Used as
+    ``with _Client() as client`` like ``salt.client.get_local_client``.
     """
+
+    # what breaks while a published job's returns are read: the bus connection (Salt
+    # 3007.16's ValueError above; tornado's StreamClosedError is an OSError) or the find_job
+    # publish of a master that restarted with a new key (AuthenticationError). A master that
+    # does not answer (SaltClientError) is not read again: the boundary says so.
+    BROKEN_READ = (OSError, ValueError, AuthenticationError)
+    READ_AGAIN = 120
 
     def __init__(self):
         self.client = salt.client.get_local_client(mopts=__opts__)
@@ -382,30 +405,76 @@ class _Client:
         self.client.destroy()
         return False
 
-    def _again(self, err):
+    def _renew(self):
+        """A new LocalClient: it reads the master's key and connects to its bus anew."""
+        try:
+            self.client.destroy()
+        except Exception as err:  # noqa: BLE001 - closing a broken client may raise
+            log.info("mosmu: closing the old LocalClient: %s",
+                     mosmu_text.safe(str(err), newlines="space"))
+        self.client = salt.client.get_local_client(mopts=__opts__)
+
+    def _refused(self, err):
         _progress(f"the salt-master refused this run's client ({err}): restarted? "
                   "authenticating again")
-        self.client.destroy()
-        self.client = salt.client.get_local_client(mopts=__opts__)
+        self._renew()
 
     def cmd(self, *args, **kwargs):
         try:
             return self.client.cmd(*args, **kwargs)
         except AuthenticationError as err:
-            self._again(err)
+            self._refused(err)
             return self.client.cmd(*args, **kwargs)
 
-    def cmd_iter_no_block(self, *args, **kwargs):
-        """The publish happens at the first item: that is where a refusal shows."""
+    def cmd_iter_no_block(self, tgt, fun, arg=(), timeout=None, tgt_type="glob", kwarg=None,
+                          **kwargs):
+        """``LocalClient.cmd_iter_no_block``: publish, then yield each return as it comes,
+        or None while none comes. Made of its two halves (``run_job``, then
+        ``get_iter_returns`` of the job's jid) so that reading the returns can start again
+        on a new client. The publish happens at the first item: that is where a refusal
+        shows."""
+        def publish():
+            return self.client.run_job(tgt, fun, arg, tgt_type, timeout=timeout,
+                                       kwarg=kwarg, listen=True, **kwargs)
+        listening = self.client.event.cpub
         try:
-            returns = self.client.cmd_iter_no_block(*args, **kwargs)
-            first = next(returns, None)
-        except AuthenticationError as err:
-            self._again(err)
-            returns = self.client.cmd_iter_no_block(*args, **kwargs)
-            first = next(returns, None)
-        yield first
-        yield from returns
+            try:
+                job = publish()
+            except AuthenticationError as err:
+                self._refused(err)
+                job = publish()
+            if not job:
+                yield job
+                return
+            yield from self._returns(job, dict(kwargs, timeout=timeout, tgt=tgt,
+                                               tgt_type=tgt_type))
+        finally:
+            if not listening:   # as LocalClient.cmd_iter_no_block: the call's own connection
+                self.client.event.close_pub()
+
+    def _returns(self, job, kwargs):
+        """The returns of a published job (``job``: ``{"jid", "minions"}``); when reading
+        them breaks, read again on a new client for the minions that have not returned."""
+        returned = set()
+        for again in range(self.READ_AGAIN + 1):
+            waiting = [m for m in job["minions"] if m not in returned]
+            try:
+                for chunk in self.client.get_iter_returns(job["jid"], waiting, block=False,
+                                                          **kwargs):
+                    returned.update(chunk or ())
+                    yield chunk
+                return
+            except self.BROKEN_READ as err:
+                if again == self.READ_AGAIN:
+                    raise
+                message = (f"reading the returns of job {job['jid']} broke "
+                           f"({err.__class__.__name__}: {err}): salt-master restarted? "
+                           "reading them again on a new connection")
+                if again:       # said once: while the master is down, once a second
+                    log.info("mosmu: %s", mosmu_text.safe(message, newlines="space"))
+                else:
+                    _progress(message)
+                self._renew()
 
 
 def _unmapped(node, match):
@@ -756,7 +825,8 @@ def _ssh_node(session, node, plan, test, run_id, restart=None):
                                       test=test, duration=seconds())
 
 
-def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None):
+def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None,
+              check=lambda: None):
     """One wave: ``state.apply mosmu`` on its minion nodes and the node run over ssh on its
     ssh nodes, at the same time. Returns ``({minion: full_return}, {ip: entry}, seconds)``:
     an entry for every node that returned, built once (its progress line and the report show
@@ -766,6 +836,7 @@ def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None):
     Salt's own liveness checks (``saltutil.find_job`` every ``LIVENESS`` s) keep waiting only
     while the job really runs on a minion, so a minion that is gone ends within about a
     minute; ``apply_timeout`` bounds a job that is alive, and each ssh node's detached step.
+    ``check`` is called between returns: it raises to end the wave (:meth:`_Signals.check`).
     """
     minions = [n["minion"] for n in wave if n.get("transport", "minion") == "minion"]
     by_minion = {n["minion"]: n for n in wave if n["minion"] in minions}
@@ -805,10 +876,12 @@ def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None):
                         by_minion[minion], ret, test)
                     _progress(**mosmu_report.event_data(entry, kind="node"))
             harvest()
+            check()
             if len(rets) == len(minions) or time.monotonic() > deadline:
                 break
     while ssh_pending():        # entries holds the minion nodes too: count the ssh ones
         harvest(timeout=1.0)
+        check()
     return rets, entries, time.monotonic() - started
 
 
@@ -835,19 +908,51 @@ def _lost_returns(client, wave, rets):
 
 
 class _Signals:
-    """While waves run, Ctrl-C and SIGTERM raise :class:`_Interrupted` instead of salt-run's
-    own handler (which exits 0 and loses the finished waves' results)."""
+    """While waves run, Ctrl-C and SIGTERM end the run with the report of what finished
+    (:class:`_Interrupted`) instead of salt-run's own handler (which exits 0 and loses the
+    finished waves' results).
+
+    The handler records the signal; the run raises :class:`_Interrupted` at its next step
+    (:meth:`check`, called between the returns of a wave and between waves). Raised from the
+    handler itself, the exception would land in whatever Salt code runs at that moment, and
+    Salt does not always let it through: Salt 3007 runs each event bus read in a thread that
+    the main thread joins, so the exception left that thread's event loop running and
+    LocalClient's cleanup then raised RuntimeError ("Cannot close a running event loop") in
+    its place (the report lost the interrupted wave and the skipped nodes); ``run_job``
+    turns any exception into SaltClientError. Only mosmu's own wait between waves
+    (:meth:`sleep`) is ended at once. A signal after the last wave's returns stops nothing:
+    the report is whole.
+    """
+
+    def __init__(self):
+        self.saved = {}
+        self.received = None        # the signal's name
+        self._sleeping = False
 
     def __enter__(self):
-        self.saved = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, self._raise)
+                self.saved[sig] = signal.signal(sig, self._record)
         return self
 
-    @staticmethod
-    def _raise(signum, _frame):
-        raise _Interrupted(signal.Signals(signum).name)
+    def _record(self, signum, _frame):
+        self.received = signal.Signals(signum).name
+        if self._sleeping:
+            raise _Interrupted(self.received)
+
+    def check(self):
+        """Raise :class:`_Interrupted` when a signal came."""
+        if self.received:
+            raise _Interrupted(self.received)
+
+    def sleep(self, seconds):
+        """``time.sleep``, ended at once by a signal (:class:`_Interrupted`)."""
+        self._sleeping = True
+        try:
+            self.check()
+            time.sleep(seconds)
+        finally:
+            self._sleeping = False
 
     def __exit__(self, *_exc):
         for sig, handler in self.saved.items():
@@ -1023,8 +1128,9 @@ def _env_failures(report):
     return sum(1 for data in (report.get("envs") or {}).values() if data["result"] == "FAIL")
 
 
-def _walk(client, cfg, plans, waves, req, report, session=None):
-    """Apply the waves in order; stop past ``max_failures``; interval between waves.
+def _walk(client, cfg, plans, waves, req, report, signals, session=None):
+    """Apply the waves in order; stop past ``max_failures``; interval between waves; end
+    with :class:`_Interrupted` when ``signals`` (:class:`_Signals`) received one.
 
     Around each environment's waves: its health checks before the first (a failure skips
     the environment), its Pacemaker restarts and its health checks after the last
@@ -1036,6 +1142,7 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
         last_wave[wave[0]["cluster"]] = number
     blocked = set()
     for number, wave in enumerate(waves):
+        signals.check()
         env = wave[0]["cluster"]
         env_nodes = [n for w in waves if w[0]["cluster"] == env for n in w]
         if first_wave[env] == number:
@@ -1058,12 +1165,13 @@ def _walk(client, cfg, plans, waves, req, report, session=None):
             _progress(**mosmu_report.event_data({"env": env}, kind="wait",
                                                 seconds=req.interval, wave=number + 1,
                                                 waves=len(waves)))
-            time.sleep(req.interval)
+            signals.sleep(req.interval)
         _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
                                             waves=len(waves), nodes=[n["id"] for n in wave]))
         try:
             rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
-                                               cfg, session, _restart_rules(plans[env], req))
+                                               cfg, session, _restart_rules(plans[env], req),
+                                               signals.check)
         except _Interrupted:
             for node in wave:
                 report[node["ip"]] = mosmu_report.entry(
@@ -1176,8 +1284,8 @@ def _apply(client, cfg, plan, req, report, reachable, session):
         waves = mosmu_waves.plan_waves([n for n in reachable if n["ip"] in alive], req.batch,
                                        cfg["serial_roles"], cfg["serial_order"])
         try:
-            with _Signals():
-                _walk(client, cfg, plan["plans"], waves, req, report, session)
+            with _Signals() as signals:
+                _walk(client, cfg, plan["plans"], waves, req, report, signals, session)
         except _Interrupted as err:
             rest = [n for w in waves for n in w if n["ip"] not in report]
             report.update(mosmu_waves.skipped_entries(

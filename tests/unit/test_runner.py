@@ -9,7 +9,9 @@ import importlib.util
 import logging
 import os
 import shutil
+import signal
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -17,6 +19,7 @@ import salt.cache
 import salt.client
 import salt.config
 import salt.exceptions
+import salt.utils.event
 import yaml
 from salt.exceptions import SaltClientError
 
@@ -102,7 +105,10 @@ class Minions:
         self.client = mock.create_autospec(salt.client.LocalClient, instance=True)
         self.client.__enter__.return_value = self.client
         self.client.cmd.side_effect = self._cmd
-        self.client.cmd_iter_no_block.side_effect = self._iter
+        self.client.run_job.side_effect = self._publish
+        self.client.get_iter_returns.side_effect = self._returns
+        self.client.event = mock.create_autospec(salt.utils.event.SaltEvent, instance=True)
+        self.client.event.cpub = False
         self.waves = []
 
     def _cmd(self, tgt, fun, *_args, **_kwargs):
@@ -123,16 +129,21 @@ class Minions:
                 {"missing": c["argv"][0]}) for c in checks}, "retcode": 0} for m in live}
         raise AssertionError(f"unexpected {fun}")
 
-    def _iter(self, tgt, fun, *_args, **kwargs):
+    def _publish(self, tgt, fun, *_args, **kwargs):
+        """``run_job``: the wave's ``state.apply`` published, ``{"jid", "minions"}``."""
         assert fun == "state.apply"
         self.waves.append(list(tgt))
         if self.on_apply:
             self.on_apply(list(tgt))
+        self.pillar = kwargs["kwarg"]["pillar"]["mosmu"]
+        return {"jid": f"2026112512{len(self.waves):010d}", "minions": list(tgt)}
+
+    def _returns(self, _jid, minions, **_kwargs):
+        """``get_iter_returns``: None (nothing yet), then each live minion's return."""
         yield None
-        for minion in tgt:
+        for minion in minions:
             if minion in self.apply and minion not in self.dead:
                 yield {minion: {"ret": self.apply[minion], "retcode": 0}}
-        self.pillar = kwargs["kwarg"]["pillar"]["mosmu"]
 
 
 def _update(runner, minions, **kwargs):
@@ -464,7 +475,7 @@ def test_a_client_the_restarted_master_refuses_authenticates_again(runner):
     """Regression (Salt 3006): after a salt-master restart mid-run, the run's LocalClient
     was refused (AuthenticationError) and no later wave could start."""
     minions = Minions(apply={N1: OK, N2: OK, N3: OK})
-    scripted = minions.client.cmd_iter_no_block.side_effect
+    scripted = minions.client.run_job.side_effect
     refusals = []
 
     def refused_once(tgt, *args, **kwargs):
@@ -473,10 +484,109 @@ def test_a_client_the_restarted_master_refuses_authenticates_again(runner):
             raise salt.exceptions.AuthenticationError("Authentication error occurred.")
         return scripted(tgt, *args, **kwargs)
 
-    minions.client.cmd_iter_no_block.side_effect = refused_once
+    minions.client.run_job.side_effect = refused_once
     report = _update(runner, minions, env=1, sync=False)
     assert refusals and report["retcode"] == 0 and report["summary"] == {"OK": 3}
     assert any("authenticating again" in m for m in _said(runner))
+
+
+def test_returns_whose_reading_breaks_are_read_again_on_a_new_client(runner):
+    """Regression (Salt 3007.16, the salt-master restarted mid-wave): the event bus
+    connection the run read job returns from kept a closed stream, every read raised
+    ValueError 'Invalid file object: None' and the run ended with no node entry. The job's
+    returns are read again, by its jid, on a new client, for the minions that have not
+    returned; nothing is published twice."""
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    scripted = minions.client.get_iter_returns.side_effect
+    reads = []
+
+    def breaks_once(jid, waiting, **kwargs):
+        reads.append((jid, list(waiting)))
+        if len(reads) == 2:         # wave 2: node-2 returns, then the stream is gone
+            yield {N2: {"ret": OK, "retcode": 0}}
+            raise ValueError("Invalid file object: None")
+        yield from scripted(jid, waiting, **kwargs)
+
+    minions.client.get_iter_returns.side_effect = breaks_once
+    with mock.patch.object(runner.salt.client, "get_local_client",
+                           return_value=minions.client) as made:
+        report = runner.update(env=1, sync=False)
+    assert report["retcode"] == 0 and report["summary"] == {"OK": 3}
+    assert minions.waves == [[N1], [N2, N3]]
+    wave2 = reads[1][0]
+    assert reads[1:] == [(wave2, [N2, N3]), (wave2, [N3])]
+    assert made.call_count == 2
+    assert any("reading them again on a new connection" in m for m in _said(runner))
+
+
+def test_a_valueerror_from_salt_is_an_internal_error_not_a_wrong_argument(runner, caplog):
+    """Regression: the boundary read every ValueError as '...; fix the argument', so one
+    from Salt's client (Salt 3007.16 with the salt-master restarted: 'Invalid file object:
+    None') blamed the operator's arguments. It is the internal-error line with the traceback
+    in the master log, and the finished wave stays in the report."""
+    caplog.set_level(logging.DEBUG)
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    scripted = minions.client.get_iter_returns.side_effect
+
+    def broken(jid, waiting, **kwargs):
+        if N1 not in waiting:       # wave 2, read again too: the bus stays gone
+            raise ValueError("Invalid file object: None")
+        return scripted(jid, waiting, **kwargs)
+
+    minions.client.get_iter_returns.side_effect = broken
+    result = _update(runner, minions, env=1, sync=False)
+    assert result["error"] == ("internal error in mosmu.update: ValueError: Invalid file "
+                               "object: None; rerun with salt-run -l info for the traceback, "
+                               "and report it")
+    assert result["10.20.0.3"]["result"] == "OK" and result["retcode"] == 2
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("Traceback" in m and "ValueError: Invalid file object: None" in m
+               for m in logged)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_signal_while_salt_reads_the_bus_ends_the_run_with_the_partial_report(runner):
+    """Regression (Salt 3007): the signal handler raised where the main thread was, inside
+    Salt's event bus read, and Salt put another exception in its place (LocalClient's
+    cleanup: RuntimeError 'Cannot close a running event loop'): the report lost the
+    interrupted wave's TIMEOUT and the nodes not started. The signal is recorded and the run
+    stops at its next step."""
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    scripted = minions.client.get_iter_returns.side_effect
+
+    def salt_like(jid, waiting, **kwargs):
+        if waiting != [N2]:
+            yield from scripted(jid, waiting, **kwargs)
+            return
+        try:
+            os.kill(os.getpid(), signal.SIGINT)     # Ctrl-C while Salt reads the bus
+            yield None
+        except Exception as err:                    # what Salt 3007's cleanup did
+            raise RuntimeError("Cannot close a running event loop") from err
+
+    minions.client.get_iter_returns.side_effect = salt_like
+    handler = signal.getsignal(signal.SIGINT)
+    report = _update(runner, minions, env=1, sync=False, batch=1)
+    assert minions.waves == [[N1], [N2]]
+    assert [report[ip]["result"] for ip in ("10.20.0.3", "10.20.0.4", "10.20.0.5")] == \
+        ["OK", "TIMEOUT", "SKIPPED"]
+    assert "interrupted" in report["10.20.0.4"]["comment"]
+    assert report["interrupted"] == "SIGINT" and report["retcode"] == 2
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_a_signal_between_waves_ends_the_wait_at_once(runner):
+    """interval=600: a signal while the run waits for the next wave ends the wait; the nodes
+    not started are SKIPPED."""
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    with mock.patch.object(runner, "time", wraps=time) as clock:
+        clock.sleep.side_effect = lambda _seconds: os.kill(os.getpid(), signal.SIGTERM)
+        report = _update(runner, minions, env=1, sync=False, interval=600)
+    clock.sleep.assert_called_once_with(600)
+    assert minions.waves == [[N1]]
+    assert [report[ip]["result"] for ip in ("10.20.0.3", "10.20.0.4", "10.20.0.5")] == \
+        ["OK", "SKIPPED", "SKIPPED"]
+    assert report["interrupted"] == "SIGTERM" and report["retcode"] == 2
 
 
 def test_a_closed_event_bus_loses_neither_progress_nor_the_report(runner):
@@ -546,7 +656,7 @@ def test_preflight_stops_an_unsynced_mirror_before_any_node(runner):
         assert report["retcode"] == 2 and "mos8.0-updates" in report["error"]
         assert "salt-run mosmu.sync mos_version=8.0" in report["error"]
     minions.client.cmd.assert_not_called()
-    minions.client.cmd_iter_no_block.assert_not_called()
+    minions.client.run_job.assert_not_called()
 
 
 # -- no traceback, whatever fails (issue 15 part 3, issue 16 item 6) -------------------------
@@ -602,7 +712,7 @@ def test_an_interval_beyond_a_day_is_refused_before_any_node(runner):
     report = _update(runner, minions, env=1, sync=False, interval=99999999999)
     assert report["error"] == ("interval=99999999999 must be a whole number >= 0 and <= 86400 "
                                "(seconds)")
-    minions.client.cmd_iter_no_block.assert_not_called()
+    minions.client.run_job.assert_not_called()
 
 
 ENOSPC = OSError(28, "No space left on device", "/srv/mirror/.mosmu-staging/mos-repos")
@@ -627,7 +737,7 @@ def test_an_oserror_of_the_mirror_is_one_line_with_cause_path_and_fix(runner, co
     assert result["retcode"] == 2 and "internal error" not in result["error"]
     assert result["error"].startswith(f"{os.strerror(code)} (")
     assert ": /srv/x; " in result["error"] and fix in result["error"]
-    minions.client.cmd_iter_no_block.assert_not_called()
+    minions.client.run_job.assert_not_called()
 
 
 def test_a_lock_dir_under_a_regular_file_is_one_line_naming_it(runner):
