@@ -328,8 +328,5 @@ class Apt:
 
     @staticmethod
     def parse_verify(ret):
-        """Changed files (``mosmu_checks.dpkg_verify``); exit 1 only means some differ."""
-        if ret.retcode not in (0, 1) or (ret.retcode == 1 and not ret.stdout.strip()):
-            raise RuntimeError(f"dpkg --verify failed (exit {ret.retcode}): "
-                               f"{(ret.stderr or ret.stdout).strip()[:200]}")
-        return mosmu_checks.dpkg_verify(ret.stdout)
+        """Changed files of :meth:`verify_argv`'s run (``mosmu_checks.changed_files``)."""
+        return mosmu_checks.changed_files(ret, "dpkg --verify", mosmu_checks.dpkg_verify)

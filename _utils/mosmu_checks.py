@@ -751,3 +751,18 @@ def debsums_changed(text, config=False):
         elif not line.startswith("debsums: "):
             raise _not_format("debsums", "a file list", line)
     return sorted(changes, key=lambda change: change["path"])
+
+
+def changed_files(ret, tool, parse):
+    """The changed files a verify run reports (``dpkg --verify``, ``rpm -V``).
+
+    :param ret: the run's result (``retcode``, ``stdout``, ``stderr``); exit 1 with output
+        only means that some files differ
+    :param tool: the command, for the error
+    :param parse: :func:`dpkg_verify` or :func:`rpm_verify`
+    :raise RuntimeError: the tool failed (dpkg 1.16 has no ``--verify``), naming its output
+    """
+    if ret.retcode not in (0, 1) or (ret.retcode == 1 and not ret.stdout.strip()):
+        raise RuntimeError(f"{tool} failed (exit {ret.retcode}): "
+                           f"{_cut(_first_line(ret.stderr or ret.stdout))}")
+    return parse(ret.stdout)

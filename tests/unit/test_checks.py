@@ -670,3 +670,29 @@ def test_debsums_changed_lists_changed_files_by_path(text, config, changes):
 ])
 def test_verify_parsers_refuse_what_is_not_their_output(func, text, line):
     raises_naming(func, text, line)
+
+
+# -- a verify run's result -----------------------------------------------------------------------
+
+class _Ret:
+    def __init__(self, retcode, stdout="", stderr=""):
+        self.retcode, self.stdout, self.stderr = retcode, stdout, stderr
+
+
+@pytest.mark.parametrize("ret, expected", [
+    (_Ret(0, ""), []),
+    (_Ret(1, "??5??????   c /etc/nova/nova.conf\n"),
+     [{"path": "/etc/nova/nova.conf", "config": True, "flags": "??5??????"}]),
+])
+def test_a_verify_run_that_found_changes_or_none_is_read(ret, expected):
+    assert mosmu_checks.changed_files(ret, "dpkg --verify", mosmu_checks.dpkg_verify) == expected
+
+
+@pytest.mark.parametrize("ret", [
+    _Ret(2, "", "dpkg: error: unknown option --verify\n\nType dpkg --help\n"),
+    _Ret(1, "", "dpkg: error: unknown option --verify\n"),
+])
+def test_a_verify_tool_that_failed_is_one_line_naming_it(ret):
+    with pytest.raises(RuntimeError, match=r"^dpkg --verify failed \(exit \d\): dpkg: error: "
+                                           r"unknown option --verify$"):
+        mosmu_checks.changed_files(ret, "dpkg --verify", mosmu_checks.dpkg_verify)
