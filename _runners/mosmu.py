@@ -976,8 +976,13 @@ def _restart_rules(entry, req):
 
 def _gather_checks(client, session, jobs):
     """Run each node's checks (``[(node, [Check])]``) at once: one publish per distinct list
-    for the minions, the ssh nodes in parallel. ``{ip: {name: raw output or None}}``."""
-    out = {}
+    for the minions, the ssh nodes in parallel.
+
+    :return: ``({ip: {name: raw output}}, {ip: entry})``: the second holds the nodes that
+        could not be asked, with their own result (an ssh node UNREACHABLE or TIMEOUT with the
+        cause, a minion that did not answer TIMEOUT)
+    """
+    out, lost = {}, {}
     by_list = {}
     futures = {}
     for node, checks in jobs:
@@ -994,20 +999,33 @@ def _gather_checks(client, session, jobs):
                           tgt_type="list", timeout=CHECK_TIMEOUT, full_return=True)
         for node in nodes:
             ret = rets.get(node["minion"])
-            out[node["ip"]] = ret["ret"] if _answered(ret) and isinstance(ret["ret"], dict) \
-                else {}
+            if _answered(ret) and isinstance(ret["ret"], dict):
+                out[node["ip"]] = ret["ret"]
+            else:
+                lost[node["ip"]] = mosmu_report.entry(
+                    node, "TIMEOUT", comment=f"{node['minion']} did not answer the health "
+                    f"checks ({ret.get('ret') if isinstance(ret, dict) else 'no reply'}); is "
+                    f"its salt-minion running (salt {node['minion']} test.ping)?")
     for future, node in futures.items():
         try:
             out[node["ip"]] = future.result()
-        except (mosmu_ssh.SshError, mosmu_exec.NodeIOError) as err:
-            log.info("mosmu: checks on node-%s failed: %s", node["id"], err)
-            out[node["ip"]] = {}
-    return out
+        except mosmu_ssh.SshError as err:
+            lost[node["ip"]] = mosmu_report.run_entry(node, error=(err.kind, str(err)))
+        except mosmu_exec.NodeIOError as err:
+            lost[node["ip"]] = mosmu_report.run_entry(node, error=("fail", str(err)))
+    return out, lost
 
 
 def _health(client, session, cfg, env, when, nodes, entry):
     """The environment's health checks (``mosmu_finish``) on the run's nodes, the cloud-wide
-    ones on its first controller: one step ``{"name", "result", "summary", "problems"}``."""
+    ones on its first controller.
+
+    :return: ``(step, lost)``: the step ``{"name", "result", "summary", "problems"}`` and the
+        nodes that could not be reached (``{ip: entry}``, see :func:`_gather_checks`). Before
+        the update a node that cannot be reached is not a problem of the cloud: it gets its
+        own result and leaves the run; the controller that runs the cloud-wide checks is (they
+        did not run), and so is any node after the update (it could not be checked).
+    """
     finish = entry["finish"]
     problems, skipped = [], []
     env_nodes = entry["env_nodes"] if when == "before" else _env_nodes_now(cfg, env)
@@ -1027,24 +1045,34 @@ def _health(client, session, cfg, env, when, nodes, entry):
     if controller is None and finish.env_checks():
         skipped.append("the cloud-wide checks (no controller of the environment in this run)")
     with _phase(f"env {env}: health checks {when} the update on {len(nodes)} node(s)"):
-        raw = _gather_checks(client, session, jobs)
+        raw, lost = _gather_checks(client, session, jobs)
     count = 2
     for node, checks in jobs:
+        name = f"node-{node['id']} ({node.get('fqdn') or node['ip']})"
+        if node["ip"] in lost:
+            why = lost[node["ip"]]["comment"]
+            if when == "after":
+                problems.append(f"{name} could not be checked after the update: {why}")
+            elif node is controller and finish.env_checks():
+                problems.append(f"the cloud-wide checks did not run: {name} could not be "
+                                f"reached: {why}")
+            else:
+                skipped.append(f"{name}, not reached (not updated)")
+            continue
         for check in checks:
             count += 1
             result, found = mosmu_finish.evaluate(check, raw.get(node["ip"], {}).get(check.name),
                                                   finish.disk_limit)
-            where = f"{check.name} on node-{node['id']} ({node.get('fqdn') or node['ip']})"
             if result == "failed":
-                problems += [f"{where}: {p}" for p in found]
+                problems += [f"{check.name} on {name}: {p}" for p in found]
             elif result == "skipped":
-                skipped.append(f"{where}: {found[0]}")
+                skipped.append(f"{check.name} on {name}: {found[0]}")
     summary = f"{count} check(s) on {len(nodes)} node(s), Nailgun and the master"
     if skipped:
         summary += f"; skipped: {'; '.join(skipped)}"
     return {"name": f"health checks {when} the update",
             "result": "FAILED" if problems else "passed", "summary": summary,
-            "problems": problems}
+            "problems": problems}, lost
 
 
 def _env_nodes_now(cfg, env):
@@ -1082,7 +1110,7 @@ def _pacemaker(client, session, env, nodes, report, test):
         return {"name": "Pacemaker restarts", "result": "FAILED", "summary": names,
                 "problems": ["no controller of the environment ended OK: restart them by hand "
                              "(pcs resource restart NAME) once a controller is fixed"]}
-    raw = _gather_checks(client, session, [(controller, [mosmu_finish.CRM_MON])])
+    raw, _lost = _gather_checks(client, session, [(controller, [mosmu_finish.CRM_MON])])
     crm = raw.get(controller["ip"], {}).get("pacemaker")
     try:
         running = {r["id"] for r in mosmu_checks.pacemaker_resources(crm["stdout"])}
@@ -1128,87 +1156,81 @@ def _env_failures(report):
     return sum(1 for data in (report.get("envs") or {}).values() if data["result"] == "FAIL")
 
 
+def _end_env(client, session, cfg, env, env_nodes, plans, req, report):
+    """After an environment's last wave: its Pacemaker restarts, its health checks after the
+    update, and the ``done`` event."""
+    if req.restart:
+        _env_step(report, env, _pacemaker(client, session, env, env_nodes, report, req.test))
+    if req.checks and not req.test and env_nodes:
+        step, _lost = _health(client, session, cfg, env, "after", env_nodes, plans[env])
+        _env_step(report, env, step)
+    done = [report[n["ip"]] for n in env_nodes]
+    code = mosmu_report.retcode(done, (), req.accept_partial)
+    if (report.get("envs") or {}).get(env, {}).get("result") == "FAIL":
+        code = 2
+    _bus(mosmu_report.event_tags(env)["done"],
+         mosmu_report.event_data({"env": env}, jid=_jid(), kind="done",
+                                 summary=mosmu_report.summary(done), retcode=code))
+
+
 def _walk(client, cfg, plans, waves, req, report, signals, session=None):
     """Apply the waves in order; stop past ``max_failures``; interval between waves; end
     with :class:`_Interrupted` when ``signals`` (:class:`_Signals`) received one.
 
     Around each environment's waves: its health checks before the first (a failure skips
-    the environment), its Pacemaker restarts and its health checks after the last
-    (``mosmu_finish``; a failure makes the environment FAIL).
+    the environment; a node that cannot be reached gets its own result and leaves the run),
+    its Pacemaker restarts and its health checks after the last (``mosmu_finish``; a failure
+    makes the environment FAIL).
     """
+    env_of = [wave[0]["cluster"] for wave in waves]
     first_wave, last_wave = {}, {}
-    for number, wave in enumerate(waves):
-        first_wave.setdefault(wave[0]["cluster"], number)
-        last_wave[wave[0]["cluster"]] = number
+    for number, env in enumerate(env_of):
+        first_wave.setdefault(env, number)
+        last_wave[env] = number
     blocked = set()
     for number, wave in enumerate(waves):
         signals.check()
-        env = wave[0]["cluster"]
-        env_nodes = [n for w in waves if w[0]["cluster"] == env for n in w]
+        env = env_of[number]
         if first_wave[env] == number:
+            env_nodes = [n for w, e in zip(waves, env_of) if e == env for n in w]
             _bus(mosmu_report.event_tags(env)["start"],
                  mosmu_report.event_data({"env": env, "nodes": [n["id"] for n in wave]},
                                          jid=_jid(), kind="start"))
             if req.checks:
-                step = _health(client, session, cfg, env, "before", env_nodes, plans[env])
+                step, lost = _health(client, session, cfg, env, "before", env_nodes,
+                                     plans[env])
                 _env_step(report, env, step)
+                report.update(lost)
+                if lost and not req.test:
+                    _remember(list(lost.values()), plans)
+                for env_wave, wave_env in zip(waves, env_of):
+                    if wave_env == env:
+                        env_wave[:] = [n for n in env_wave if n["ip"] not in lost]
                 if step["problems"]:
                     blocked.add(env)
                     report.update(mosmu_waves.skipped_entries(
-                        [w for w in waves if w[0]["cluster"] == env],
+                        [w for w, e in zip(waves, env_of) if e == env],
                         f"not started: the health checks before the update failed: "
                         f"{step['problems'][0]}; fix it (docs/runbook.md), or rerun with "
                         "checks=False"))
         if env in blocked:
             continue
-        if number and req.interval:
-            _progress(**mosmu_report.event_data({"env": env}, kind="wait",
-                                                seconds=req.interval, wave=number + 1,
-                                                waves=len(waves)))
-            signals.sleep(req.interval)
-        _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
-                                            waves=len(waves), nodes=[n["id"] for n in wave]))
-        try:
-            rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test,
-                                               cfg, session, _restart_rules(plans[env], req),
-                                               signals.check)
-        except _Interrupted:
-            for node in wave:
-                report[node["ip"]] = mosmu_report.entry(
-                    node, "TIMEOUT", comment="the run was interrupted while this node was "
-                    "updating; the state may still be running: check salt-run mosmu.status")
-            raise
-        report.update(entries)
-        report.update(_lost_returns(client, wave, rets))
-        report.setdefault("waves", []).append(
-            {"env": env, "wave": number + 1, "nodes": [n["id"] for n in wave],
-             "seconds": round(seconds, 1)})
-        _progress(f"env {env} wave {number + 1}/{len(waves)} done in {seconds:.1f} s")
-        if not req.test:
-            _remember([report[n["ip"]] for n in wave], plans)
-        for node in wave:
-            entry = report[node["ip"]]
-            _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
-                 mosmu_report.event_data(entry, jid=_jid(), kind="node"))
+        if wave:
+            if number and req.interval:
+                _progress(**mosmu_report.event_data({"env": env}, kind="wait",
+                                                    seconds=req.interval, wave=number + 1,
+                                                    waves=len(waves)))
+                signals.sleep(req.interval)
+            _run_one_wave(client, cfg, plans, waves, number, req, report, signals, session)
         if last_wave[env] == number:
-            if req.restart:
-                _env_step(report, env, _pacemaker(client, session, env, env_nodes, report,
-                                                  req.test))
-            if req.checks and not req.test:
-                _env_step(report, env, _health(client, session, cfg, env, "after", env_nodes,
-                                               plans[env]))
-            done = [report[n["ip"]] for n in env_nodes]
-            counts = mosmu_report.summary(done)
-            code = mosmu_report.retcode(done, (), req.accept_partial)
-            if (report.get("envs") or {}).get(env, {}).get("result") == "FAIL":
-                code = 2
-            _bus(mosmu_report.event_tags(env)["done"],
-                 mosmu_report.event_data({"env": env}, jid=_jid(), kind="done", summary=counts,
-                                         retcode=code))
+            _end_env(client, session, cfg, env,
+                     [n for w, e in zip(waves, env_of) if e == env for n in w], plans, req,
+                     report)
         failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial) \
             + _env_failures(report)
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
-            rest = [w for w in waves[number + 1:] if w[0]["cluster"] not in blocked]
+            rest = [w for w, e in zip(waves[number + 1:], env_of[number + 1:])
+                    if e not in blocked]
             report.update(mosmu_waves.skipped_entries(
                 rest, f"not started: {failures} node(s) or environment(s) failed, more than "
                       f"max_failures={req.max_failures}; fix them, then rerun with "
@@ -1216,6 +1238,36 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
             _progress(f"stopping: {failures} failure(s) (max_failures={req.max_failures});"
                       f" {sum(len(w) for w in rest)} node(s) not started")
             return
+
+
+def _run_one_wave(client, cfg, plans, waves, number, req, report, signals, session):
+    """Wave ``number``: run it, keep its entries, remember them, tell the bus."""
+    wave = waves[number]
+    env = wave[0]["cluster"]
+    _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
+                                        waves=len(waves), nodes=[n["id"] for n in wave]))
+    try:
+        rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test, cfg,
+                                           session, _restart_rules(plans[env], req),
+                                           signals.check)
+    except _Interrupted:
+        for node in wave:
+            report[node["ip"]] = mosmu_report.entry(
+                node, "TIMEOUT", comment="the run was interrupted while this node was "
+                "updating; the state may still be running: check salt-run mosmu.status")
+        raise
+    report.update(entries)
+    report.update(_lost_returns(client, wave, rets))
+    report.setdefault("waves", []).append(
+        {"env": env, "wave": number + 1, "nodes": [n["id"] for n in wave],
+         "seconds": round(seconds, 1)})
+    _progress(f"env {env} wave {number + 1}/{len(waves)} done in {seconds:.1f} s")
+    if not req.test:
+        _remember([report[n["ip"]] for n in wave], plans)
+    for node in wave:
+        entry = report[node["ip"]]
+        _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
+             mosmu_report.event_data(entry, jid=_jid(), kind="node"))
 
 
 def _remember(entries, plans):

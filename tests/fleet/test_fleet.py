@@ -328,8 +328,9 @@ def test_master_restarted_mid_wave_ends_with_a_truthful_report(fleet):
 def test_stopped_minion_is_no_minion_and_killed_minion_is_timeout_within_a_minute(
         fleet, fleet_config):
     """node-2's salt-minion is stopped before the run; node-3's is killed (with its job and
-    apt) while it upgrades. The run ends on its own well before ``apply_timeout``: node-2
-    NO_MINION, node-3 TIMEOUT, node-1/4/5 OK."""
+    apt) while it upgrades in the first wave (computes go first). The run ends on its own
+    well before ``apply_timeout``: node-2 NO_MINION, node-3 TIMEOUT, node-5 OK, and the
+    controllers' waves (node-1, node-4) do not start (max_failures=0): SKIPPED."""
     reset(fleet, env=1)
     stopped, killed = minions(fleet)[2], minions(fleet)[3]
     pid = fleet.state["pids"][f"minion-{stopped}"]
@@ -349,7 +350,7 @@ def test_stopped_minion_is_no_minion_and_killed_minion_is_timeout_within_a_minut
             fleet._restart_minion(minion)  # pylint: disable=protected-access
     report = json.loads(out)
     results = {nid: e["result"] for nid, e in by_id(fleet, report).items()}
-    assert results == {1: "OK", 2: "NO_MINION", 3: "TIMEOUT", 4: "OK", 5: "OK"}, err
+    assert results == {1: "SKIPPED", 2: "NO_MINION", 3: "TIMEOUT", 4: "SKIPPED", 5: "OK"}, err
     assert proc.returncode == 2
     print(f"\nrun wall time {ended - started:.1f} s (apply_timeout={APPLY_TIMEOUT}); "
           f"node-3 killed -> run ended in {ended - killed_at:.1f} s")
@@ -357,21 +358,22 @@ def test_stopped_minion_is_no_minion_and_killed_minion_is_timeout_within_a_minut
 
 
 def test_interrupted_runner_prints_the_partial_report_and_exits_non_zero(fleet):
-    """SIGINT to ``salt-run`` while wave 2 (node-4) upgrades: node-1 OK, node-4 TIMEOUT (may
-    still be running), node-2/3/5 SKIPPED, ``interrupted``, a non-zero exit code."""
+    """SIGINT to ``salt-run`` while wave 2 (node-1, the first controller) upgrades: the
+    computes node-2/3/5 OK, node-1 TIMEOUT (may still be running), node-4 SKIPPED,
+    ``interrupted``, a non-zero exit code."""
     reset(fleet, env=1)
     proc = start(fleet, "mosmu.update", "env=1")
-    started_on(fleet, proc, 4)
+    started_on(fleet, proc, 1)
     os.kill(proc.pid, signal.SIGINT)
     out, err = finish(proc)
     assert proc.returncode != 0
     report = json.loads(out)
     results = {nid: e["result"] for nid, e in by_id(fleet, report).items()}
-    assert results == {1: "OK", 4: "TIMEOUT", 2: "SKIPPED", 3: "SKIPPED", 5: "SKIPPED"}, err
+    assert results == {2: "OK", 3: "OK", 5: "OK", 1: "TIMEOUT", 4: "SKIPPED"}, err
     assert report["interrupted"] == "SIGINT" and report["retcode"] == 2
-    assert "interrupted" in by_id(fleet, report)[4]["comment"]
-    # the minion's job was not interrupted: node-4 ends on its own
-    wait_until(lambda: last_status(fleet, 4) == "UPDATE=OK", "node-4's job to end")
+    assert "interrupted" in by_id(fleet, report)[1]["comment"]
+    # the minion's job was not interrupted: node-1 ends on its own
+    wait_until(lambda: last_status(fleet, 1) == "UPDATE=OK", "node-1's job to end")
     assert not lock_files(fleet)
 
 
