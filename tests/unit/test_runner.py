@@ -102,6 +102,7 @@ class Minions:
         self.code = code or {}                 # minion -> its mosmu.version return
         self.sync_fails, self.synced = set(sync_fails), []
         self.checked, self.check_outputs = [], {}      # minion -> {check: raw output}
+        self.silent_on_checks = set()
         self.client = mock.create_autospec(salt.client.LocalClient, instance=True)
         self.client.__enter__.return_value = self.client
         self.client.cmd.side_effect = self._cmd
@@ -124,6 +125,7 @@ class Minions:
         if fun == "mosmu.checks":        # healthy disks; the cloud's tools are not installed
             checks = _args[0][0]
             self.checked.append((list(live), [c["name"] for c in checks]))
+            live = [m for m in live if m not in self.silent_on_checks]
             return {m: {"ret": {c["name"]: self.check_outputs.get(m, {}).get(c["name"]) or (
                 {"retcode": 0, "stdout": DF_OK, "stderr": ""} if c["name"] == "disk" else
                 {"missing": c["argv"][0]}) for c in checks}, "retcode": 0} for m in live}
@@ -186,6 +188,33 @@ def test_controllers_go_alone_then_the_rest_in_batches(runner):
     _update(runner, minions, env=1, sync=False, batch=1)
     assert minions.waves == [[N1], [N2], [N3]]
     assert report["retcode"] == 0 and report["summary"] == {"OK": 3}
+
+
+def test_a_node_the_checks_cannot_reach_leaves_the_run_and_the_others_go_on(runner):
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    minions.silent_on_checks = {N3}
+    report = _update(runner, minions, env=1, sync=False, max_failures=1)
+    assert report["10.20.0.5"]["result"] == "TIMEOUT"
+    assert "did not answer the health checks" in report["10.20.0.5"]["comment"]
+    assert minions.waves == [[N1], [N2]]
+    assert (report["10.20.0.3"]["result"], report["10.20.0.4"]["result"]) == ("OK", "OK")
+    assert report["retcode"] == 2
+    # it counts as a failure of the run, as if its wave had found it: max_failures=0 stops
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    minions.silent_on_checks = {N3}
+    report = _update(runner, minions, env=1, sync=False)
+    assert minions.waves == [[N1]] and report["10.20.0.4"]["result"] == "SKIPPED"
+
+
+def test_the_controller_of_the_cloud_checks_out_of_reach_stops_the_environment(runner):
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    minions.silent_on_checks = {N1}
+    report = _update(runner, minions, env=1, sync=False)
+    assert minions.waves == []
+    assert report["10.20.0.3"]["result"] == "TIMEOUT"
+    assert {report[ip]["result"] for ip in ("10.20.0.4", "10.20.0.5")} == {"SKIPPED"}
+    assert "the cloud-wide checks did not run" in report["10.20.0.4"]["comment"]
+    assert report["envs"][1]["result"] == "FAIL" and report["retcode"] == 2
 
 
 def test_by_default_computes_go_first_and_controllers_last_so_they_restart_last(api, tmp_path):
