@@ -41,9 +41,11 @@ runs it with the working tree's runner and the ``mosmu_*`` helpers from DIR inst
 
 Besides the wall time and peak RSS of each ``salt-run``, it prints each one's CPU time (user
 + system, less sensitive to other processes on the machine than the wall time), the
-machine's load before and after, and, per variant, where the time of ``mosmu.nodes`` goes:
-the parts of the runner (Nailgun inventory, selection, minion index, mapping, the returned
-lists) timed in one process, median of REPS, CPU seconds.
+machine's load before and after, and, per variant, in a fresh process each (variants
+alternating, median of REPS): the ``mosmu.nodes`` runner function itself (its first call and
+a second one: mosmu's own time, without salt-run around it) and where that time goes (Nailgun
+inventory, selection, minion index, mapping, the returned lists; each alone, the cyclic GC
+off so that its passes are not charged to whichever part triggers them).
 """
 
 import argparse
@@ -209,44 +211,50 @@ def checkout(tmp, label, rev):
 
 
 PARTS = """
-import gc, json, statistics, sys, time
+import gc, json, sys, time
 import salt.config
+import salt.loader
 import mosmu_config, mosmu_fuel, mosmu_minions, mosmu_request
 import mosmu_select
 opts = salt.config.master_config(sys.argv[1])
+opts["output"] = "json"
+out = {}
+def clock(name, func):
+    wall, cpu = time.monotonic(), time.process_time()
+    result = func()
+    out[name] = (time.monotonic() - wall, time.process_time() - cpu)
+    return result
+nodes = salt.loader.runner(opts)["mosmu.nodes"]
+clock("runner, first call", lambda: nodes(all_envs=True))
+clock("runner, again", lambda: nodes(all_envs=True))
 cfg = mosmu_config.load(dict(opts["mosmu"]))
 req = mosmu_request.parse({"all_envs": True}, mosmu_request.NODES)
 keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
         "online", "mos_version", "transport", "minion", "candidates")
-times = {}
-def part(name, func):
-    started = time.process_time()
-    out = func()
-    times.setdefault(name, []).append(time.process_time() - started)
-    return out
-for _ in range(int(sys.argv[2])):
-    client = mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
-                                   cfg["tenant"], cfg["keystone_url"], timeout=120)
-    inv = part("inventory", client.inventory)
-    chosen = part("selection", lambda: mosmu_select.select(inv, req))
-    index = part("minion index", lambda: mosmu_minions.minion_index(opts, "ip"))
-    mapped = part("mapping", lambda: mosmu_minions.map_nodes(chosen["selected"], index))
-    part("returned lists", lambda: [{k: n.get(k) for k in keep} for n in mapped])
-    del inv, chosen, index, mapped
-    gc.collect()
-print(json.dumps({k: statistics.median(v) for k, v in times.items()}))
+client = mosmu_fuel.FuelClient(cfg["fuel_url"], cfg["username"], cfg["password"],
+                               cfg["tenant"], cfg["keystone_url"], timeout=120)
+gc.collect()
+gc.disable()
+inv = clock("inventory", client.inventory)
+chosen = clock("selection", lambda: mosmu_select.select(inv, req))
+index = clock("minion index", lambda: mosmu_minions.minion_index(opts, "ip"))
+mapped = clock("mapping", lambda: mosmu_minions.map_nodes(chosen["selected"], index))
+clock("returned lists", lambda: [{k: n.get(k) for k in keep} for n in mapped])
+print(json.dumps(out))
 """
 
 
-def parts(conf, utils, reps):
-    """``{part: median CPU seconds}`` of mosmu.nodes' parts, in one process using ``utils``
-    (the cyclic GC on, as Salt leaves it)."""
-    proc = subprocess.run([sys.executable, "-c", PARTS, os.path.join(conf, "master"),
-                           str(reps)], capture_output=True, text=True, check=False,
-                          timeout=600, env=dict(os.environ, PYTHONPATH=utils))
+def parts(conf, utils):
+    """``{part: (wall s, CPU s)}`` in one fresh process using ``utils``: the ``mosmu.nodes``
+    runner function called twice (the cyclic GC as the runner leaves it), then its parts one
+    by one with the GC off (each part's own cost: a GC pass lands in whichever part happens
+    to trigger it)."""
+    proc = subprocess.run([sys.executable, "-c", PARTS, os.path.join(conf, "master")],
+                          capture_output=True, text=True, check=False, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=utils))
     if proc.returncode:
         return {"error": proc.stderr[-300:]}
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv):  # pylint: disable=too-many-locals,too-many-statements
@@ -338,13 +346,20 @@ def main(argv):  # pylint: disable=too-many-locals,too-many-statements
                 f"  (+{wall - base:.2f} s, +{cpu - base_cpu:.2f} CPU s over test.arg)"
             print(f"  {name:<22} {wall:6.2f} s  rss {rss:6.0f} MB  cpu {cpu:5.2f} s  "
                   f"[{each}]{extra}")
-        print(f"\nwhere mosmu.nodes' time goes (CPU s, median of {args.reps}, one process):")
-        for label, (_runners, utils) in variants.items():
-            split = parts(confs[label], utils, args.reps)
+        print(f"\nin-process, fresh process each time, variants alternating, median of "
+              f"{args.reps} (wall s / CPU s): the runner function, then where its time goes")
+        split = {label: [] for label in variants}
+        for _ in range(args.reps):
+            for label, (_runners, utils) in variants.items():
+                split[label].append(parts(confs[label], utils))
+        for label, figures in split.items():
+            good = [f for f in figures if "error" not in f]
+            if not good:
+                print(f"  [{label}] {figures[-1]['error']}")
+                continue
             print(f"  [{label}] " + ", ".join(
-                f"{k} {v:.3f}" if isinstance(v, float) else f"{k}: {v}"
-                for k, v in split.items()) + (
-                f"; sum {sum(split.values()):.3f}" if "error" not in split else ""))
+                f"{name} {statistics.median(f[name][0] for f in good):.3f}"
+                f"/{statistics.median(f[name][1] for f in good):.3f}" for name in good[0]))
     finally:
         if server is not None:
             server.terminate()
