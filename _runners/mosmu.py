@@ -1110,19 +1110,30 @@ def _pacemaker(client, session, env, nodes, report, test):
         return {"name": "Pacemaker restarts", "result": "FAILED", "summary": names,
                 "problems": ["no controller of the environment ended OK: restart them by hand "
                              "(pcs resource restart NAME) once a controller is fixed"]}
-    raw, _lost = _gather_checks(client, session, [(controller, [mosmu_finish.CRM_MON])])
-    crm = raw.get(controller["ip"], {}).get("pacemaker")
+    def failed_step(problem):
+        return {"name": "Pacemaker restarts", "result": "FAILED", "summary": names,
+                "problems": [f"node-{controller['id']}: {problem}"]}
+
+    raw, lost = _gather_checks(client, session, [(controller, [mosmu_finish.CRM_MON])])
+    if controller["ip"] in lost:
+        return failed_step(f"could not be reached: {lost[controller['ip']]['comment']}")
+    crm = raw[controller["ip"]].get("pacemaker") or {}
+    if crm.get("retcode") != 0:
+        return failed_step(mosmu_finish.evaluate(mosmu_finish.CRM_MON, crm)[1][0])
     try:
         running = {r["id"] for r in mosmu_checks.pacemaker_resources(crm["stdout"])}
-    except (TypeError, KeyError, ValueError) as err:
-        return {"name": "Pacemaker restarts", "result": "FAILED", "summary": names,
-                "problems": [f"crm_mon on node-{controller['id']} could not be read: {err}"]}
+    except ValueError as err:
+        return failed_step(str(err))
     present = [r for r in sorted(wanted) if r in running]
     absent = [r for r in sorted(wanted) if r not in running]
     with _phase(f"env {env}: restarting {len(present)} Pacemaker resource(s) from "
                 f"node-{controller['id']}"):
         if controller.get("transport") == "ssh":
-            done = mosmu_noderun.restart_resources(session.executor(controller["ip"]), present)
+            try:
+                done = mosmu_noderun.restart_resources(session.executor(controller["ip"]),
+                                                       present)
+            except (mosmu_ssh.SshError, mosmu_exec.NodeIOError) as err:
+                return failed_step(f"pcs resource restart over ssh failed: {err}")
         else:
             ret = client.cmd([controller["minion"]], "mosmu.restart_resources", [present],
                              tgt_type="list", timeout=CHECK_TIMEOUT * 10,
