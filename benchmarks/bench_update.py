@@ -7,6 +7,8 @@ controller rule would serialise them) and the mirror synced first (not timed):
 - ``at once``: ``mosmu.update env=1`` (8 nodes, one wave), node roots reset first;
 - ``one after another``: ``mosmu.update env=1 batch=1`` (8 waves of 1: the old
   ``mos_apply_mu.py`` model), node roots reset first;
+- ``at once, no finish``: ``at once`` with ``checks=False restart=False`` (what the health
+  checks and restarts of issue 18 add to a run's fixed cost);
 - ``status``: ``salt-run mosmu.status env=1`` over the 8 nodes (median of 3), each beside
   a ``salt-run test.arg`` (the cost of salt-run itself: start-up, its job record, output).
 
@@ -24,13 +26,19 @@ master's event bus records the events the run causes anyway (each carries the ma
 ``_stamp``), and the Nailgun stand-in's log the time of each request. The boundaries:
 
 - **start-up + Nailgun**: from the ``salt-run`` process start to the run's last Nailgun
-  request (salt-run's own start-up, the runner's import, Keystone and the inventory);
+  request before its first publish (salt-run's own start-up, the runner's import, Keystone
+  and the inventory);
 - **mirror check**: to the first publish (``mosmu.version``), or to the first wave when no
   node has a minion (with it: selection, the minion index, the published-mirror check, the
   Salt client and the run locks);
-- **module sync**: to the ``mosmu/update/<env>/start`` event of the first wave (the
+- **module sync**: to the ``mosmu/update/<env>/start`` event of the first environment (the
   ``mosmu.version`` round trip, the master's code digest, a sync of stale minions if any);
-- **waves**: to the last ``mosmu/update/<env>/done`` event;
+- **checks before**: to the start of the first wave (the health checks before the update,
+  ``mosmu_finish``; the first wave's start is its first node event less the report's
+  ``waves[0].seconds``);
+- **waves**: to the last node event (``mosmu/update/<env>/node/...``, sent after each wave);
+- **restarts, checks after**: to the last ``mosmu/update/<env>/done`` event (the Pacemaker
+  step, the health checks after the update, a Nailgun request among them);
 - **report**: to the end of the ``salt-run`` process (the master's records, the report,
   salt-run's return event and output).
 
@@ -68,7 +76,8 @@ from sandbox import inventory as inventory_mod
 from sandbox.stack import Sandbox
 
 NODES = 8
-PHASES = ("start-up + Nailgun", "mirror check", "module sync", "waves", "report")
+PHASES = ("start-up + Nailgun", "mirror check", "module sync", "checks before", "waves",
+          "restarts, checks after", "report")
 
 
 def fleet_inventory(nodes=NODES):
@@ -144,7 +153,7 @@ def nailgun_times(box, start, end):
     return out
 
 
-def split(box, bus, start, end):
+def split(box, bus, start, end, report=None):
     """``{phase: seconds}`` of one update run (see the module docstring), or None when its
     events are missing (the run failed before its first wave)."""
     events = bus.between(start, end)
@@ -154,10 +163,15 @@ def split(box, bus, start, end):
               and tag.endswith("/start")]
     dones = [t for t, tag, _ in events if tag.startswith("mosmu/update/")
              and tag.endswith("/done")]
-    nailgun = nailgun_times(box, start, end)
-    if not starts or not dones or not nailgun:
+    nodes = [t for t, tag, _ in events if tag.startswith("mosmu/update/") and "/node/" in tag]
+    if not starts or not dones or not nodes:
         return None
-    marks = [start, max(nailgun), version or min(starts), min(starts), max(dones), end]
+    first = version or min(starts)
+    nailgun = [t for t in nailgun_times(box, start, end) if t <= first]
+    waves = (report or {}).get("waves") or [{}]
+    waves_start = min(nodes) - float(waves[0].get("seconds") or 0)   # wave 1 ends at its events
+    marks = [start, max(nailgun or [start]), first, min(starts), waves_start, max(nodes),
+             max(dones), end]
     for i in range(1, len(marks)):          # clocks read to the millisecond: keep in order
         marks[i] = max(marks[i], marks[i - 1])
     return {name: marks[i + 1] - marks[i] for i, name in enumerate(PHASES)}
@@ -189,7 +203,8 @@ def timed(box, bus, *args):
         report = {"error": (proc.stderr or proc.stdout)[-300:]}
     after = accepted(box)
     conns = {node: after[node] - before.get(node, 0) for node in after}
-    phases = split(box, bus, start, end) if args and args[0] == "mosmu.update" else None
+    phases = split(box, bus, start, end, report if isinstance(report, dict) else None) \
+        if args and args[0] == "mosmu.update" else None
     return seconds, proc.returncode, report, phases, conns
 
 
@@ -230,6 +245,9 @@ def measure(label):
             rows["at once"] = timed(box, bus, "mosmu.update", "env=1")
             reset(box)
             rows["one after another"] = timed(box, bus, "mosmu.update", "env=1", "batch=1")
+            reset(box)
+            rows["at once, no finish"] = timed(box, bus, "mosmu.update", "env=1",
+                                               "checks=False", "restart=False")
             status, floor = [], []
             for _ in range(3):
                 status.append(timed(box, bus, "mosmu.status", "env=1"))
@@ -258,21 +276,23 @@ def show(run):
     one, at_once, serial = (rows[k][0] for k in ("one", "at once", "one after another"))
     print(f"{NODES} at once vs 1 node:                 x{at_once / one:.2f}")
     print(f"one after another vs {NODES} at once:      x{serial / at_once:.2f}")
+    print(f"{NODES} at once vs the same without checks and restarts: "
+          f"x{at_once / rows['at once, no finish'][0]:.2f}")
     print(f"status over {NODES} nodes (median of 3):   {rows['status'][0]:.2f} s  "
           f"[{', '.join(f'{s:.2f}' for s in run['status each'])}]; salt-run test.arg "
           f"beside it (salt-run's own floor): {statistics.median(run['floor']):.2f} s  "
           f"[{', '.join(f'{s:.2f}' for s in run['floor'])}]")
     print("where each update's wall time goes (s, % of the wall time; waves: the report's "
           "per-wave seconds):")
-    print(f"  {'run':<20}" + "".join(f"{p:>21}" for p in PHASES) + f"{'report waves':>16}")
-    for name in ("one", "at once", "one after another"):
+    print(f"  {'run':<20}" + "".join(f"{p:>24}" for p in PHASES) + f"{'report waves':>16}")
+    for name in ("one", "at once", "one after another", "at once, no finish"):
         seconds, _code, report, phases, _conns = rows[name]
         if not phases:
             print(f"  {name:<20} (no split: the run's events are missing)")
             continue
         waves = sum(w.get("seconds", 0) for w in report.get("waves", ()))
         print(f"  {name:<20}" + "".join(
-            f"{phases[p]:>11.2f} s ({100 * phases[p] / seconds:3.0f}%)" for p in PHASES) +
+            f"{phases[p]:>14.2f} s ({100 * phases[p] / seconds:3.0f}%)" for p in PHASES) +
             f"{waves:>14.1f} s")
     conns = {name: [c for c in row[-1].values() if c] for name, row in rows.items()}
     if any(conns.values()):
