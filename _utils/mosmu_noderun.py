@@ -139,9 +139,9 @@ def _inspect(plan, executor):
     """Round trip 1: tools, status, record, the operator's hold lists.
     ``(tools, previous status, hold list texts)``."""
     cls = mosmu_backend.BACKENDS[plan.backend]
-    holds = [Read(os.path.join(executor.root, p)) for p in cls.hold_paths]
     tools, status_text, record_text, *hold_texts = executor.batch(
-        [Which(tuple(cls.candidates)), *mosmu_status.read_ops(executor.root), *holds])
+        [Which(tuple(cls.candidates)), *mosmu_status.read_ops(executor.root),
+         *_hold_ops(executor.root, cls)])
     return tools, mosmu_status.parse(status_text, record_text), hold_texts
 
 
@@ -175,8 +175,9 @@ def _simulation(backend, ret, before):
 
 # -- finishing: holds, local changes, restarts, checks (``mosmu_finish``) -----------------------
 
-def _hold_ops(backend):
-    return [Read(os.path.join(backend.root, p)) for p in backend.hold_paths]
+def _hold_ops(root, backend):
+    """Reads of the operator's hold lists a backend (class or instance) keeps in files."""
+    return [Read(os.path.join(root, p)) for p in backend.hold_paths]
 
 
 def _local_changes(backend, executor, packages, installed):
@@ -503,7 +504,8 @@ def upgrade(plan, executor, run_id=None, restart=None):
             ret = executor.run_long(backend.upgrade_argv(_apt_version(backend, executor)), env,
                                     "upgrade")
             listed, *hold_texts_after = executor.batch(
-                [Run.of(backend.installed_argv(), {"LC_ALL": "C"}), *_hold_ops(backend)])
+                [Run.of(backend.installed_argv(), {"LC_ALL": "C"}),
+                 *_hold_ops(backend.root, backend)])
             after = _installed(backend, listed)
             result["changes"] = mosmu_backend.mark_downgrades(
                 mosmu_backend.diff_versions(before, after),
