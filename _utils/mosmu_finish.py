@@ -148,7 +148,6 @@ CHECKS = (
     Check("ceph", ("/usr/bin/ceph", "health"), "ceph", ("controller",), True),
 )
 CRM_MON = next(c for c in CHECKS if c.name == "pacemaker")   # what the Pacemaker step reads
-PARSERS = ("disk", "pacemaker", "nova", "neutron", "cinder", "ceph", "exit")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
