@@ -309,6 +309,37 @@ def restart_resources(resources, root=None):  # pylint: disable=redefined-outer-
         raise CommandExecutionError(str(err)) from err
 
 
+def ceph_osd_flags(action, flags, root=None):
+    """
+    Set or unset cluster-wide Ceph OSD flags (``ceph osd set|unset <flag>``), one by one.
+
+    action
+        ``set`` or ``unset``.
+    flags
+        Flag names, e.g. ``[noout, noscrub, nodeep-scrub]``.
+    root
+        Node root; default from minion config ``mosmu:root`` or ``/``.
+
+    Returns ``[{"flag", "ok", "detail"}]``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt 'node-1*' mosmu.ceph_osd_flags unset '[noout, noscrub, nodeep-scrub]'
+    """
+    if action not in mosmu_noderun.CEPH_ACTIONS:
+        raise SaltInvocationError("action must be set or unset")
+    if not isinstance(flags, list) or not all(isinstance(f, str) and f.isascii() and
+                                              f.replace("-", "").isalnum() for f in flags):
+        raise SaltInvocationError("flags must be a list of OSD flag names, e.g. [noout]")
+    try:
+        return mosmu_noderun.ceph_osd_flags(_executor(__salt__["mosmu.root"](root)), action,
+                                            flags)
+    except mosmu_exec.NodeIOError as err:
+        raise CommandExecutionError(str(err)) from err
+
+
 def upgrade(plan=None, root=None, run_id=None, restart=None,  # pylint: disable=redefined-outer-name
             **kwargs):
     """

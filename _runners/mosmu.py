@@ -33,6 +33,7 @@ import salt.utils.sdb
 from salt.exceptions import AuthenticationError, SaltClientError, SaltException
 
 import mosmu_catalog
+import mosmu_ceph
 import mosmu_checks
 import mosmu_code
 import mosmu_config
@@ -1016,6 +1017,37 @@ def _gather_checks(client, session, jobs):
     return out, lost
 
 
+def _on_node(client, session, node, function, *args, timeout=CHECK_TIMEOUT):
+    """``mosmu_noderun.<function>(executor, *args)`` on one node: over its ssh session, or
+    as its minion's ``mosmu.<function>``.
+
+    :return: ``(value, None)``, or ``(None, why)`` when the node could not be asked
+    """
+    if node.get("transport") == "ssh":
+        try:
+            return getattr(mosmu_noderun, function)(session.executor(node["ip"]), *args), None
+        except (mosmu_ssh.SshError, mosmu_exec.NodeIOError) as err:
+            return None, f"over ssh: {err}"
+    ret = client.cmd([node["minion"]], f"mosmu.{function}", list(args), tgt_type="list",
+                     timeout=timeout, full_return=True).get(node["minion"])
+    if _answered(ret) and isinstance(ret["ret"], list):
+        return ret["ret"], None
+    return None, f"no answer from {node['minion']}"
+
+
+def _ceph_cluster(client, session, signals):
+    """How the Ceph steps (``mosmu_ceph``) reach the nodes: this run's transports."""
+    def ask(node, check):
+        raw, lost = _gather_checks(client, session, [(node, [check])])
+        if node["ip"] in lost:
+            return None, lost[node["ip"]]["comment"]
+        return raw[node["ip"]].get(check.name), None
+
+    def call(node, action, flags):
+        return _on_node(client, session, node, "ceph_osd_flags", action, flags)
+    return mosmu_ceph.Cluster(ask, call, signals.sleep)
+
+
 def _health(client, session, cfg, env, when, nodes, entry):
     """The environment's health checks (``mosmu_finish``) on the run's nodes, the cloud-wide
     ones on its first controller.
@@ -1128,19 +1160,10 @@ def _pacemaker(client, session, env, nodes, report, test):
     absent = [r for r in sorted(wanted) if r not in running]
     with _phase(f"env {env}: restarting {len(present)} Pacemaker resource(s) from "
                 f"node-{controller['id']}"):
-        if controller.get("transport") == "ssh":
-            try:
-                done = mosmu_noderun.restart_resources(session.executor(controller["ip"]),
-                                                       present)
-            except (mosmu_ssh.SshError, mosmu_exec.NodeIOError) as err:
-                return failed_step(f"pcs resource restart over ssh failed: {err}")
-        else:
-            ret = client.cmd([controller["minion"]], "mosmu.restart_resources", [present],
-                             tgt_type="list", timeout=CHECK_TIMEOUT * 10,
-                             full_return=True).get(controller["minion"])
-            done = ret["ret"] if _answered(ret) and isinstance(ret["ret"], list) else \
-                [{"resource": r, "ok": False, "detail": "no answer from the minion"}
-                 for r in present]
+        done, why = _on_node(client, session, controller, "restart_resources", present,
+                             timeout=CHECK_TIMEOUT * 10)
+        if why:
+            return failed_step(f"pcs resource restart: {why}")
     failed = [f"{d.get('resource')}: {d.get('detail')}" for d in done if not d.get("ok")]
     summary = (f"restarted {', '.join(d['resource'] for d in done if d.get('ok')) or 'none'} "
                f"from node-{controller['id']}")
@@ -1190,8 +1213,9 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
 
     Around each environment's waves: its health checks before the first (a failure skips
     the environment; a node that cannot be reached gets its own result and leaves the run),
-    its Pacemaker restarts and its health checks after the last (``mosmu_finish``; a failure
-    makes the environment FAIL).
+    the Ceph steps around each wave (``mosmu_ceph``; a failure stops the environment), its
+    Pacemaker restarts and its health checks after the last wave that ran (``mosmu_finish``;
+    a failure makes the environment FAIL), also when the run stops inside it.
     """
     env_of = [wave[0]["cluster"] for wave in waves]
     first_wave, last_wave = {}, {}
@@ -1232,7 +1256,20 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                                                     seconds=req.interval, wave=number + 1,
                                                     waves=len(waves)))
                 signals.sleep(req.interval)
-            _run_one_wave(client, cfg, plans, waves, number, req, report, signals, session)
+            run = functools.partial(_run_one_wave, client, cfg, plans, waves, number, req,
+                                    report, signals, session)
+            if req.restart and _ceph_wave(_ceph_cluster(client, session, signals), plans[env],
+                                          env, waves, env_of, number, req, report, run):
+                rest = [n for w, e in zip(waves[number + 1:], env_of[number + 1:]) if e == env
+                        for n in w]
+                report.update(mosmu_waves.skipped_entries(
+                    [rest] if rest else [], "not started: a Ceph step of this environment "
+                    "failed (see its steps); fix it, then rerun with retry_failed=True"))
+                for env_wave, wave_env in zip(waves[number + 1:], env_of[number + 1:]):
+                    if wave_env == env:
+                        env_wave[:] = []
+            elif not req.restart:
+                run()
         if last_wave[env] == number:
             _end_env(client, session, cfg, env,
                      [n for w, e in zip(waves, env_of) if e == env for n in w], plans, req,
@@ -1246,9 +1283,48 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                 rest, f"not started: {failures} node(s) or environment(s) failed, more than "
                       f"max_failures={req.max_failures}; fix them, then rerun with "
                       "retry_failed=True"))
+            if last_wave[env] != number and env not in blocked:
+                # stopped inside an environment: finish what its waves touched
+                _end_env(client, session, cfg, env,
+                         [n for w, e in zip(waves[:number + 1], env_of[:number + 1])
+                          if e == env for n in w], plans, req, report)
             _progress(f"stopping: {failures} failure(s) (max_failures={req.max_failures});"
                       f" {sum(len(w) for w in rest)} node(s) not started")
             return
+
+
+def _ceph_wave(cluster, plan, env, waves, env_of, number, req, report, run):
+    """Run wave ``number`` with the Ceph steps around it (``mosmu_ceph``): its OSD nodes
+    under the OSD flags, PGs clean afterwards, restarted monitors back in the quorum.
+
+    :return: True when a Ceph step failed: the environment's later waves must not start
+    """
+    wave = waves[number]
+    env_nodes = [n for w, e in zip(waves, env_of) if e == env for n in w]
+    osd = mosmu_ceph.OsdWave(cluster, plan["finish"], env_nodes, wave, req.test) \
+        if mosmu_ceph.osd_nodes(wave) else None
+    if osd:
+        step, go = osd.before()
+        _env_step(report, env, step)
+        if not go:
+            report.update(mosmu_waves.skipped_entries(
+                [wave], f"not started: {step['problems'][0]}"))
+            return True
+    try:
+        run()
+    except _Interrupted:
+        if osd:
+            _env_step(report, env, osd.interrupted())
+        raise
+    stop = False
+    if osd:
+        step, stop = osd.after()
+        _env_step(report, env, step)
+    if not stop:
+        steps, stop = mosmu_ceph.monitor_steps(cluster, plan["finish"], wave, report, req.test)
+        for step in steps:
+            _env_step(report, env, step)
+    return stop
 
 
 def _run_one_wave(client, cfg, plans, waves, number, req, report, signals, session):
@@ -1397,7 +1473,8 @@ def update(**kwargs):
         Sync the mirror first (default True). Never in test mode.
     batch
         Nodes per wave: a count or a percentage of an environment (default: all at once).
-        Nodes with a role in ``mosmu:serial_roles`` (default ``controller``) go one at a time.
+        Nodes with a role in ``mosmu:serial_roles`` (default ``controller, ceph-osd``) go one
+        at a time, controllers first.
     interval
         Seconds to wait between waves (the old ``--interval``).
     max_failures
@@ -1413,6 +1490,11 @@ def update(**kwargs):
     transport
         ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
         ``mosmu:transport``.
+    checks
+        The health checks before and after each environment (default True).
+    restart
+        Restart the services whose packages changed, Pacemaker's resources once per
+        environment, Ceph's monitors and OSD nodes one at a time (default True).
 
     CLI Example:
 

@@ -18,6 +18,7 @@ firefly/hammer, Liberty/Mitaka clients) and their successors where they differ o
 ``tests/unit/data/checks/README.md`` lists the public samples they are tested on.
 """
 
+import json
 import re
 import xml.etree.ElementTree as ET  # a DTD is refused before parsing: see _crm_root
 
@@ -345,6 +346,29 @@ def ceph_pgs_clean(text):
     clean = sum(count for count, _ in states) == total and all(_pg_clean(s) for _, s in states)
     shown = ", ".join(f"{count} {state}" for count, state in states) or "none"
     return clean, f"{total} pgs: {shown}"
+
+
+def ceph_quorum(text):
+    """The monitors in quorum and all the monitors, from ``ceph quorum_status`` (JSON).
+
+    :param text: the output: ``{"quorum_names": [...], "monmap": {"mons": [{"name": ...}]}}``
+        (every release since argonaut prints JSON, ``-f json`` or not)
+    :return: ``(in_quorum, monitors)``: two lists of monitor names (Fuel names a controller's
+        monitor after its short host name, ``node-1``)
+    :raises ValueError: the text is not quorum_status output
+    """
+    text = _text(text, "ceph quorum_status", "a quorum status")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise _not_format("ceph quorum_status", "a quorum status", _first_line(text)) from None
+    names = data.get("quorum_names") if isinstance(data, dict) else None
+    mons = (data.get("monmap") or {}).get("mons") if isinstance(data, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or \
+            not isinstance(mons, list) or \
+            not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in mons):
+        raise _not_format("ceph quorum_status", "a quorum status", _first_line(text))
+    return list(names), [m["name"] for m in mons]
 
 
 # -- OpenStack service tables ---------------------------------------------------------------

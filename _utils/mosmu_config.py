@@ -35,7 +35,7 @@ DEFAULTS = {
     "keep_snapshots": 3,      # published mirror snapshots kept for rollback
     "mirror_staging": None,   # default <dirname(mirror_root)>/.mosmu-staging (same filesystem)
     "mirror_key": None,       # ASCII-armoured key file signing the upstream trees
-    "serial_roles": ["controller"],   # nodes with these roles are updated one at a time
+    "serial_roles": ["controller", "ceph-osd"],   # updated one at a time, in this order
     "serial_order": "last",   # serial-role nodes after ("last": computes restart first, as
                               # Mirantis' MU playbooks do) or before ("first") the rest
     "finish": None,           # restart and health-check rules (mosmu_finish)

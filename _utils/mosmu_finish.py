@@ -61,8 +61,10 @@ ROWS = {
             "compute": ("nova-compute", "neutron-l3-agent", "neutron-plugin-openvswitch-agent",
                         "neutron-metadata-agent", "ceilometer-agent-compute", *_CINDER),
             "cinder": _CINDER,
-            "controller": _PRE_9_CONTROLLER,
+            "controller": (*_PRE_9_CONTROLLER, "ceph-mon-all"),
+            "ceph-osd": ("ceph-osd-all",),
         },
+        "ceph": {"mon": "ceph-mon-all", "osd": "ceph-osd-all"},
         "pacemaker": ("p_heat-engine", "p_neutron-l3-agent",
                       "p_neutron-plugin-openvswitch-agent", "p_neutron-dhcp-agent",
                       "p_neutron-metadata-agent", "p_ceilometer-agent-central",
@@ -73,8 +75,10 @@ ROWS = {
             "compute": ("nova-compute", "neutron-l3-agent", "neutron-openvswitch-agent",
                         "neutron-metadata-agent", "ceilometer-agent-compute", *_CINDER),
             "cinder": _CINDER,
-            "controller": _PRE_9_CONTROLLER,
+            "controller": (*_PRE_9_CONTROLLER, "ceph-mon-all"),
+            "ceph-osd": ("ceph-osd-all",),
         },
+        "ceph": {"mon": "ceph-mon-all", "osd": "ceph-osd-all"},
         "pacemaker": ("p_heat-engine", "neutron-l3-agent", "neutron-openvswitch-agent",
                       "neutron-dhcp-agent", "neutron-metadata-agent",
                       "p_ceilometer-agent-central", "p_ceilometer-alarm-evaluator"),
@@ -94,8 +98,10 @@ ROWS = {
                            "openstack-cinder-volume", "openstack-glance-api",
                            "openstack-glance-registry", "neutron-server",
                            "openstack-ceilometer-api", "openstack-ceilometer-collector",
-                           "openstack-ceilometer-notification", "httpd"),
+                           "openstack-ceilometer-notification", "httpd", "ceph"),
+            "ceph-osd": ("ceph",),
         },
+        "ceph": {"mon": "ceph", "osd": "ceph"},
         "pacemaker": ("p_openstack-heat-engine", "p_neutron-l3-agent",
                       "p_neutron-openvswitch-agent", "p_neutron-dhcp-agent",
                       "p_neutron-metadata-agent", "p_openstack-ceilometer-central"),
@@ -112,7 +118,14 @@ LIBRARIES = {
     **{f"{p}-common": (f"{p}-", f"p_{p}-") for p in _PROJECTS},
     **{f"openstack-{p}-common": (f"openstack-{p}-", f"p_openstack-{p}-") for p in _PROJECTS},
     "openstack-neutron": ("neutron-", "p_neutron-"),
+    # the daemons' own libraries (mos_mu updates every ceph package together)
+    "ceph-common": ("ceph",),
+    "librados2": ("ceph",),
 }
+# OSD flags set around each ceph-osd node's update (as mos_mu's restart_ceph.yml): no
+# rebalancing while its OSDs restart, no scrubbing to slow their recovery
+CEPH_FLAGS = ("noout", "noscrub", "nodeep-scrub")
+CEPH_WAIT = 300            # seconds for the PGs to be active+clean / a monitor to rejoin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +161,10 @@ CHECKS = (
     Check("ceph", ("/usr/bin/ceph", "health"), "ceph", ("controller",), True),
 )
 CRM_MON = next(c for c in CHECKS if c.name == "pacemaker")   # what the Pacemaker step reads
+# what the Ceph steps read, on the environment's Ceph admin node (see the runner)
+CEPH_PGS = Check("ceph pg stat", ("/usr/bin/ceph", "pg", "stat"), "ceph-pgs")
+CEPH_QUORUM = Check("ceph quorum_status", ("/usr/bin/ceph", "quorum_status", "-f", "json"),
+                    "ceph-quorum")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
@@ -194,6 +211,12 @@ class Finish:
     pacemaker: tuple
     checks: tuple
     disk_limit: int = DISK_LIMIT
+    ceph: tuple = ()         # ((kind, service), ...): the monitors' and OSDs' service
+    ceph_wait: int = CEPH_WAIT
+
+    def ceph_service(self, kind):
+        """The service that runs a node's Ceph monitor (``mon``) or OSDs (``osd``), or None."""
+        return dict(self.ceph).get(kind)
 
     def node_services(self, roles):
         """The services a node of these roles restarts itself: on a controller, those
@@ -230,13 +253,14 @@ def load(distro, mos_version, config=None):
     row = ROWS.get(key, {"services": {}, "pacemaker": ()})
     services = {role: tuple(names) for role, names in row["services"].items()}
     pacemaker = tuple(row["pacemaker"])
+    ceph = dict(row.get("ceph") or {})
     for where in (f"{distro}/{family(mos_version)}", f"{distro}/{mos_version}"):
         override = config.get(where)
         if override is None:
             continue
-        if not isinstance(override, dict) or set(override) - {"services", "pacemaker"}:
-            raise ValueError(f"mosmu:finish:{where} must be a mapping of services and "
-                             "pacemaker")
+        if not isinstance(override, dict) or set(override) - {"services", "pacemaker", "ceph"}:
+            raise ValueError(f"mosmu:finish:{where} must be a mapping of services, pacemaker "
+                             "and ceph")
         roles = override.get("services") or {}
         if not isinstance(roles, dict):
             raise ValueError(f"mosmu:finish:{where}:services must map roles to lists")
@@ -245,9 +269,18 @@ def load(distro, mos_version, config=None):
                                                                f"services:{role}")
         if "pacemaker" in override:
             pacemaker = _names(override["pacemaker"], f"mosmu:finish:{where}:pacemaker")
+        if "ceph" in override:
+            kinds = override["ceph"]
+            if not isinstance(kinds, dict) or set(kinds) - {"mon", "osd"}:
+                raise ValueError(f"mosmu:finish:{where}:ceph must map mon and osd to a "
+                                 "service name")
+            for kind, name in kinds.items():
+                ceph[kind] = _names([name], f"mosmu:finish:{where}:ceph:{kind}")[0]
     checks_cfg = config.get("checks") or {}
-    if not isinstance(checks_cfg, dict) or set(checks_cfg) - {"skip", "disk_limit", "extra"}:
-        raise ValueError("mosmu:finish:checks must be a mapping of skip, disk_limit, extra")
+    if not isinstance(checks_cfg, dict) or \
+            set(checks_cfg) - {"skip", "disk_limit", "extra", "ceph_wait"}:
+        raise ValueError("mosmu:finish:checks must be a mapping of skip, disk_limit, extra, "
+                         "ceph_wait")
     skip = _names(checks_cfg.get("skip") or [], "mosmu:finish:checks:skip")
     unknown = set(skip) - {c.name for c in CHECKS}
     if unknown:
@@ -256,6 +289,9 @@ def load(distro, mos_version, config=None):
     limit = checks_cfg.get("disk_limit", DISK_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
         raise ValueError("mosmu:finish:checks:disk_limit must be a percentage 1..100")
+    wait = checks_cfg.get("ceph_wait", CEPH_WAIT)
+    if isinstance(wait, bool) or not isinstance(wait, int) or not 0 <= wait <= 86400:
+        raise ValueError("mosmu:finish:checks:ceph_wait must be seconds 0..86400")
     extra = checks_cfg.get("extra") or []
     if not isinstance(extra, list):
         raise ValueError("mosmu:finish:checks:extra must be a list")
@@ -264,7 +300,8 @@ def load(distro, mos_version, config=None):
     if len({c.name for c in checks}) != len(checks):
         raise ValueError("mosmu:finish:checks:extra: check names must differ from each other "
                          "and from the built-in ones")
-    return Finish(tuple(sorted(services.items())), pacemaker, tuple(checks), limit)
+    return Finish(tuple(sorted(services.items())), pacemaker, tuple(checks), limit,
+                  tuple(sorted(ceph.items())), wait)
 
 
 def touched(service, changed, owners):
@@ -329,12 +366,39 @@ def evaluate(check, raw, disk_limit=DISK_LIMIT):
         "neutron": mosmu_checks.neutron_agent_problems,
         "cinder": mosmu_checks.cinder_service_problems,
         "ceph": mosmu_checks.ceph_problems,
+        "ceph-pgs": lambda text: _pgs_problems(*mosmu_checks.ceph_pgs_clean(text)),
     }
     try:
         problems = parsers[check.parser](raw.get("stdout") or "")
     except ValueError as err:
         return "failed", [str(err)]
     return ("failed", list(problems)) if problems else ("passed", [])
+
+
+def _pgs_problems(clean, summary):
+    return [] if clean else [f"not every PG is active+clean: {summary}"]
+
+
+def quorum_problem(raw, monitor):
+    """Why ``monitor`` is not in the Ceph quorum, from ``ceph quorum_status`` (None: it is).
+
+    :param raw: what ``mosmu_noderun.run_checks`` returned for :data:`CEPH_QUORUM`
+    """
+    if not isinstance(raw, dict) or ("missing" not in raw and "retcode" not in raw):
+        return "the node did not answer"
+    if "missing" in raw:
+        return f"{raw['missing']} is not installed"
+    if raw.get("retcode") != 0:
+        return f"ceph quorum_status exited {raw.get('retcode')}: {_last_line(raw)}"
+    try:
+        names, mons = mosmu_checks.ceph_quorum(raw.get("stdout") or "")
+    except ValueError as err:
+        return str(err)
+    if monitor in names:
+        return None
+    where = "in the monitor map" if monitor in mons else "not even in the monitor map"
+    return (f"monitor {monitor} is not in the quorum ({', '.join(names) or 'none'}; "
+            f"{where})")
 
 
 def nailgun_problems(nodes):

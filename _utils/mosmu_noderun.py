@@ -320,6 +320,27 @@ def restart_resources(executor, resources):
             for r, ret in zip(resources, rets)]
 
 
+CEPH_ACTIONS = ("set", "unset")
+
+
+def ceph_osd_flags(executor, action, flags):
+    """Set or unset cluster-wide OSD flags (``ceph osd set noout``...), one by one.
+
+    :param action: ``set`` or ``unset``
+    :return: ``[{"flag", "ok", "detail"}]``; a missing ``ceph`` fails every flag
+    """
+    if action not in CEPH_ACTIONS:
+        raise ValueError(f"action {action!r} is not one of {', '.join(CEPH_ACTIONS)}")
+    ceph = os.path.join(executor.root, "usr/bin/ceph")
+    if not executor.one(Which((ceph,))).get(ceph):
+        return [{"flag": f, "ok": False, "detail": "/usr/bin/ceph not found on the node"}
+                for f in flags]
+    rets = executor.batch([Run.of([ceph, "osd", action, f], {"LC_ALL": "C"}) for f in flags])
+    return [{"flag": f, "ok": ret.retcode == 0,
+             "detail": "" if ret.retcode == 0 else _failure(ret, f"ceph osd {action} {f}")}
+            for f, ret in zip(flags, rets)]
+
+
 def preview(plan, executor, restart=None):
     """What a run would do on the node, changing nothing on it.
 

@@ -11,7 +11,7 @@ import re
 
 import mosmu_report
 
-SERIAL_ROLES = ("controller",)
+SERIAL_ROLES = ("controller", "ceph-osd")
 ORDERS = ("first", "last")
 
 _BATCH_RE = re.compile(r"([0-9]{1,9})(%?)")
@@ -69,7 +69,8 @@ def _roles(value, name):
             isinstance(r, str) and _ROLE_RE.fullmatch(r) for r in value):
         raise ValueError(f"{name}={value!r} is not a list of role names; "
                          f"give e.g. {name}=controller,mongo")
-    return frozenset(value)
+    return tuple(dict.fromkeys(value)) if isinstance(value, (list, tuple)) else \
+        tuple(sorted(value))
 
 
 def _order_key(value):
@@ -99,7 +100,8 @@ def plan_waves(nodes, batch=None, serial_roles=SERIAL_ROLES, order="first"):
     inside an environment nodes keep node id order. A node with any role in
     ``serial_roles`` is alone in its wave (never two controllers at once); those waves come
     before (``order="first"``) or after (``"last"``) the environment's other nodes, which go
-    in waves of ``batch``.
+    in waves of ``batch``, in the order of ``serial_roles`` (the default: controllers, whose
+    Ceph monitors go first, then ``ceph-osd`` nodes), then node id.
 
     :param nodes: node dicts with at least ``id``, ``ip``, ``cluster`` (env id) and
         ``roles`` (list); pass the nodes that will be applied to (those with a minion)
@@ -123,8 +125,10 @@ def plan_waves(nodes, batch=None, serial_roles=SERIAL_ROLES, order="first"):
     waves = []
     for env in sorted(by_env, key=_order_key):
         group = sorted(by_env[env], key=lambda n: _order_key(n["id"]))
-        lone = [[n] for n in group if serial.intersection(n.get("roles") or ())]
-        rest = [n for n in group if not serial.intersection(n.get("roles") or ())]
+        lone = [[n] for n in sorted(
+            (n for n in group if set(serial) & set(n.get("roles") or ())),
+            key=lambda n: min(serial.index(r) for r in n["roles"] if r in serial))]
+        rest = [n for n in group if not set(serial) & set(n.get("roles") or ())]
         size = batch_size(parsed, len(group))
         chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
         waves += lone + chunks if order == "first" else chunks + lone

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 
+from . import inventory as inventory_mod
 from . import rpmrepo
 from .stack import Sandbox, SandboxError
 
@@ -125,10 +126,23 @@ def demo_rows(box, report, status):
     return ok, envs
 
 
+def with_ceph(inv):
+    """Make environment 1's last node a Ceph OSD node too (``compute, ceph-osd`` or
+    ``ceph-osd``, as Fuel deploys them), so that env 1 has Ceph: its controllers get the
+    monitors (``services.ceph_node``). Returns that node's fqdn, or None (no such node)."""
+    env1 = [n for n in inv["nodes"] if n["cluster"] == 1]
+    if len(env1) < 2:
+        return None
+    node = env1[-1]
+    node["roles"] = [r for r in node["roles"] if r != "cinder"] + ["ceph-osd"]
+    return node["fqdn"]
+
+
 def demo(nodes, centos_nodes=2, directory=None, ssh_nodes=1):
     """up -> mosmu.update all_envs=True -> mosmu.status -> check versions -> down.
 
-    ``ssh_nodes``: nodes without a minion (reached over ssh) in each environment.
+    ``ssh_nodes``: nodes without a minion (reached over ssh) in each environment. Env 1's
+    last node is also a Ceph OSD node (:func:`with_ceph`): the run shows the Ceph steps.
     Returns the exit code: 0 only when every node of every environment ended OK, upgraded.
     """
     directory = directory or tempfile.mkdtemp(prefix="mosmu-demo-")
@@ -138,7 +152,12 @@ def demo(nodes, centos_nodes=2, directory=None, ssh_nodes=1):
         print(f"sandbox: starting Fuel API, rsync, HTTP, salt-master, {nodes} Ubuntu + "
               f"{centos_nodes} CentOS minion(s) and {ssh_nodes * envs} ssh node(s) "
               f"({ssh_nodes} per environment) in {directory}", flush=True)
-        box.up(nodes=nodes, centos_nodes=centos_nodes, ssh_nodes=ssh_nodes)
+        inv = inventory_mod.default(nodes, centos_nodes, ssh_nodes=ssh_nodes)
+        osd = with_ceph(inv)
+        if osd:
+            print(f"sandbox: env 1 has Ceph: {osd} is a ceph-osd node, its controllers run the "
+                  "monitors", flush=True)
+        box.up(inventory=inv, ssh_nodes=ssh_nodes)
         report, code = run_update(box, "all_envs=True")
         if not isinstance(report, dict) or "error" in report:
             print("update failed:", report.get("error") if isinstance(report, dict) else report)

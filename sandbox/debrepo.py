@@ -26,12 +26,15 @@ import tempfile
 from . import services
 
 # package -> source package (the pool directory)
-PACKAGES = {"nova-common": "nova", "python-nova": "nova", "neutron-common": "neutron"}
+PACKAGES = {"nova-common": "nova", "python-nova": "nova", "neutron-common": "neutron",
+            "ceph": "ceph"}
+# installed only on the Ceph nodes of an environment with Ceph (``services.ceph_node``)
+CEPH_GA_VERSIONS = {"ceph": "1.0"}
 GA_VERSION = "1.0"
 # Below updates' 1.1 for dpkg (1.05 would sort above 1.1: dpkg compares 05 and 1 as numbers),
 # so only apt pinning (holdback 1100 > updates 1050) can make a node end at this version.
 HOLDBACK_VERSION = "1.0.5"
-GA_VERSIONS = dict.fromkeys(PACKAGES, GA_VERSION)
+GA_VERSIONS = {name: GA_VERSION for name in PACKAGES if name not in CEPH_GA_VERSIONS}
 REPO_VERSIONS = {           # MU repo -> {package: version} it publishes
     "updates": dict.fromkeys(PACKAGES, "1.1"),
     "security": {"python-nova": "1.1"},

@@ -14,7 +14,8 @@ Mitaka python clients' prettytable output, GNU ``df -P``). The cloud it describe
 ``<root>/etc/mosmu-sandbox/cloud.json`` (this node, its roles, the environment's nodes and
 their roles, MOS version, distro); the faults to show are words, one a line, in
 ``<root>/etc/mosmu-sandbox/faults`` (:data:`FAULTS`); what the tools changed is kept in
-``<root>/var/lib/mosmu-sandbox/`` (``pcs.log``, ``ceph.log``, ``ceph-flags``).
+``<root>/var/lib/mosmu-sandbox/`` (``pcs.log``, ``ceph.log``, ``ceph-flags``); every ``ceph``
+command, reads included, is also logged with its time in ``ceph-commands.log``.
 """
 
 import json
@@ -29,7 +30,10 @@ from xml.sax.saxutils import quoteattr
 FAULTS = ("resource-stopped", "resource-unmanaged", "node-standby", "nova-down", "agent-dead",
           "cinder-down", "ceph-warn", "disk-95",
           # faults that show only once the node's update has run (the checks after it fail)
-          "disk-95-after-update", "pcs-restart-fails", "restart-fails")
+          "disk-95-after-update", "pcs-restart-fails", "restart-fails",
+          # Ceph under maintenance: PGs stay degraded while noout is set (the OSDs restarted
+          # under it never come back); this node's monitor leaves the quorum once updated
+          "pgs-stuck", "mon-out-of-quorum-after-update")
 CLOUD_FILE = "etc/mosmu-sandbox/cloud.json"
 FAULTS_FILE = "etc/mosmu-sandbox/faults"
 STATE_DIR = "var/lib/mosmu-sandbox"
@@ -412,17 +416,47 @@ def ceph_health(node):
 
 
 def ceph_pg_stat(node):
-    """``ceph pg stat`` of hammer (all active+clean unless the ``ceph-warn`` fault)."""
+    """``ceph pg stat`` of hammer (all active+clean unless the ``ceph-warn`` fault, or the
+    ``pgs-stuck`` fault while ``noout`` is set)."""
     states = f"{PGS} active+clean"
-    if "ceph-warn" in node.faults:
+    if "ceph-warn" in node.faults or ("pgs-stuck" in node.faults and
+                                      "noout" in ceph_flags(node)):
         states = f"12 active+degraded, {PGS - 12} active+clean"
     return (f"v48213: {PGS} pgs: {states}; 2534 MB data, 7748 MB used, "
             "1480 GB / 1488 GB avail")
 
 
+def short(fqdn):
+    """A host's short name (what Fuel names its Ceph monitor after)."""
+    return fqdn.split(".")[0]
+
+
+def ceph_quorum_status(node):
+    """``ceph quorum_status`` (JSON, as every release prints it): the monitors are the
+    environment's controllers, all in the quorum but this node's once it is updated with the
+    ``mon-out-of-quorum-after-update`` fault."""
+    mons = [short(fqdn) for fqdn in node.with_role("controller")]
+    out = short(node.name) if "mon-out-of-quorum-after-update" in node.faults and \
+        updated(node) else None
+    quorum = [(rank, name) for rank, name in enumerate(mons) if name != out]
+    return json.dumps({
+        "election_epoch": 6, "quorum": [rank for rank, _ in quorum],
+        "quorum_names": [name for _, name in quorum],
+        "quorum_leader_name": quorum[0][1] if quorum else "",
+        "monmap": {"epoch": 1, "fsid": "a94f9906-ff68-487d-8193-23ad04c1b5c4",
+                   "modified": "2016-06-01 10:40:44.403149", "created": "0.000000",
+                   "mons": [{"rank": rank, "name": name, "addr": f"192.168.0.{rank + 3}:6789/0"}
+                            for rank, name in enumerate(mons)]}}, separators=(",", ":"))
+
+
 def tool_ceph(node, args):
-    """``ceph health``, ``ceph pg stat``, ``ceph osd set|unset <flag>``; changes logged to
-    ``ceph.log``. Like the real CLI, the set/unset status line goes to stderr."""
+    """``ceph health``, ``ceph pg stat``, ``ceph quorum_status [-f json]``, ``ceph osd
+    set|unset <flag>``; changes logged to ``ceph.log``, every command with its time to
+    ``ceph-commands.log``. Like the real CLI, the set/unset status line goes to stderr."""
+    node.log("ceph-commands.log", f"{time.time():.6f} {' '.join(args)}")
+    if args in (["quorum_status"], ["quorum_status", "-f", "json"]):
+        sys.stdout.write(ceph_quorum_status(node) + "\n")
+        return 0
     if args == ["health"]:
         sys.stdout.write(ceph_health(node) + "\n")
         return 0
@@ -440,7 +474,7 @@ def tool_ceph(node, args):
         sys.stderr.write(f"{args[1]} {flag}\n")
         return 0
     sys.stderr.write(f"no valid command found; mosmu sandbox stand-in: 'health', 'pg stat', "
-                     f"'osd set|unset <flag>' (got {' '.join(args)!r})\n")
+                     f"'quorum_status', 'osd set|unset <flag>' (got {' '.join(args)!r})\n")
     return 22
 
 

@@ -27,10 +27,12 @@ import tempfile
 
 from . import services
 
-PACKAGES = ("openstack-nova-common", "python-nova", "openstack-neutron")
+PACKAGES = ("openstack-nova-common", "python-nova", "openstack-neutron", "ceph")
 GA_VERSION = "1.0"
 RELEASE = "1"
-GA_VERSIONS = dict.fromkeys(PACKAGES, GA_VERSION)
+# installed only on the Ceph nodes of an environment with Ceph (``services.ceph_node``)
+CEPH_GA_VERSIONS = {"ceph": GA_VERSION}
+GA_VERSIONS = {name: GA_VERSION for name in PACKAGES if name not in CEPH_GA_VERSIONS}
 REPO_VERSIONS = {           # MU repo -> {package: version} it publishes (yum has no holdback)
     "updates": dict.fromkeys(PACKAGES, "1.1"),
     "security": {"python-nova": "1.1"},

@@ -20,7 +20,8 @@ A node root R (``/`` on a real node) gets, as a real MOS node has them:
 
 The API (``root`` is a node root path): :func:`install`, :func:`start_all`,
 :func:`stop_all`, :func:`pid`, :func:`run_init`, :func:`services`, :func:`daemons`,
-:func:`set_faults`, :func:`faults`, :func:`pcs_restarts`, :func:`ceph_log`.
+:func:`set_faults`, :func:`faults`, :func:`pcs_restarts`, :func:`ceph_log`,
+:func:`ceph_commands`.
 """
 
 import contextlib
@@ -36,7 +37,7 @@ from . import nodetools
 FAULTS = nodetools.FAULTS
 # Bump when what package_files returns changes: packages built from older content are rebuilt
 # (debrepo.build_deb / rpmrepo.build_rpm compare it with the one recorded in the package).
-CONTENT_VERSION = "4"
+CONTENT_VERSION = "5"
 UNOWNED = ("ceilometer-agent-compute", "heat-api")
 PACKAGE_SERVICES = {
     "nova-common": ("nova-api", "nova-compute"),
@@ -44,6 +45,8 @@ PACKAGE_SERVICES = {
     # CentOS names the services after their openstack-* packages (mosmu_finish's centos rows)
     "openstack-nova-common": ("openstack-nova-api", "openstack-nova-compute"),
     "openstack-neutron": ("neutron-server",),
+    # Ubuntu's upstart jobs and the sysv script CentOS uses (one package name on both)
+    "ceph": ("ceph-mon-all", "ceph-osd-all", "ceph"),
 }
 NOVA_CONF = "etc/nova/nova.conf"
 PACKAGE_CONFIGS = {"nova-common": (NOVA_CONF,), "openstack-nova-common": (NOVA_CONF,)}
@@ -259,6 +262,17 @@ def _write(path, text, mode=0o644):
     os.replace(f"{path}.new", path)
 
 
+def ceph_node(roles, hosts=None):
+    """Whether a node has Ceph installed, as Fuel deploys it: every ``ceph-osd`` node, and
+    the controllers (the monitors) of an environment that has ``ceph-osd`` nodes.
+
+    :param hosts: ``{fqdn: roles}`` of the environment's deployed nodes
+    """
+    roles = set(roles or ())
+    return "ceph-osd" in roles or ("controller" in roles and any(
+        "ceph-osd" in (r or ()) for r in dict(hosts or {}).values()))
+
+
 def _tools_for(roles):
     return {tool: rel for tool, (rel, wanted) in TOOLS.items()
             if wanted is None or set(wanted) & set(roles)}
@@ -437,3 +451,9 @@ def pcs_restarts(root):
 def ceph_log(root):
     """The ceph commands that changed state on this node, in order (``osd set noout``...)."""
     return _lines(root, "ceph.log")
+
+
+def ceph_commands(root):
+    """Every ceph command run on this node, reads included: ``[(time, "pg stat"), ...]``."""
+    return [(float(t), cmd) for t, _, cmd in
+            (line.partition(" ") for line in _lines(root, "ceph-commands.log"))]

@@ -339,13 +339,21 @@ class Sandbox:
                                f"{', '.join(DISTROS)}")
         return DISTROS[distro]["module"].build_ga(outdir)
 
+    def ceph_packages(self, distro):
+        """Paths of the Ceph GA package files (``CEPH_GA_VERSIONS``) of ``services.ceph_node``
+        nodes; built once into ``DIR/packages/<distro>-ga``."""
+        module = DISTROS[distro]["module"]
+        return module.build_ga(os.path.join(self.dir, "packages", f"{distro}-ga"),
+                               module.CEPH_GA_VERSIONS)
+
     def make_node_root(self, root, distro, version=None, roles=(), hosts=None):
         """Create a node root with the GA packages of a layout installed in it, its
         services running.
 
         :param root: the directory to create (must not hold another node)
         :param distro: ``ubuntu``/``centos`` with ``version``, or a ``mosmu_catalog.Tree``
-        :param roles: the node's Nailgun roles (which tool stand-ins it gets)
+        :param roles: the node's Nailgun roles (which tool stand-ins it gets, and with
+            ``hosts``, whether it has Ceph: ``services.ceph_node``)
         :param hosts: ``{fqdn: roles}`` of its environment's deployed nodes (what the
             Pacemaker and OpenStack stand-ins list); see ``services.install``
 
@@ -358,14 +366,16 @@ class Sandbox:
         """
         tree = _tree(distro, version) if version or not isinstance(distro, str) else None
         distro = tree.distro if tree else distro
+        ceph = services.ceph_node(roles, hosts) and distro in DISTROS
         if distro == "centos":
             _check_tools(YUM_TOOLS)
             try:
-                rpmrepo.init_root(root, self.ga_packages("centos"))
+                rpmrepo.init_root(root, self.ga_packages("centos") +
+                                  (self.ceph_packages("centos") if ceph else []))
             except RuntimeError as err:
                 raise SandboxError(f"CentOS node root {root}: {err}") from err
         elif distro == "ubuntu":
-            self._ubuntu_root(root, tree)
+            self._ubuntu_root(root, tree, ceph)
         else:
             raise SandboxError(f"no node roots for distro {distro!r}")
         if self.realistic:
@@ -377,8 +387,9 @@ class Sandbox:
         except services.ServiceError as err:
             raise SandboxError(str(err)) from err
 
-    def _ubuntu_root(self, root, tree):
-        """An Ubuntu node root: dpkg/apt skeleton, sources.list, GA debs installed."""
+    def _ubuntu_root(self, root, tree, ceph=False):
+        """An Ubuntu node root: dpkg/apt skeleton, sources.list, GA debs installed (and the
+        Ceph ones with ``ceph``)."""
         node_root_skeleton(root)
         ga = debrepo.ga_suite(tree) if tree else None
         if ga and "http" in self.state.get("ports", {}):
@@ -387,7 +398,8 @@ class Sandbox:
                    f"{tree.components.split()[0]}\n")
         proc = subprocess.run(["dpkg", f"--root={root}",
                                f"--log={os.path.join(root, 'var/log/dpkg.log')}", "-i",
-                               *self.ga_packages("ubuntu")],
+                               *self.ga_packages("ubuntu"),
+                               *(self.ceph_packages("ubuntu") if ceph else [])],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SandboxError(f"dpkg --root={root} -i failed: {proc.stderr.strip()}")
@@ -916,6 +928,25 @@ class Sandbox:
     def ceph_log(self, node):
         """The ceph state changes (``osd set noout``...) run on the node, in order."""
         return services.ceph_log(self.root_of(node))
+
+    def ceph_commands(self, node):
+        """Every ceph command run on the node with its time: ``[(time, "pg stat"), ...]``."""
+        return services.ceph_commands(self.root_of(node))
+
+    def set_roles(self, fqdn, roles):
+        """Give a node of the inventory other Nailgun roles (the Fuel API serves them at
+        once); reset the nodes of its environment (``reset_node``) for their roots to follow
+        (Ceph packages, tool stand-ins, the cloud the stand-ins describe). Returns the
+        roles it had."""
+        path = os.path.join(self.dir, "fuel", "inventory.json")
+        inv = self._inventory()
+        node = next((n for n in (inv or {}).get("nodes", ()) if n["fqdn"] == fqdn), None)
+        if node is None:
+            raise SandboxError(f"{fqdn} is not a node of the sandbox's inventory")
+        old, node["roles"] = node["roles"], list(roles)
+        _write(f"{path}.new", json.dumps(inv, indent=1) + "\n")
+        os.replace(f"{path}.new", path)         # the Fuel API never reads half a file
+        return old
 
     # -- down --------------------------------------------------------------------------------
 

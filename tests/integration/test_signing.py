@@ -96,7 +96,8 @@ def test_signed_sync_and_update_without_trust_overrides(signed_layouts, distro, 
     # (rpm's gpg-pubkey record of the imported key is not a package change)
     assert {k: v["new"].split("-")[0]
             for k, v in node_entries(run.data)[ip]["changes"].items()} == \
-        PACKAGE_VERSIONS[distro]["updates"]
+        {k: v for k, v in PACKAGE_VERSIONS[distro]["updates"].items()
+         if k in PACKAGE_VERSIONS[distro]["ga"]}          # a node without Ceph lacks ceph
     files = _repo_files(box, minion)
     key = [t for p, t in files.items() if p.endswith("mosmu-mu.asc")]
     with open(box.signer.public_key, encoding="ascii") as handle:

@@ -38,8 +38,8 @@ def _expected(distro, repos):
         for name, version in PACKAGE_VERSIONS[distro].get(repo, {}).items():
             if name not in best or key(repo, version) > best[name][0]:
                 best[name] = (key(repo, version), version)
-    out = dict(PACKAGE_VERSIONS[distro]["ga"])
-    out.update({name: version for name, (_k, version) in best.items()})
+    out = dict(PACKAGE_VERSIONS[distro]["ga"])      # a node without Ceph lacks ceph
+    out.update({name: version for name, (_k, version) in best.items() if name in out})
     return out
 
 

@@ -49,7 +49,9 @@ def ga(distro):
 
 
 def updated(distro):
-    return dict(ga(distro), **PACKAGE_VERSIONS[distro]["updates"])
+    """The node's packages at their updates version (a node without Ceph lacks ceph)."""
+    return {name: PACKAGE_VERSIONS[distro]["updates"].get(name, v)
+            for name, v in ga(distro).items()}
 
 
 def mosmu_ssh_processes(box):

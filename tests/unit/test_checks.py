@@ -696,3 +696,30 @@ def test_a_verify_tool_that_failed_is_one_line_naming_it(ret):
     with pytest.raises(RuntimeError, match=r"^dpkg --verify failed \(exit \d\): dpkg: error: "
                                            r"unknown option --verify$"):
         mosmu_checks.changed_files(ret, "dpkg --verify", mosmu_checks.dpkg_verify)
+
+
+# -- ceph quorum_status: which monitors are in the quorum ----------------------------------
+
+@pytest.mark.parametrize("text, result", [
+    (sample("ceph_quorum_status_one_out.json"),
+     (["ceph001", "ceph002"], ["ceph002", "ceph001", "ceph003"])),
+    (variant("ceph_quorum_status_one_out.json",
+             ('"quorum_names":["ceph001","ceph002"]', '"quorum_names":[]')),
+     ([], ["ceph002", "ceph001", "ceph003"])),
+])
+def test_ceph_quorum_names_the_monitors_in_quorum_and_all_monitors(text, result):
+    assert mosmu_checks.ceph_quorum(text) == result
+
+
+@pytest.mark.parametrize("text, line", [
+    ("", "(no output)"),
+    ("HEALTH_OK\n", "HEALTH_OK"),
+    ('{"quorum": [0]}', '{"quorum": [0]}'),
+    (variant("ceph_quorum_status_one_out.json", ('"quorum_names":["ceph001","ceph002"]',
+                                                 '"quorum_names":"ceph001"')), '{"election'),
+    (variant("ceph_quorum_status_one_out.json", ('{"rank":0,"name":"ceph002",',
+                                                 '{"rank":0,"name":2,')), '{"election'),
+    ("[1, 2]", "[1, 2]"),
+])
+def test_ceph_quorum_refuses_what_is_not_quorum_status(text, line):
+    raises_naming(mosmu_checks.ceph_quorum, text, line)

@@ -68,8 +68,42 @@ def test_a_version_row_overrides_the_family_row():
     assert finish.node_services(["compute"]) == ["b"]
 
 
+@pytest.mark.parametrize("distro, version, roles, mon, osd", [
+    ("ubuntu", "8.0", ["controller"], "ceph-mon-all", "ceph-osd-all"),
+    ("ubuntu", "9.2", ["ceph-osd"], "ceph-mon-all", "ceph-osd-all"),
+    ("centos", "6.1", ["controller"], "ceph", "ceph"),
+])
+def test_monitors_restart_with_controllers_and_osds_with_ceph_osd_nodes(distro, version, roles,
+                                                                       mon, osd):
+    finish = mosmu_finish.load(distro, version)
+    assert (finish.ceph_service("mon"), finish.ceph_service("osd")) == (mon, osd)
+    assert finish.ceph_service("mon") in finish.node_services(["controller"])
+    assert finish.node_services(["ceph-osd"]) == [osd]
+    assert finish.ceph_wait == mosmu_finish.CEPH_WAIT
+
+
+def test_the_operator_sets_the_ceph_services_and_the_ceph_wait():
+    finish = mosmu_finish.load("ubuntu", "8.0", {"ubuntu/8": {"ceph": {"osd": "ceph-osd"}},
+                                                 "checks": {"ceph_wait": 0}})
+    assert (finish.ceph_service("mon"), finish.ceph_service("osd")) == ("ceph-mon-all",
+                                                                        "ceph-osd")
+    assert finish.ceph_wait == 0
+
+
+@pytest.mark.parametrize("package, service", [
+    ("ceph-common", "ceph-osd-all"), ("librados2", "ceph-mon-all"), ("ceph-common", "ceph"),
+])
+def test_the_ceph_libraries_restart_the_ceph_daemons(package, service):
+    assert mosmu_finish.touched(service, {package}, {}) == package
+
+
 @pytest.mark.parametrize("config, named", [
     ("nope", "mosmu:finish"),
+    ({"ubuntu/8": {"ceph": {"rgw": "radosgw"}}}, "ceph"),
+    ({"ubuntu/8": {"ceph": {"osd": "a b"}}}, "ceph:osd"),
+    ({"checks": {"ceph_wait": -1}}, "ceph_wait"),
+    ({"checks": {"ceph_wait": "60"}}, "ceph_wait"),
+    ({"checks": {"ceph_wait": False}}, "ceph_wait"),
     ({"ubuntu/8": {"service": {}}}, "mosmu:finish:ubuntu/8"),
     ({"ubuntu/8": {"services": ["x"]}}, "services"),
     ({"ubuntu/8": {"services": {"compute": "nova-compute"}}}, "services:compute"),

@@ -40,7 +40,7 @@ def test_security_defaults():
     assert d["keep_snapshots"] >= 1
     assert d["match"] in mosmu_config.MATCHES and d["match"] == "ip"
     assert d["serial_order"] in mosmu_config.SERIAL_ORDERS and d["serial_order"] == "last"
-    assert d["serial_roles"] == ["controller"]
+    assert d["serial_roles"] == ["controller", "ceph-osd"]
     assert d["mirror_root"].startswith("/")
     assert d["mirror_upstream"].startswith("rsync://")
     assert d["mirror_key"] is None and d["catalog"] is None and d["mirror_staging"] is None
@@ -54,7 +54,7 @@ def test_minimal_config_gets_the_defaults(tmp_path):
     assert cfg["repo_url"] == "http://10.20.0.2:8080"
     assert cfg["mirror_upstream"] == "rsync://mirror.fuel-infra.org/mirror"
     assert cfg["keystone_url"] is None and cfg["mos_version"] is None
-    assert cfg["serial_roles"] == ["controller"] and cfg["serial_order"] == "last"
+    assert cfg["serial_roles"] == ["controller", "ceph-osd"] and cfg["serial_order"] == "last"
     assert cfg["mirror_key"] is None
     assert set(cfg) == set(mosmu_config.DEFAULTS)
 
@@ -62,8 +62,8 @@ def test_minimal_config_gets_the_defaults(tmp_path):
 def test_defaults_are_not_shared_between_loads(tmp_path):
     first = _load(tmp_path)
     first["serial_roles"].append("compute")
-    assert mosmu_config.DEFAULTS["serial_roles"] == ["controller"]
-    assert _load(tmp_path)["serial_roles"] == ["controller"]
+    assert mosmu_config.DEFAULTS["serial_roles"] == ["controller", "ceph-osd"]
+    assert _load(tmp_path)["serial_roles"] == ["controller", "ceph-osd"]
 
 
 @pytest.mark.parametrize("raw", [None, [], "fuel_url: x", 5])

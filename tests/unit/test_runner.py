@@ -237,6 +237,14 @@ def test_a_failed_wave_stops_the_run_and_the_rest_is_skipped(runner):
     assert minions.waves == [[N1], [N2, N3]] and report["summary"] == {"OK": 2, "FAIL": 1}
 
 
+def test_a_run_stopped_inside_an_environment_still_checks_what_its_waves_touched(runner):
+    minions = Minions(apply={N1: FAILED, N2: OK, N3: OK})
+    report = _update(runner, minions, env=1, sync=False)
+    assert minions.waves == [[N1]]
+    assert [s["name"] for s in report["envs"][1]["steps"]] == [
+        "health checks before the update", "health checks after the update"]
+
+
 def test_retry_failed_updates_only_nodes_not_ok(runner):
     ok = {"state": "OK", "line": "UPDATE=OK",
           "record": {"mos_version": "8.0", "repos": ["updates"]}}

@@ -3,6 +3,7 @@
 tools printing the real tools' formats, fault modes. Node roots live in tmp_path; every
 daemon a test starts is stopped, and a test fails if one survives."""
 
+import json
 import os
 import re
 import shlex
@@ -400,6 +401,54 @@ def test_ceph_health_pg_stat_and_noout(ctl):
     assert warn.startswith("HEALTH_WARN ") and "pgs degraded" in warn
     assert "active+degraded" in _tool(ctl, "usr/bin/ceph", "pg", "stat").stdout
     assert _tool(ctl, "usr/bin/ceph", "df").returncode != 0
+
+
+def test_ceph_quorum_status_lists_the_controllers_monitors_and_commands_are_timed(tmp_path,
+                                                                                roots):
+    hosts = {CTL: ["controller"], "node-2.test.domain.local": ["controller"],
+             "node-9.test.domain.local": ["ceph-osd"]}
+    ctl = _root(tmp_path, hosts=hosts)
+    roots.append(ctl)
+    quorum = json.loads(_tool(ctl, "usr/bin/ceph", "quorum_status", "-f", "json").stdout)
+    assert quorum["quorum_names"] == ["node-1", "node-2"]
+    assert [m["name"] for m in quorum["monmap"]["mons"]] == ["node-1", "node-2"]
+    services.set_faults(ctl, "mon-out-of-quorum-after-update")
+    assert json.loads(_tool(ctl, "usr/bin/ceph", "quorum_status").stdout)["quorum_names"] \
+        == ["node-1", "node-2"]                       # not updated yet: still in quorum
+    os.makedirs(os.path.join(ctl, "var/log"), exist_ok=True)
+    with open(os.path.join(ctl, "var/log/mos_apply_mu.status"), "w", encoding="utf-8") as f:
+        f.write("STARTED\nUPDATE=OK\n")
+    assert json.loads(_tool(ctl, "usr/bin/ceph", "quorum_status").stdout)["quorum_names"] \
+        == ["node-2"]
+    times = [t for t, _cmd in services.ceph_commands(ctl)]
+    assert [cmd for _t, cmd in services.ceph_commands(ctl)] == [
+        "quorum_status -f json", "quorum_status", "quorum_status"]
+    assert times == sorted(times)
+
+
+def test_pgs_stuck_shows_degraded_pgs_only_while_noout_is_set(ctl):
+    services.set_faults(ctl, "pgs-stuck")
+    assert "degraded" not in _tool(ctl, "usr/bin/ceph", "pg", "stat").stdout
+    _tool(ctl, "usr/bin/ceph", "osd", "set", "noout")
+    assert "12 active+degraded" in _tool(ctl, "usr/bin/ceph", "pg", "stat").stdout
+    _tool(ctl, "usr/bin/ceph", "osd", "unset", "noout")
+    assert "degraded" not in _tool(ctl, "usr/bin/ceph", "pg", "stat").stdout
+
+
+@pytest.mark.parametrize("roles, hosts, has_ceph", [
+    (["ceph-osd"], {}, True),
+    (["controller"], {CTL: ["controller"], "n9": ["ceph-osd", "compute"]}, True),
+    (["controller"], HOSTS, False),                  # no ceph-osd node: no Ceph at all
+    (["compute"], {"n9": ["ceph-osd"]}, False),
+])
+def test_ceph_is_installed_on_osd_nodes_and_the_monitors_of_a_ceph_environment(roles, hosts,
+                                                                              has_ceph):
+    assert services.ceph_node(roles, hosts) is has_ceph
+
+
+def test_the_ceph_package_ships_the_monitor_and_osd_init_scripts():
+    assert {"etc/init.d/ceph-mon-all", "etc/init.d/ceph-osd-all", "etc/init.d/ceph"} == \
+        set(services.package_files("ceph"))
 
 
 CLIENTS = [("usr/bin/nova", "service-list", "ERROR (CommandError): You must provide a username "

@@ -28,7 +28,12 @@ batches = st.one_of(st.none(), st.integers(1, 12),
 
 
 def _serial(node):
-    return "controller" in node["roles"]
+    return bool({"controller", "ceph-osd"} & set(node["roles"]))
+
+
+def _rank(node):
+    """The order of the default serial roles: controllers (Ceph monitors) before OSD nodes."""
+    return 0 if "controller" in node["roles"] else 1
 
 
 @settings(max_examples=200, deadline=None)
@@ -58,7 +63,9 @@ def test_wave_properties(nodes, batch, order):
         ids = [n["id"] for w in mine for n in w]
         serial_ids = [i for i in ids if any(_serial(n) for n in nodes if n["id"] == i)]
         rest_ids = [i for i in ids if i not in serial_ids]
-        assert serial_ids == sorted(serial_ids) and rest_ids == sorted(rest_ids)
+        by_id = {n["id"]: n for n in nodes}
+        assert serial_ids == sorted(serial_ids, key=lambda i: (_rank(by_id[i]), i))
+        assert rest_ids == sorted(rest_ids)
 
 
 def test_example_env_order_and_batches():
@@ -149,3 +156,13 @@ def test_skipped_entries():
     assert out["10.12.0.2"]["env"] == 12 and out["10.12.0.2"]["roles"] == ["controller"]
     assert out["10.11.0.5"]["comment"] == "not started: 1 node failed (max_failures=0)"
     assert mosmu_waves.skipped_entries([], "x") == {}
+
+
+def test_serial_nodes_go_in_the_order_of_their_roles_then_by_id():
+    nodes = [_node(3, 1, ["ceph-osd"]), _node(2, 1, ["ceph-osd", "compute"]),
+             _node(9, 1, ["controller"]), _node(4, 1, ["compute"]),
+             _node(1, 1, ["controller", "ceph-osd"])]
+    waves = mosmu_waves.plan_waves(nodes, order="last")
+    assert [[n["id"] for n in w] for w in waves] == [[4], [1], [9], [2], [3]]
+    waves = mosmu_waves.plan_waves(nodes, serial_roles="ceph-osd,controller", order="first")
+    assert [[n["id"] for n in w] for w in waves] == [[1], [2], [3], [9], [4]]
