@@ -1258,18 +1258,19 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                 signals.sleep(req.interval)
             run = functools.partial(_run_one_wave, client, cfg, plans, waves, number, req,
                                     report, signals, session)
-            if req.restart and _ceph_wave(_ceph_cluster(client, session, signals), plans[env],
-                                          env, waves, env_of, number, req, report, run):
-                rest = [n for w, e in zip(waves[number + 1:], env_of[number + 1:]) if e == env
-                        for n in w]
-                report.update(mosmu_waves.skipped_entries(
-                    [rest] if rest else [], "not started: a Ceph step of this environment "
-                    "failed (see its steps); fix it, then rerun with retry_failed=True"))
-                for env_wave, wave_env in zip(waves[number + 1:], env_of[number + 1:]):
-                    if wave_env == env:
-                        env_wave[:] = []
-            elif not req.restart:
+            if not req.restart:
                 run()
+            elif _ceph_wave(_ceph_cluster(client, session, signals), plans[env], env, waves,
+                            env_of, number, req, report, run):
+                # the environment's later waves do not start; its end steps still run
+                later = [(w, e) for w, e in zip(waves[number + 1:], env_of[number + 1:])
+                         if e == env]
+                report.update(mosmu_waves.skipped_entries(
+                    [w for w, _e in later if w], "not started: a Ceph step of this "
+                    "environment failed (see its steps); fix it, then rerun with "
+                    "retry_failed=True"))
+                for env_wave, _e in later:
+                    env_wave[:] = []
         if last_wave[env] == number:
             _end_env(client, session, cfg, env,
                      [n for w, e in zip(waves, env_of) if e == env for n in w], plans, req,
@@ -1310,16 +1311,16 @@ def _ceph_wave(cluster, plan, env, waves, env_of, number, req, report, run):
             report.update(mosmu_waves.skipped_entries(
                 [wave], f"not started: {step['problems'][0]}"))
             return True
+    stop = False
     try:
         run()
+        if osd:
+            step, stop = osd.after()            # waits: Ctrl-C may come here too
+            _env_step(report, env, step)
     except _Interrupted:
         if osd:
             _env_step(report, env, osd.interrupted())
         raise
-    stop = False
-    if osd:
-        step, stop = osd.after()
-        _env_step(report, env, step)
     if not stop:
         steps, stop = mosmu_ceph.monitor_steps(cluster, plan["finish"], wave, report, req.test)
         for step in steps:

@@ -139,7 +139,8 @@ class OsdWave:
         if self.test:
             return None
         return _step(self.title, "FAILED", f"{self.flags} left set on {name(self.admin)}",
-                     [f"the run was interrupted during the update of the node(s); once "
+                     [f"the run was interrupted during the update of the node(s) or the "
+                      f"wait for clean PGs; once "
                       f"ceph pg stat shows every PG active+clean: {_UNSET}"])
 
     def after(self):

@@ -300,3 +300,43 @@ def test_checks_run_the_nodes_tools_and_source_openrc_without_reading_it(tmp_pat
     assert seen == [["/bin/sh", "-c", '. "$0" >/dev/null 2>&1 && exec "$@"',
                      f"{tmp_path}/root/openrc", f"{tmp_path}/usr/bin/nova", "service-list"]]
     assert "secret" not in repr(seen)
+
+
+def _tool_node(tmp_path, rel, retcode=0):
+    """A node root with one executable tool; its runs recorded, each answering ``retcode``."""
+    tool = tmp_path / rel
+    tool.parent.mkdir(parents=True, exist_ok=True)
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    seen = []
+
+    def run(argv, env):
+        seen.append(argv)
+        return {"retcode": retcode, "stdout": "", "stderr": "" if retcode == 0 else
+                "Error EACCES: access denied"}
+    return mosmu_exec.LocalExecutor(str(tmp_path), run, __import__("shutil").which), seen
+
+
+def test_ceph_osd_flags_are_set_one_by_one_with_the_nodes_ceph(tmp_path):
+    node, seen = _tool_node(tmp_path, "usr/bin/ceph")
+    got = mosmu_noderun.ceph_osd_flags(node, "set", ["noout", "noscrub"])
+    assert got == [{"flag": "noout", "ok": True, "detail": ""},
+                   {"flag": "noscrub", "ok": True, "detail": ""}]
+    assert seen == [[f"{tmp_path}/usr/bin/ceph", "osd", "set", "noout"],
+                    [f"{tmp_path}/usr/bin/ceph", "osd", "set", "noscrub"]]
+
+
+def test_a_ceph_flag_that_fails_names_the_command_and_the_error(tmp_path):
+    node, _seen = _tool_node(tmp_path, "usr/bin/ceph", retcode=13)
+    got = mosmu_noderun.ceph_osd_flags(node, "unset", ["noout"])
+    assert got == [{"flag": "noout", "ok": False, "detail": "ceph osd unset noout failed "
+                    "(exit 13): Error EACCES: access denied"}]
+
+
+def test_no_ceph_on_the_node_fails_every_flag_and_an_unknown_action_is_refused(tmp_path):
+    node, seen = _tool_node(tmp_path, "usr/bin/other")
+    assert [d["detail"] for d in mosmu_noderun.ceph_osd_flags(node, "set", ["noout"])] == \
+        ["/usr/bin/ceph not found on the node"]
+    with pytest.raises(ValueError, match="rm"):
+        mosmu_noderun.ceph_osd_flags(node, "rm", ["noout"])
+    assert seen == []
