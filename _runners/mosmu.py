@@ -50,6 +50,7 @@ import mosmu_plan
 import mosmu_report
 import mosmu_request
 import mosmu_select
+import mosmu_snapshots
 import mosmu_ssh
 import mosmu_text
 import mosmu_validate
@@ -611,7 +612,7 @@ def _pin_snapshots(cfg, plans, mirror):
         if damaged:
             raise ConfigError(mosmu_mirror.damaged_message(cfg["mirror_root"], tree, damaged))
         snapshot = (mirror.get(name) or {}).get("snapshot_path") or \
-            mosmu_mirror.current_snapshot(cfg["mirror_root"], tree)
+            mosmu_snapshots.current_snapshot(cfg["mirror_root"], tree)
         for entry in plans.values():
             plan = entry.get("plan")
             if plan and cfg["catalog"].get(plan.distro, plan.mos_version) == tree:
@@ -1661,8 +1662,8 @@ def sync(**kwargs):
     cfg = _config()
     if rollback:
         tree = _tree_of(cfg, req.mos_version, distro)
-        done = mosmu_mirror.rollback(cfg["mirror_root"], tree, staging_dir=cfg["mirror_staging"],
-                                     test=test)
+        done = mosmu_snapshots.rollback(cfg["mirror_root"], tree,
+                                        staging_dir=cfg["mirror_staging"], test=test)
         state = "would roll back" if test else "rolled back"
         return {"mirror": {tree.name: dict(done, state=state)}, "retcode": _retcode(0)}
     if not req.envs and not req.all_envs:

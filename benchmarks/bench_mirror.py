@@ -32,6 +32,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [REPO, os.path.join(REPO, "_utils")]
 
 import mosmu_mirror  # noqa: E402  pylint: disable=wrong-import-position
+import mosmu_snapshots  # noqa: E402  pylint: disable=wrong-import-position
+import mosmu_verify  # noqa: E402  pylint: disable=wrong-import-position
 from tests.mirror import helpers  # noqa: E402  pylint: disable=wrong-import-position
 
 SUITE = "mos8.0-updates"
@@ -129,7 +131,7 @@ def verify_big(tmp, count, size, rounds):
     tree = big_tree(os.path.join(tmp, "big"), count, size)
     runs = []
     for _ in range(rounds):
-        seconds, stats = timed(lambda: mosmu_mirror.verify_snapshot(
+        seconds, stats = timed(lambda: mosmu_verify.verify_snapshot(
             mosmu_mirror.BACKENDS["apt"], tree, [SUITE], None))
         runs.append(stats["bytes_hashed"] / 1e6 / seconds)
     raw = raw_sha256_mbps(count * size, rounds)
@@ -195,10 +197,10 @@ def main():
                   f" s ({statistics.median(fetched):.0f} files fetched, verified, published) vs "
                   f"rsync -a --delete {statistics.median(changed_plain):.3f} s (ratio "
                   f"{statistics.median(changed) / statistics.median(changed_plain):.2f})")
-            snap = os.path.join(www, mosmu_mirror.current_snapshot(www, tree))
+            snap = os.path.join(www, mosmu_snapshots.current_snapshot(www, tree))
             runs = []
             for _ in range(args.rounds):
-                seconds, stats = timed(lambda: mosmu_mirror.verify_snapshot(
+                seconds, stats = timed(lambda: mosmu_verify.verify_snapshot(
                     mosmu_mirror.BACKENDS["apt"], snap, [SUITE], None))
                 runs.append(stats["bytes_hashed"] / 1e6 / seconds)
             print(f"verification (full SHA256 of {stats['hashed']} files, "

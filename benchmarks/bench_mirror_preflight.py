@@ -31,6 +31,8 @@ sys.path[:0] = [REPO, os.path.join(REPO, "_utils")]
 
 import mosmu_catalog  # noqa: E402  pylint: disable=wrong-import-position
 import mosmu_mirror  # noqa: E402  pylint: disable=wrong-import-position
+import mosmu_snapshots  # noqa: E402  pylint: disable=wrong-import-position
+import mosmu_verify  # noqa: E402  pylint: disable=wrong-import-position
 
 SUITE = "mos8.0-updates"
 SID = "20260101T000000.000000Z"
@@ -55,7 +57,7 @@ def stanza(name, rel, blob, rand):
 
 def build(www, tree, packages):
     rand = random.Random(16)  # noqa: S311 - test data, not crypto
-    snap = os.path.join(www, mosmu_mirror.SNAPSHOTS, tree.path, SID)
+    snap = os.path.join(www, mosmu_snapshots.SNAPSHOTS, tree.path, SID)
     stanzas = []
     for i in range(packages):
         name = f"pkg{i:05d}"
@@ -76,7 +78,7 @@ def build(www, tree, packages):
         lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}")
     with open(os.path.join(dist, "Release"), "w", encoding="utf-8") as handle:
         handle.write(f"Suite: {SUITE}\nSHA256:\n" + "\n".join(lines) + "\n")
-    layout = mosmu_mirror._Layout(www, tree)  # pylint: disable=protected-access
+    layout = mosmu_snapshots.Layout(www, tree)  # pylint: disable=protected-access
     os.makedirs(os.path.dirname(layout.link), exist_ok=True)
     layout.point(SID)
     return snap, len(raw)
@@ -103,7 +105,7 @@ def main():
         snap, index_bytes = build(www, tree, args.packages)
         floor, _ = median_seconds(lambda: mosmu_mirror.missing(www, tree, ["updates"]),
                                   args.rounds)
-        parse, pool = median_seconds(lambda: mosmu_mirror.pool_of(
+        parse, pool = median_seconds(lambda: mosmu_verify.pool_of(
             backend, snap, [SUITE], problems=[], hashing=False), args.rounds)
         stats, _ = median_seconds(lambda: [os.lstat(os.path.join(snap, rel)) for rel in pool],
                                   args.rounds)

@@ -24,6 +24,7 @@ from debian import deb822
 
 import mosmu_catalog
 import mosmu_mirror
+import mosmu_snapshots
 from sandbox import debrepo
 from sandbox.stack import Signer
 from tests.mirror.helpers import RsyncDaemon, free_port, port_open
@@ -173,7 +174,7 @@ def test_clients_never_see_a_half_published_mirror(site, tmp_path):
         publishes[0] += 1
 
     def snapshot_url():
-        return f"{site.url}/{mosmu_mirror.current_snapshot(site.www, tree)}"
+        return f"{site.url}/{mosmu_snapshots.current_snapshot(site.www, tree)}"
 
     def guarded(func, *args):
         try:

@@ -7,6 +7,8 @@ import time
 import pytest
 
 import mosmu_mirror
+import mosmu_snapshots
+import mosmu_verify
 from mosmu_errors import MirrorError
 from tests.mirror import helpers
 
@@ -54,14 +56,14 @@ def test_first_sync_publishes_only_what_the_plan_needs_then_noop(apt, daemon, si
     assert os.path.islink(served(site))
     assert os.readlink(served(site)).endswith(first["snapshot_path"])
     assert os.path.isdir(os.path.join(site.www, first["snapshot_path"]))
-    assert mosmu_mirror.current_snapshot(site.www, tree) == first["snapshot_path"]
+    assert mosmu_snapshots.current_snapshot(site.www, tree) == first["snapshot_path"]
     debs = sorted(f for _, _, files in os.walk(served(site) + "/") for f in files
                   if f.endswith(".deb"))
     assert debs == sorted(f"{n}_{v}_all.deb" for n, v in PKGS.items())   # no proposed 1.2
     assert sorted(os.listdir(served(site, "dists"))) == [UPDATES]
     assert first["files"] >= 3 and first["bytes"] > 0
     snap = os.path.join(site.www, first["snapshot_path"])
-    stats = mosmu_mirror.verify_snapshot(mosmu_mirror.BACKENDS["apt"], snap, [UPDATES])
+    stats = mosmu_verify.verify_snapshot(mosmu_mirror.BACKENDS["apt"], snap, [UPDATES])
     assert stats["files"] == 3 and stats["hashed"] == 3
 
     before = helpers.fingerprint(site.www)
@@ -257,12 +259,12 @@ def test_rollback_and_pruning_to_keep(apt, daemon, site, tree):
     kept = [h["id"] for h in mosmu_mirror.snapshots(site.www, tree)]
     assert kept == ids[-2:]
     assert os.path.isfile(served(site, deb_rel("nova-common", "1.5")))
-    assert mosmu_mirror.rollback(site.www, tree, staging_dir=site.staging) == {
+    assert mosmu_snapshots.rollback(site.www, tree, staging_dir=site.staging) == {
         "from": ids[-1], "to": ids[-2]}
     assert os.path.isfile(served(site, deb_rel("nova-common", "1.4")))
     assert not os.path.exists(served(site, deb_rel("nova-common", "1.5")))
     with pytest.raises(MirrorError, match="oldest kept"):
-        mosmu_mirror.rollback(site.www, tree, staging_dir=site.staging)
+        mosmu_snapshots.rollback(site.www, tree, staging_dir=site.staging)
     # a sync after a rollback republishes upstream and discards the snapshot rolled back
     # from, so the next rollback returns to the one the operator chose
     result = sync(daemon, site, tree, keep=2)
@@ -292,7 +294,7 @@ def test_missing_lists_what_the_published_tree_lacks(apt, daemon, site, tree):
     assert mosmu_mirror.missing(site.www, tree, ["updates", "security"]) == [UPDATES, SECURITY]
     sync(daemon, site, tree)
     assert mosmu_mirror.missing(site.www, tree, ["updates", "security"]) == [SECURITY]
-    assert mosmu_mirror.current_snapshot(site.www, helpers.tree(version="7.0")) is None
+    assert mosmu_snapshots.current_snapshot(site.www, helpers.tree(version="7.0")) is None
 
 
 def test_test_mode_reports_and_writes_nothing(apt, daemon, site, tree):

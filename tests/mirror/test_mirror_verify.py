@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 import mosmu_mirror
+import mosmu_verify
 from mosmu_errors import MirrorError
 from tests.mirror import helpers
 
@@ -285,7 +286,7 @@ def test_each_kind_of_damage_is_found_and_repaired_and_test_mode_changes_nothing
     if os.path.exists(os.path.join(old, rel)):              # a fresh copy, never a link
         assert os.stat(os.path.join(new, rel)).st_ino != os.stat(os.path.join(old, rel)).st_ino
     backend = mosmu_mirror.BACKENDS["apt" if distro == "ubuntu" else "yum"]
-    stats = mosmu_mirror.verify_snapshot(backend, new, [UPDATES if distro == "ubuntu"
+    stats = mosmu_verify.verify_snapshot(backend, new, [UPDATES if distro == "ubuntu"
                                                         else "updates"])
     assert stats["hashed"] == stats["files"] > 0
     assert sync(daemon, site, distro, verify=True)["state"] == "verified"

@@ -20,7 +20,13 @@ import subprocess
 import pytest
 
 import mosmu_catalog
+import mosmu_gpg
+import mosmu_index
 import mosmu_mirror
+import mosmu_rsync
+import mosmu_snapshots
+import mosmu_verify
+import mosmu_yumindex
 from mosmu_errors import MirrorError
 from tests.mirror import helpers
 
@@ -153,7 +159,7 @@ def rpm_rel(unit, name, ver):
     ("", lambda b: b), (".zst", lambda b: b)])
 def test_decompress_each_compression_by_name(suffix, pack):
     raw = b"Package: a\n" * 50
-    assert mosmu_mirror._decompress(pack(raw), "dists/s/Packages" + suffix) == raw
+    assert mosmu_index.decompress(pack(raw), "dists/s/Packages" + suffix) == raw
 
 
 @pytest.mark.parametrize("name, data", [
@@ -167,7 +173,7 @@ def test_decompress_each_compression_by_name(suffix, pack):
 ])
 def test_corrupt_compressed_data_is_a_mirror_error_naming_the_file(name, data):
     with pytest.raises(MirrorError, match=name.replace(".", r"\.")):
-        mosmu_mirror._decompress(data, name)
+        mosmu_index.decompress(data, name)
 
 
 @pytest.mark.parametrize("raw", [
@@ -177,13 +183,13 @@ def test_corrupt_compressed_data_is_a_mirror_error_naming_the_file(name, data):
 ])
 def test_xml_with_a_dtd_or_entity_is_refused(raw):
     with pytest.raises(MirrorError, match=r"u/repodata/repomd\.xml"):
-        mosmu_mirror._xml(raw, "u/repodata/repomd.xml")
+        mosmu_yumindex._xml(raw, "u/repodata/repomd.xml")
 
 
 def test_xml_invalid_is_refused_and_valid_is_parsed():
     with pytest.raises(MirrorError, match=r"r\.xml"):
-        mosmu_mirror._xml(b"<a><b></a>", "r.xml")
-    root = mosmu_mirror._xml(b"<a><b x='1'/></a>", "r.xml")
+        mosmu_yumindex._xml(b"<a><b></a>", "r.xml")
+    root = mosmu_yumindex._xml(b"<a><b x='1'/></a>", "r.xml")
     assert root.tag == "a" and root.find("b").get("x") == "1"
 
 
@@ -192,15 +198,15 @@ def test_xml_invalid_is_refused_and_valid_is_parsed():
 def test_merge_refuses_paths_that_are_not_plain_and_inside(rel):
     pool = {}
     with pytest.raises(MirrorError, match="not a plain path"):
-        mosmu_mirror._merge(pool, rel, (1, "sha256", "ab"), "idx")
+        mosmu_index.merge(pool, rel, (1, "sha256", "ab"), "idx")
     assert pool == {}
 
 
 @pytest.mark.parametrize("rel", ["pool/a.deb", "..a/b.deb", "a..b", "a b/ü.deb", "x/../y"])
 def test_merge_accepts_plain_paths_and_the_same_entry_twice(rel):
     pool = {}
-    mosmu_mirror._merge(pool, rel, (1, "sha256", "ab"), "idx")
-    mosmu_mirror._merge(pool, rel, (1, "sha256", "ab"), "idx2")
+    mosmu_index.merge(pool, rel, (1, "sha256", "ab"), "idx")
+    mosmu_index.merge(pool, rel, (1, "sha256", "ab"), "idx2")
     assert pool == {rel: (1, "sha256", "ab")}
 
 
@@ -208,7 +214,7 @@ def test_merge_accepts_plain_paths_and_the_same_entry_twice(rel):
 def test_merge_refuses_one_file_with_two_entries(other):
     pool = {"pool/a.deb": (1, "sha256", "ab")}
     with pytest.raises(MirrorError, match=r"pool/a\.deb"):
-        mosmu_mirror._merge(pool, "pool/a.deb", other, "idx")
+        mosmu_index.merge(pool, "pool/a.deb", other, "idx")
     assert pool == {"pool/a.deb": (1, "sha256", "ab")}
 
 
@@ -226,8 +232,8 @@ def test_same_bytes(tmp_path):
 def test_file_digest_reads_big_files_whole(tmp_path):
     data = os.urandom((1 << 20) + 3)
     put(tmp_path / "f", data)
-    assert mosmu_mirror.file_digest(tmp_path / "f") == sha(data)
-    assert mosmu_mirror.file_digest(tmp_path / "f", "sha1") == sha(data, "sha1")
+    assert mosmu_index.file_digest(tmp_path / "f") == sha(data)
+    assert mosmu_index.file_digest(tmp_path / "f", "sha1") == sha(data, "sha1")
 
 
 def _at(y, mo, d, h, mi, s, frac):
@@ -237,16 +243,16 @@ def _at(y, mo, d, h, mi, s, frac):
 def test_new_id_skips_ids_taken_plain_or_adopted(tmp_path, monkeypatch):
     times = iter([_at(2026, 1, 2, 3, 4, 5, 0.25), _at(2026, 1, 2, 3, 4, 5, 0.5),
                   _at(2026, 1, 2, 3, 4, 6, 0.75)])
-    monkeypatch.setattr(mosmu_mirror.time, "time", lambda: next(times))
-    monkeypatch.setattr(mosmu_mirror.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(mosmu_snapshots.time, "time", lambda: next(times))
+    monkeypatch.setattr(mosmu_snapshots.time, "sleep", lambda _s: None)
     os.mkdir(tmp_path / "20260102T030405.250000Z")
     os.mkdir(tmp_path / "20260102T030405.500000Z-adopted")
-    assert mosmu_mirror._new_id(str(tmp_path)) == "20260102T030406.750000Z"
+    assert mosmu_snapshots.new_id(str(tmp_path)) == "20260102T030406.750000Z"
 
 
 def test_id_time():
-    assert mosmu_mirror._id_time("20260102T030405.250000Z") == "2026-01-02T03:04:05Z"
-    assert mosmu_mirror._id_time("20261231T235959.000001Z-adopted") == "2026-12-31T23:59:59Z"
+    assert mosmu_snapshots.id_time("20260102T030405.250000Z") == "2026-01-02T03:04:05Z"
+    assert mosmu_snapshots.id_time("20261231T235959.000001Z-adopted") == "2026-12-31T23:59:59Z"
 
 
 @pytest.mark.parametrize("new, old, backend, newer", [
@@ -259,13 +265,13 @@ def test_id_time():
     ("1.10", "1.9", "apt", True), ("1.0~rc1", "1.0", "apt", False),
     ("1:0.1", "2.0", "apt", True), ("1.0", "1.0", "apt", False)])
 def test_version_order(new, old, backend, newer):
-    assert mosmu_mirror._newer(new, old, backend) is newer
+    assert mosmu_mirror.BACKENDS[backend].newer(new, old) is newer
 
 
 def test_rpm_key():
-    assert mosmu_mirror._rpm_key("2:1.10a-3") == [2, (0, 1), (0, 10), (1, "a"), (0, 3)]
-    assert mosmu_mirror._rpm_key("0:1.0-1") == [0, (0, 1), (0, 0), (0, 1)]
-    assert mosmu_mirror._rpm_key(":5") == [0, (0, 5)]
+    assert mosmu_yumindex._rpm_key("2:1.10a-3") == [2, (0, 1), (0, 10), (1, "a"), (0, 3)]
+    assert mosmu_yumindex._rpm_key("0:1.0-1") == [0, (0, 1), (0, 0), (0, 1)]
+    assert mosmu_yumindex._rpm_key(":5") == [0, (0, 5)]
 
 
 def test_units_and_backend():
@@ -282,16 +288,16 @@ def test_units_and_backend():
 
 def test_layout_paths(tmp_path):
     www = str(tmp_path / "srv" / "www")
-    layout = mosmu_mirror._Layout(www + "/", APT)
+    layout = mosmu_snapshots.Layout(www + "/", APT)
     assert layout.root == www
     assert layout.link == f"{www}/{APT.path}"
     assert layout.snapdir == f"{www}/.snapshots/{APT.path}"
     assert layout.stage == f"{tmp_path}/srv/.mosmu-staging/{APT.path}"
     assert layout.partial == f"{tmp_path}/srv/.mosmu-staging/{APT.path}/partial"
     assert layout.rel("X") == f".snapshots/{APT.path}/X"
-    other = mosmu_mirror._Layout(www, APT, str(tmp_path / "st") + "/")
+    other = mosmu_snapshots.Layout(www, APT, str(tmp_path / "st") + "/")
     assert other.stage == f"{tmp_path}/st/{APT.path}"
-    beside = mosmu_mirror._Layout(www, APT, www + "2")          # a sibling, not inside
+    beside = mosmu_snapshots.Layout(www, APT, www + "2")          # a sibling, not inside
     assert beside.stage == f"{www}2/{APT.path}"
 
 
@@ -303,11 +309,11 @@ def test_layout_paths(tmp_path):
     ("/abs/www/", "/abs/www/.stage", "inside mirror_root")])
 def test_layout_refuses(root, staging, match):
     with pytest.raises(MirrorError, match=match):
-        mosmu_mirror._Layout(root, APT, staging)
+        mosmu_snapshots.Layout(root, APT, staging)
 
 
 def _layout(tmp_path, names=(), tree=APT):
-    layout = mosmu_mirror._Layout(str(tmp_path / "www"), tree)
+    layout = mosmu_snapshots.Layout(str(tmp_path / "www"), tree)
     os.makedirs(layout.snapdir, exist_ok=True)
     os.makedirs(os.path.dirname(layout.link), exist_ok=True)
     for name in names:
@@ -319,7 +325,7 @@ IDS = [f"2026010{i}T000000.000000Z" for i in range(1, 6)]
 
 
 def test_layout_ids_current_and_current_dir(tmp_path):
-    layout = mosmu_mirror._Layout(str(tmp_path / "www"), APT)
+    layout = mosmu_snapshots.Layout(str(tmp_path / "www"), APT)
     assert layout.ids() == [] and layout.current() is None and layout.current_dir() is None
     layout = _layout(tmp_path, [IDS[2], IDS[0] + "-adopted", "junk", "2026.tmp", IDS[1]])
     assert layout.ids() == [IDS[0] + "-adopted", IDS[1], IDS[2]]
@@ -343,84 +349,84 @@ def test_point_replaces_a_stale_temp_link_and_is_relative(tmp_path):
 
 
 def test_adopt_moves_a_plain_dir_into_the_snapshots(tmp_path):
-    layout = mosmu_mirror._Layout(str(tmp_path / "www"), APT)
+    layout = mosmu_snapshots.Layout(str(tmp_path / "www"), APT)
     put(os.path.join(layout.link, "dists/x/Release"), b"old")
     sid = layout.adopt()
     assert sid.endswith("-adopted") and layout.ids() == [sid]
     assert layout.current() == sid and os.path.islink(layout.link)
     assert get(os.path.join(layout.snapdir, sid, "dists/x/Release")) == b"old"
-    assert mosmu_mirror.current_snapshot(str(tmp_path / "www"), APT) == layout.rel(sid)
+    assert mosmu_snapshots.current_snapshot(str(tmp_path / "www"), APT) == layout.rel(sid)
 
 
 def test_current_snapshot(tmp_path):
     www = str(tmp_path / "www")
-    assert mosmu_mirror.current_snapshot(www, APT) is None
+    assert mosmu_snapshots.current_snapshot(www, APT) is None
     layout = _layout(tmp_path, IDS[:1])
     os.mkdir(layout.link)
-    assert mosmu_mirror.current_snapshot(www, APT) == APT.path
+    assert mosmu_snapshots.current_snapshot(www, APT) == APT.path
     os.rmdir(layout.link)
     layout.point(IDS[0])
-    assert mosmu_mirror.current_snapshot(www, APT) == f".snapshots/{APT.path}/{IDS[0]}"
+    assert mosmu_snapshots.current_snapshot(www, APT) == f".snapshots/{APT.path}/{IDS[0]}"
 
 
 def test_lock_names_the_holder_after_the_timeout_and_records_its_own_pid(tmp_path):
     import fcntl
-    layout = mosmu_mirror._Layout(str(tmp_path / "www"), APT)
-    with mosmu_mirror._locked(layout, 0):
+    layout = mosmu_snapshots.Layout(str(tmp_path / "www"), APT)
+    with mosmu_snapshots.locked(layout, 0):
         assert get(os.path.join(layout.stage, "lock")) == f"{os.getpid()}\n".encode()
     path = os.path.join(layout.stage, "lock")
     put(path, b"4242\n")
     with open(path, "a+", encoding="utf-8") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(MirrorError, match="pid 4242"), mosmu_mirror._locked(layout, 0):
+        with pytest.raises(MirrorError, match="pid 4242"), mosmu_snapshots.locked(layout, 0):
             pytest.fail("lock taken twice")
         put(path, b"")
         with pytest.raises(MirrorError, match="pid unknown"), \
-                mosmu_mirror._locked(layout, 0.15):
+                mosmu_snapshots.locked(layout, 0.15):
             pytest.fail("lock taken twice")
         with pytest.raises(MirrorError, match="holds"):
-            mosmu_mirror.rollback(str(tmp_path / "www"), APT, lock_timeout=0)
+            mosmu_snapshots.rollback(str(tmp_path / "www"), APT, lock_timeout=0)
     # rollback takes the lock where the sync takes it: in the given staging dir
-    other = mosmu_mirror._Layout(str(tmp_path / "www"), APT, str(tmp_path / "st"))
-    with mosmu_mirror._locked(other, 0), pytest.raises(MirrorError, match="holds"):
-        mosmu_mirror.rollback(str(tmp_path / "www"), APT, str(tmp_path / "st"),
+    other = mosmu_snapshots.Layout(str(tmp_path / "www"), APT, str(tmp_path / "st"))
+    with mosmu_snapshots.locked(other, 0), pytest.raises(MirrorError, match="holds"):
+        mosmu_snapshots.rollback(str(tmp_path / "www"), APT, str(tmp_path / "st"),
                               lock_timeout=0)
 
 
 def test_prune_keeps_newest_published_and_drops_rolled_back_from(tmp_path):
     layout = _layout(tmp_path, IDS)
     layout.point(IDS[4])
-    mosmu_mirror._prune(layout, 1)
+    mosmu_snapshots.prune(layout, 1)
     assert layout.ids() == [IDS[4]]
     layout = _layout(tmp_path / "b", IDS)
     layout.point(IDS[0])
-    mosmu_mirror._prune(layout, 2)
+    mosmu_snapshots.prune(layout, 2)
     assert layout.ids() == [IDS[0], IDS[3], IDS[4]]
     layout = _layout(tmp_path / "c", IDS)
     layout.point(IDS[4])                    # published after rolling back from 3 and 2 to 1
-    mosmu_mirror._prune(layout, 5, after=IDS[1])
+    mosmu_snapshots.prune(layout, 5, after=IDS[1])
     assert layout.ids() == [IDS[0], IDS[1], IDS[4]]
     layout = _layout(tmp_path / "d", IDS)
     layout.point(IDS[4])
-    mosmu_mirror._prune(layout, 5, after=IDS[3])
+    mosmu_snapshots.prune(layout, 5, after=IDS[3])
     assert layout.ids() == IDS
 
 
 def test_rollback(tmp_path):
     www = str(tmp_path / "www")
     with pytest.raises(MirrorError, match="nothing to roll back"):
-        mosmu_mirror.rollback(www, APT)
+        mosmu_snapshots.rollback(www, APT)
     layout = _layout(tmp_path, IDS[:3])
     os.mkdir(layout.link)                                     # plain dir: no snapshot
     with pytest.raises(MirrorError, match="no mosmu snapshot"):
-        mosmu_mirror.rollback(www, APT)
+        mosmu_snapshots.rollback(www, APT)
     os.rmdir(layout.link)
     layout.point(IDS[2])
-    assert mosmu_mirror.rollback(www, APT) == {"from": IDS[2], "to": IDS[1]}
+    assert mosmu_snapshots.rollback(www, APT) == {"from": IDS[2], "to": IDS[1]}
     assert layout.current() == IDS[1]
-    assert mosmu_mirror.rollback(www, APT) == {"from": IDS[1], "to": IDS[0]}
+    assert mosmu_snapshots.rollback(www, APT) == {"from": IDS[1], "to": IDS[0]}
     with pytest.raises(MirrorError, match="oldest kept"):
-        mosmu_mirror.rollback(www, APT)
+        mosmu_snapshots.rollback(www, APT)
     assert layout.current() == IDS[0] and layout.ids() == IDS[:3]
 
 
@@ -741,7 +747,7 @@ def _signed_suite(tmp_path, key, inrelease=True, detached=True, suite="s/x"):
 @pytest.mark.parametrize("inrelease, detached", [(True, True), (True, False), (False, True)])
 def test_apt_signatures_good(tmp_path, keys, inrelease, detached):
     _dist, work = _signed_suite(tmp_path, keys[0], inrelease, detached)
-    keyring = mosmu_mirror._keyring(keys[0].public, work)
+    keyring = mosmu_gpg.keyring(keys[0].public, work)
     assert keyring == os.path.join(work, "keyring.gpg") and os.path.getsize(keyring) > 0
     APT_B.signatures(str(tmp_path), "s/x", keyring, work)
     if inrelease:
@@ -755,7 +761,7 @@ def test_apt_signatures_bad(tmp_path, keys, case):
     signer = evil if case.startswith("other-key") else good
     dist, work = _signed_suite(tmp_path, signer, inrelease=case != "other-key-detached",
                                detached=case not in ("tampered-inrelease", "differs"))
-    keyring = mosmu_mirror._keyring(good.public, work)
+    keyring = mosmu_gpg.keyring(good.public, work)
     if case == "none":
         os.unlink(dist / "InRelease")
         os.unlink(dist / "Release.gpg")
@@ -773,7 +779,7 @@ def test_apt_signatures_bad(tmp_path, keys, case):
 def test_apt_inrelease_alone_without_release_is_accepted(tmp_path, keys):
     dist, work = _signed_suite(tmp_path, keys[0], detached=False)
     os.unlink(dist / "Release")
-    APT_B.signatures(str(tmp_path), "s/x", mosmu_mirror._keyring(keys[0].public, work), work)
+    APT_B.signatures(str(tmp_path), "s/x", mosmu_gpg.keyring(keys[0].public, work), work)
 
 
 def test_apt_inrelease_must_sign_exactly_the_release_text(tmp_path, keys):
@@ -783,7 +789,7 @@ def test_apt_inrelease_must_sign_exactly_the_release_text(tmp_path, keys):
     release(str(dist), ["main/binary-amd64/Packages"], extra="Label: X")   # ends in X
     keys[0].clearsign(dist / "Release", dist / "InRelease")
     work = str(tmp_path)
-    keyring = mosmu_mirror._keyring(keys[0].public, work)
+    keyring = mosmu_gpg.keyring(keys[0].public, work)
     APT_B.signatures(str(tmp_path), "s", keyring, work)
     put(dist / "Release", get(dist / "Release") + b"\n\n")
     APT_B.signatures(str(tmp_path), "s", keyring, work)
@@ -796,7 +802,7 @@ def test_apt_inrelease_must_sign_exactly_the_release_text(tmp_path, keys):
 def test_keyring_and_gpgv_stay_in_the_work_dir(tmp_path, keys):
     _dist, work = _signed_suite(tmp_path, keys[0])
     cwd = tmp_path / "cwd"          # the autouse fixture's empty working dir
-    keyring = mosmu_mirror._keyring(keys[0].public, work)
+    keyring = mosmu_gpg.keyring(keys[0].public, work)
     APT_B.signatures(str(tmp_path), "s/x", keyring, work)
     assert os.listdir(cwd) == []
     assert sorted(os.listdir(work)) == ["InRelease-s_x.txt", "gnupg", "key.asc", "keyring.gpg"]
@@ -809,7 +815,7 @@ def test_yum_signatures(tmp_path, keys):
     yum_repo(tmp_path, "u", {"a": ("1", b"a")})
     md = tmp_path / "u/repodata/repomd.xml"
     work = str(tmp_path)
-    keyring = mosmu_mirror._keyring(good.public, work)
+    keyring = mosmu_gpg.keyring(good.public, work)
     with pytest.raises(MirrorError, match=r"u/repodata/repomd\.xml\.asc is missing"):
         YUM_B.signatures(str(tmp_path), "u", keyring, work)
     good.detach(md, str(md) + ".asc")
@@ -824,21 +830,21 @@ def test_yum_signatures(tmp_path, keys):
 
 def test_keyring_refuses_a_bad_key_and_missing_tools(tmp_path, monkeypatch):
     with pytest.raises(MirrorError, match="mosmu:catalog key"):
-        mosmu_mirror._keyring("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!\n", str(tmp_path))
-    real = mosmu_mirror.shutil.which
+        mosmu_gpg.keyring("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!\n", str(tmp_path))
+    real = mosmu_gpg.shutil.which
     for tool in ("gpg", "gpgv"):
-        monkeypatch.setattr(mosmu_mirror.shutil, "which",
+        monkeypatch.setattr(mosmu_gpg.shutil, "which",
                             lambda name, tool=tool: None if name == tool else real(name))
         with pytest.raises(MirrorError, match=f"^{tool} is not installed"):
-            mosmu_mirror._keyring("x", str(tmp_path / tool))
+            mosmu_gpg.keyring("x", str(tmp_path / tool))
         assert not os.path.exists(tmp_path / tool)
 
 
 def test_gpgv_failure_without_output(tmp_path, monkeypatch):
-    monkeypatch.setattr(mosmu_mirror.subprocess, "run", lambda *a, **k:
+    monkeypatch.setattr(mosmu_gpg.subprocess, "run", lambda *a, **k:
                         subprocess.CompletedProcess(a[0], 2, "", ""))
     with pytest.raises(MirrorError, match=r"^what: .*\(no output\)"):
-        mosmu_mirror._gpgv("k", str(tmp_path), [], "what")
+        mosmu_gpg.gpgv("k", str(tmp_path), [], "what")
 
 
 # -- pools and verification ------------------------------------------------------------------
@@ -846,13 +852,13 @@ def test_gpgv_failure_without_output(tmp_path, monkeypatch):
 def test_pool_of_merges_suites_and_refuses_conflicts(tmp_path):
     apt_suite(tmp_path, UPD, {"a": ("1", b"a"), "b": ("1", b"b")})
     apt_suite(tmp_path, SEC, {"a": ("1", b"a")})
-    assert mosmu_mirror.pool_of(APT_B, str(tmp_path), [UPD, SEC]) == {
+    assert mosmu_verify.pool_of(APT_B, str(tmp_path), [UPD, SEC]) == {
         deb_rel("a", "1"): (1, "sha256", sha(b"a")),
         deb_rel("b", "1"): (1, "sha256", sha(b"b"))}
     apt_suite(tmp_path / "x", UPD, {"a": ("1", b"a")})
     apt_suite(tmp_path / "x", SEC, {"a": ("1", b"A")}, write_pool=False)
     with pytest.raises(MirrorError, match=f"the index of {SEC}"):
-        mosmu_mirror.pool_of(APT_B, str(tmp_path / "x"), [UPD, SEC])
+        mosmu_verify.pool_of(APT_B, str(tmp_path / "x"), [UPD, SEC])
 
 
 def test_trusted_pool(tmp_path):
@@ -865,20 +871,20 @@ def test_trusted_pool(tmp_path):
     os.unlink(prev / f"x/dists/{UPD}/main/binary-amd64/Packages")
     os.replace(prev / f"x/dists/{UPD}/main/binary-amd64/Packages.gz",
                prev / f"dists/{UPD}/main/binary-amd64/Packages.gz")
-    assert mosmu_mirror.trusted_pool(APT_B, str(prev), [UPD, "gone"]) == {
+    assert mosmu_verify.trusted_pool(APT_B, str(prev), [UPD, "gone"]) == {
         deb_rel("a", "1"): (1, "sha256", sha(b"a"))}
-    assert mosmu_mirror.trusted_pool(APT_B, str(prev), [UPD, SEC]) == {
+    assert mosmu_verify.trusted_pool(APT_B, str(prev), [UPD, SEC]) == {
         deb_rel("a", "1"): (1, "sha256", sha(b"a")),
         deb_rel("b", "1"): (1, "sha256", sha(b"b"))}
-    assert mosmu_mirror.trusted_pool(APT_B, None, [UPD]) == {}
-    assert mosmu_mirror.trusted_pool(APT_B, "", [UPD]) == {}
+    assert mosmu_verify.trusted_pool(APT_B, None, [UPD]) == {}
+    assert mosmu_verify.trusted_pool(APT_B, "", [UPD]) == {}
     adopted = tmp_path / (IDS[1] + "-adopted")
     apt_suite(adopted, UPD, {"a": ("1", b"a")})
-    assert mosmu_mirror.trusted_pool(APT_B, str(adopted), [UPD]) == {}
+    assert mosmu_verify.trusted_pool(APT_B, str(adopted), [UPD]) == {}
     put(prev / f"dists/{SEC}/main/binary-amd64/Packages", b"Filename: /etc/x\n")
     put(prev / f"dists/{SEC}/main/binary-amd64/Packages.gz",
         gzip.compress(b"Filename: /etc/x\n"))
-    assert mosmu_mirror.trusted_pool(APT_B, str(prev), [UPD, SEC]) == {}
+    assert mosmu_verify.trusted_pool(APT_B, str(prev), [UPD, SEC]) == {}
 
 
 def _snap(tmp_path, name, debs):
@@ -889,7 +895,7 @@ def _snap(tmp_path, name, debs):
 
 def test_verify_snapshot_hashes_every_file_without_a_previous(tmp_path):
     snap = _snap(tmp_path, "new", {"a": ("1", b"aa"), "b": ("1", b"bbb")})
-    assert mosmu_mirror.verify_snapshot(APT_B, snap, [UPD]) == {
+    assert mosmu_verify.verify_snapshot(APT_B, snap, [UPD]) == {
         "files": 2, "hashed": 2, "bytes_hashed": 5, "linked_bad": []}
 
 
@@ -910,7 +916,7 @@ def test_verify_snapshot_refuses(tmp_path, damage, match):
     elif damage == "digest":
         put(path, b"ab")
     with pytest.raises(MirrorError, match=deb_rel("a", "1") + ".*" + match):
-        mosmu_mirror.verify_snapshot(APT_B, snap, [UPD])
+        mosmu_verify.verify_snapshot(APT_B, snap, [UPD])
 
 
 def _linked_pair(tmp_path, old_debs, new_debs, link=("a",)):
@@ -930,20 +936,20 @@ def _linked_pair(tmp_path, old_debs, new_debs, link=("a",)):
 def test_verify_snapshot_skips_hashing_only_a_trusted_same_inode(tmp_path):
     prev, new = _linked_pair(tmp_path, {"a": ("1", b"aaaa"), "b": ("1", b"bb")},
                              {"a": ("1", b"aaaa"), "b": ("1", b"bb")})
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], prev) == {
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], prev) == {
         "files": 2, "hashed": 1, "bytes_hashed": 2, "linked_bad": []}   # b is a copy
     # adopted (never verified) previous: hash everything
     adopted = prev + "-adopted"
     os.rename(prev, adopted)
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], adopted) == {
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], adopted) == {
         "files": 2, "hashed": 2, "bytes_hashed": 6, "linked_bad": []}
     # an explicitly given trusted pool that says otherwise: hash it
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], adopted, trusted={
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], adopted, trusted={
         deb_rel("a", "1"): (4, "sha256", "00")})["hashed"] == 2
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], adopted, trusted={
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], adopted, trusted={
         deb_rel("a", "1"): (4, "sha256", sha(b"aaaa"))})["hashed"] == 1
     # an explicitly given pool is used instead of the indices
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], None, pool={
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], None, pool={
         deb_rel("b", "1"): (2, "sha256", sha(b"bb"))}) == {
             "files": 1, "hashed": 1, "bytes_hashed": 2, "linked_bad": []}
 
@@ -954,7 +960,7 @@ def test_verify_snapshot_reports_a_linked_file_whose_entry_changed_in_place(tmp_
                                         "c": ("1", b"c")},
                              {"a": ("1", b"AAAA"), "b": ("1", b"BB"), "c": ("1", b"c")},
                              link=("a", "b", "c"))
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], prev) == {
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], prev) == {
         "files": 3, "hashed": 2, "bytes_hashed": 6,
         "linked_bad": [deb_rel("a", "1"), deb_rel("b", "1")]}
     # the same wrong content as a copy (not the trusted inode) is refused outright
@@ -962,29 +968,29 @@ def test_verify_snapshot_reports_a_linked_file_whose_entry_changed_in_place(tmp_
     os.unlink(path)
     put(path, b"aaaa")
     with pytest.raises(MirrorError, match=deb_rel("a", "1")):
-        mosmu_mirror.verify_snapshot(APT_B, new, [UPD], prev)
+        mosmu_verify.verify_snapshot(APT_B, new, [UPD], prev)
     # a linked file whose trusted entry still matches is not hashed even if it were damaged
     # (the previous snapshot verified that inode); but its size is always checked
     with pytest.raises(MirrorError, match="has 4 bytes, its index says 5"):
-        mosmu_mirror.verify_snapshot(APT_B, new, [UPD], prev, pool={
+        mosmu_verify.verify_snapshot(APT_B, new, [UPD], prev, pool={
             deb_rel("a", "1"): (5, "sha256", sha(b"aaaaa"))})
 
 
 def test_verify_snapshot_with_a_previous_missing_the_file_hashes_it(tmp_path):
     prev, new = _linked_pair(tmp_path, {"b": ("1", b"bb")},
                              {"a": ("1", b"aaaa"), "b": ("1", b"bb")}, link=("b",))
-    assert mosmu_mirror.verify_snapshot(APT_B, new, [UPD], prev) == {
+    assert mosmu_verify.verify_snapshot(APT_B, new, [UPD], prev) == {
         "files": 2, "hashed": 1, "bytes_hashed": 4, "linked_bad": []}
 
 
 @pytest.mark.parametrize("algo", ["sha256", "sha1", "sha512"])
 def test_verify_snapshot_yum_with_the_digest_its_index_names(tmp_path, algo):
     yum_repo(tmp_path, "u", {"a": ("1", b"abc")}, algo=algo)
-    assert mosmu_mirror.verify_snapshot(YUM_B, str(tmp_path), ["u"]) == {
+    assert mosmu_verify.verify_snapshot(YUM_B, str(tmp_path), ["u"]) == {
         "files": 1, "hashed": 1, "bytes_hashed": 3, "linked_bad": []}
     put(tmp_path / rpm_rel("u", "a", "1"), b"abd")
     with pytest.raises(MirrorError, match=algo):
-        mosmu_mirror.verify_snapshot(YUM_B, str(tmp_path), ["u"])
+        mosmu_verify.verify_snapshot(YUM_B, str(tmp_path), ["u"])
 
 
 def test_link_known(tmp_path):
@@ -1048,12 +1054,12 @@ def test_snapshots_history_yum(tmp_path):
 # -- rsync -----------------------------------------------------------------------------------
 
 def test_source():
-    assert mosmu_mirror._source("rsync://h/m//") == "rsync://h/m/"
-    assert mosmu_mirror._source("/") == "/"
+    assert mosmu_rsync.source("rsync://h/m//") == "rsync://h/m/"
+    assert mosmu_rsync.source("/") == "/"
     with pytest.raises(MirrorError, match="'rel/dir'"):
-        mosmu_mirror._source("rel/dir")
+        mosmu_rsync.source("rel/dir")
     with pytest.raises(MirrorError, match="/no/such/dir"):
-        mosmu_mirror._source("/no/such/dir")
+        mosmu_rsync.source("/no/such/dir")
 
 
 class _FakeRun:
@@ -1070,12 +1076,12 @@ class _FakeRun:
 
 def _fake_rsync(tmp_path, monkeypatch, *results, **kwargs):
     fake = _FakeRun(*results)
-    monkeypatch.setattr(mosmu_mirror.subprocess, "run", fake)
+    monkeypatch.setattr(mosmu_rsync.subprocess, "run", fake)
     os.makedirs(tmp_path / "stage/partial", exist_ok=True)
     args = {"timeout": 7, "partial": str(tmp_path / "stage/partial"), **kwargs}
     upstream = kwargs.pop("upstream", "rsync://h/m")
     args.pop("upstream", None)
-    return fake, mosmu_mirror._rsync(upstream, str(tmp_path / "dest") + "/", ["b", "a"], "what",
+    return fake, mosmu_rsync.rsync(upstream, str(tmp_path / "dest") + "/", ["b", "a"], "what",
                                      **args)
 
 
@@ -1135,11 +1141,11 @@ def test_rsync_failures_name_the_cause(tmp_path, monkeypatch, code, err, detail,
 
 
 def test_rsync_not_installed(tmp_path, monkeypatch):
-    monkeypatch.setattr(mosmu_mirror.shutil, "which", lambda name: None)
+    monkeypatch.setattr(mosmu_rsync.shutil, "which", lambda name: None)
     fake = _FakeRun()
-    monkeypatch.setattr(mosmu_mirror.subprocess, "run", fake)
+    monkeypatch.setattr(mosmu_rsync.subprocess, "run", fake)
     with pytest.raises(MirrorError, match="install it"):
-        mosmu_mirror._rsync("/", str(tmp_path), ["a"], "w", timeout=1,
+        mosmu_rsync.rsync("/", str(tmp_path), ["a"], "w", timeout=1,
                             partial=str(tmp_path / "p"))
     assert fake.calls == [] and os.listdir(tmp_path) == ["cwd"]
 
@@ -1149,16 +1155,16 @@ def test_real_rsync_of_a_local_dir_and_a_missing_path(tmp_path):
     put(tmp_path / "up/t/b", b"xy")
     os.makedirs(tmp_path / "stage/partial")
     args = {"timeout": 5, "partial": str(tmp_path / "stage/partial")}
-    count, size = mosmu_mirror._rsync(str(tmp_path / "up"), str(tmp_path / "dest"),
+    count, size = mosmu_rsync.rsync(str(tmp_path / "up"), str(tmp_path / "dest"),
                                       ["t/a", "t/b"], "w", **args)
     assert count == 2 and size >= 7                          # %b: bytes on the wire
     assert get(tmp_path / "dest/t/a") == b"12345"
-    assert mosmu_mirror._rsync(str(tmp_path / "up"), str(tmp_path / "dest"), ["t/a"], "w",
+    assert mosmu_rsync.rsync(str(tmp_path / "up"), str(tmp_path / "dest"), ["t/a"], "w",
                                **args) == (0, 0)
-    assert mosmu_mirror._rsync(str(tmp_path / "up"), str(tmp_path / "dest"), ["t/zz"], "w",
+    assert mosmu_rsync.rsync(str(tmp_path / "up"), str(tmp_path / "dest"), ["t/zz"], "w",
                                missing_ok=True, **args) == (0, 0)
     with pytest.raises(MirrorError, match=r"exit 23: .*t/zz.*files are missing upstream"):
-        mosmu_mirror._rsync(str(tmp_path / "up"), str(tmp_path / "dest"), ["t/zz"], "w",
+        mosmu_rsync.rsync(str(tmp_path / "up"), str(tmp_path / "dest"), ["t/zz"], "w",
                             **args)
     assert os.listdir(tmp_path / "stage") == ["partial"]
 
@@ -1313,7 +1319,7 @@ def test_sync_keep_prunes_old_snapshots(tmp_path):
     apt_suite(site.tree_dir, UPD, dict(PKGS, d=("1", b"d")))
     third = site.sync(keep=2)
     assert site.snaps() == [second["snapshot"], third["snapshot"]]
-    assert mosmu_mirror.rollback(site.www, APT, staging_dir=site.staging) == {
+    assert mosmu_snapshots.rollback(site.www, APT, staging_dir=site.staging) == {
         "from": third["snapshot"], "to": second["snapshot"]}
 
 
@@ -1429,12 +1435,12 @@ def test_sync_timeout_and_bwlimit_reach_rsync(tmp_path, monkeypatch):
     site = Site(tmp_path)
     apt_suite(site.tree_dir, UPD, PKGS)
     seen = []
-    real = mosmu_mirror.subprocess.run
+    real = mosmu_rsync.subprocess.run
 
     def spy(argv, **kwargs):
         seen.append(argv)
         return real(argv, **kwargs)
-    monkeypatch.setattr(mosmu_mirror.subprocess, "run", spy)
+    monkeypatch.setattr(mosmu_rsync.subprocess, "run", spy)
     site.sync(timeout=1.9, bwlimit=100, keep=1)
     assert all("--timeout=1" in argv and "--bwlimit=100" in argv for argv in seen)
     assert len(seen) == 3
@@ -1500,12 +1506,12 @@ def test_sync_hashes_indices_once_and_only_pool_files_not_verified_before(tmp_pa
     site.sync()
     apt_suite(site.tree_dir, UPD, dict(PKGS, c=("1", b"c" * 5)))
     hashed = []
-    real = mosmu_mirror.file_digest
+    real = mosmu_index.file_digest
 
     def spy(path, algo="sha256"):
         hashed.append(os.path.relpath(str(path), os.path.join(site.staging, APT.path)))
         return real(path, algo)
-    monkeypatch.setattr(mosmu_mirror, "file_digest", spy)
+    monkeypatch.setattr(mosmu_index, "file_digest", spy)
     site.sync()
     assert sorted(h.split(f"/{APT.upstream}/", 1)[1] for h in hashed) == [
         f"dists/{UPD}/main/binary-amd64/Packages", f"dists/{UPD}/main/binary-amd64/Packages.gz",

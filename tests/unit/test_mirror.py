@@ -11,7 +11,10 @@ import sys
 import pytest
 
 import mosmu_catalog
+import mosmu_index
 import mosmu_mirror
+import mosmu_snapshots
+import mosmu_yumindex
 from mosmu_errors import MirrorError, MissingDependency
 
 TREE = mosmu_catalog.Catalog().get("ubuntu", "8.0")
@@ -20,7 +23,7 @@ TREE = mosmu_catalog.Catalog().get("ubuntu", "8.0")
 def test_snapshot_ids_sort_by_time_and_are_unique_within_a_second(tmp_path):
     ids = []
     for _ in range(50):
-        sid = mosmu_mirror._new_id(str(tmp_path))
+        sid = mosmu_snapshots.new_id(str(tmp_path))
         os.mkdir(tmp_path / sid)
         ids.append(sid)
     assert ids == sorted(ids) and len(set(ids)) == 50
@@ -29,12 +32,12 @@ def test_snapshot_ids_sort_by_time_and_are_unique_within_a_second(tmp_path):
 
 def test_staging_inside_the_web_root_or_relative_is_refused(tmp_path):
     with pytest.raises(MirrorError, match="inside mirror_root"):
-        mosmu_mirror._Layout(str(tmp_path / "www"), TREE, str(tmp_path / "www" / ".stage"))
+        mosmu_snapshots.Layout(str(tmp_path / "www"), TREE, str(tmp_path / "www" / ".stage"))
     with pytest.raises(MirrorError, match="absolute"):
-        mosmu_mirror._Layout("www", TREE)
-    layout = mosmu_mirror._Layout(str(tmp_path / "www"), TREE)
-    assert layout.stage == str(tmp_path / mosmu_mirror.STAGING / TREE.path)
-    assert layout.snapdir == str(tmp_path / "www" / mosmu_mirror.SNAPSHOTS / TREE.path)
+        mosmu_snapshots.Layout("www", TREE)
+    layout = mosmu_snapshots.Layout(str(tmp_path / "www"), TREE)
+    assert layout.stage == str(tmp_path / mosmu_snapshots.STAGING / TREE.path)
+    assert layout.snapdir == str(tmp_path / "www" / mosmu_snapshots.SNAPSHOTS / TREE.path)
 
 
 def test_a_foreign_symlink_is_not_taken_for_a_snapshot(tmp_path):
@@ -43,11 +46,11 @@ def test_a_foreign_symlink_is_not_taken_for_a_snapshot(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", www / TREE.path)
     with pytest.raises(MirrorError, match="not to a mosmu snapshot"):
-        mosmu_mirror.current_snapshot(str(www), TREE)
+        mosmu_snapshots.current_snapshot(str(www), TREE)
 
 
 def _snapshots(tmp_path, names):
-    layout = mosmu_mirror._Layout(str(tmp_path / "www"), TREE)
+    layout = mosmu_snapshots.Layout(str(tmp_path / "www"), TREE)
     os.makedirs(layout.snapdir)
     os.makedirs(os.path.dirname(layout.link), exist_ok=True)
     for name in names:
@@ -59,7 +62,7 @@ def test_prune_keeps_the_newest_and_the_published_one(tmp_path):
     names = [f"20260101T00000{i}.000000Z" for i in range(5)]
     layout = _snapshots(tmp_path, names)
     layout.point(names[1])
-    mosmu_mirror._prune(layout, 2)
+    mosmu_snapshots.prune(layout, 2)
     assert layout.ids() == [names[1], names[3], names[4]]
 
 
@@ -67,7 +70,7 @@ def test_prune_after_a_rollback_drops_the_snapshots_rolled_back_from(tmp_path):
     names = [f"20260101T00000{i}.000000Z" for i in range(4)]
     layout = _snapshots(tmp_path, names)
     layout.point(names[3])            # synced after rolling back from 2 to 1
-    mosmu_mirror._prune(layout, 3, after=names[1])
+    mosmu_snapshots.prune(layout, 3, after=names[1])
     assert layout.ids() == [names[0], names[1], names[3]]
 
 
@@ -124,14 +127,14 @@ def test_apt_check_fails_when_every_compression_of_a_listed_index_is_absent(tmp_
 
 def test_corrupt_compressed_index_is_named():
     with pytest.raises(MirrorError, match=r"dists/s/Packages\.gz is truncated"):
-        mosmu_mirror._decompress(gzip.compress(b"x" * 100)[:20], "dists/s/Packages.gz")
+        mosmu_index.decompress(gzip.compress(b"x" * 100)[:20], "dists/s/Packages.gz")
 
 
 def test_rpm_version_order():
-    assert mosmu_mirror._newer("0:1.10-1", "0:1.9-1", "yum")
-    assert mosmu_mirror._newer("1:1.0-1", "0:2.0-1", "yum")
-    assert mosmu_mirror._newer("1.0~rc1+1", "1.0~rc1", "apt")
-    assert not mosmu_mirror._newer("1.0~rc1", "1.0", "apt")
+    assert mosmu_mirror.BACKENDS["yum"].newer("0:1.10-1", "0:1.9-1")
+    assert mosmu_mirror.BACKENDS["yum"].newer("1:1.0-1", "0:2.0-1")
+    assert mosmu_mirror.BACKENDS["apt"].newer("1.0~rc1+1", "1.0~rc1")
+    assert not mosmu_mirror.BACKENDS["apt"].newer("1.0~rc1", "1.0")
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -154,16 +157,16 @@ def test_upstream_must_be_rsync_url_or_absolute_dir(tmp_path):
 
 def test_a_filename_with_a_newline_cannot_smuggle_a_path_into_files_from():
     with pytest.raises(MirrorError, match="not a plain path"):
-        mosmu_mirror._merge({}, "pool/a.deb\netc/shadow", (1, "sha256", "ab"), "Packages")
+        mosmu_index.merge({}, "pool/a.deb\netc/shadow", (1, "sha256", "ab"), "Packages")
     with pytest.raises(MirrorError, match="another size or digest"):
-        mosmu_mirror._merge({"pool/a.deb": (1, "sha256", "ab")}, "pool/a.deb",
+        mosmu_index.merge({"pool/a.deb": (1, "sha256", "ab")}, "pool/a.deb",
                             (2, "sha256", "ab"), "Packages")
 
 
 def test_repo_metadata_with_a_dtd_is_refused():
     bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><repomd>&a;</repomd>'
     with pytest.raises(MirrorError, match="contains a DTD"):
-        mosmu_mirror._xml(bomb, "updates/repodata/repomd.xml")
+        mosmu_yumindex._xml(bomb, "updates/repodata/repomd.xml")
 
 
 # -- verifying a published snapshot against its own indices (issue 16, item 4) ---------------
@@ -177,8 +180,8 @@ def _published(tmp_path, plain=False):
     """A web root whose ubuntu/8.0 tree is published (snapshot ``SID``, or a plain dir) with
     suite mos8.0-updates naming the three ``DEBS``; returns ``(www, snapshot dir)``."""
     www = tmp_path / "www"
-    layout = mosmu_mirror._Layout(str(www), TREE)
-    snap = www / TREE.path if plain else www / mosmu_mirror.SNAPSHOTS / TREE.path / SID
+    layout = mosmu_snapshots.Layout(str(www), TREE)
+    snap = www / TREE.path if plain else www / mosmu_snapshots.SNAPSHOTS / TREE.path / SID
     stanzas = "".join(f"Package: {rel[5]}\nVersion: 1\nFilename: {rel}\nSize: {len(data)}\n"
                       f"SHA256: {hashlib.sha256(data).hexdigest()}\n\n"
                       for rel, data in DEBS.items())
@@ -221,7 +224,7 @@ def test_verify_published_names_each_damaged_file_below_the_mirror_root(tmp_path
                                                                         hashed, by_stat):
     www, snap = _published(tmp_path)
     damage(snap / rel)
-    path = f"{mosmu_mirror.SNAPSHOTS}/{TREE.path}/{SID}/{rel}"
+    path = f"{mosmu_snapshots.SNAPSHOTS}/{TREE.path}/{SID}/{rel}"
     for hashing, kind in ((True, hashed), (False, by_stat)):
         found = mosmu_mirror.verify_published(www, TREE, ["updates"], hashing=hashing)
         assert [(p["path"], p["problem"]) for p in found] == ([] if kind is None
@@ -307,10 +310,12 @@ def test_without_python_debian_the_module_loads_and_apt_indices_name_the_fix(
     import importlib  # pylint: disable=import-outside-toplevel
     monkeypatch.setitem(sys.modules, "debian", None)
     monkeypatch.delitem(sys.modules, "mosmu_mirror")
-    bare = importlib.import_module("mosmu_mirror")
+    monkeypatch.delitem(sys.modules, "mosmu_aptindex")
+    importlib.import_module("mosmu_mirror")
+    bare = sys.modules["mosmu_aptindex"]
     assert bare.deb822 is None
     release = tmp_path / "dists" / "mos8.0-updates" / "Release"
     release.parent.mkdir(parents=True)
     release.write_text("Suite: mos8.0-updates\n")
     with pytest.raises(MissingDependency, match="salt-pip install python-debian"):
-        bare._Apt._release(str(tmp_path), "mos8.0-updates")  # pylint: disable=protected-access
+        bare.Apt._release(str(tmp_path), "mos8.0-updates")  # pylint: disable=protected-access

@@ -82,7 +82,8 @@ def _load(api, tmp_path, grains, **config):
     # a published mirror: pre-flight passes, plans point at the tree's current snapshot
     module.mosmu_mirror = mock.Mock(wraps=module.mosmu_mirror)
     module.mosmu_mirror.missing.return_value = []
-    module.mosmu_mirror.current_snapshot.return_value = ".snapshots/mos-repos/ubuntu/8.0/1"
+    module.mosmu_snapshots = mock.Mock(wraps=module.mosmu_snapshots)
+    module.mosmu_snapshots.current_snapshot.return_value = ".snapshots/mos-repos/ubuntu/8.0/1"
     return module
 
 
