@@ -22,10 +22,10 @@ import os
 import sys
 
 try:
-    import mosmu_report
+    import mosmu_render
     import mosmu_text
 except ImportError:  # file_roots mode: Salt does not put utils dirs on sys.path for outputters
-    mosmu_report = mosmu_text = None
+    mosmu_render = mosmu_text = None
 
 __virtualname__ = "mosmu"
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,17 +42,18 @@ def _utils_dirs(opts):
     return dirs
 
 
-_HELPERS = ("mosmu_text", "mosmu_report")        # in import order: report imports text
+# in import order: render imports report and text
+_HELPERS = ("mosmu_text", "mosmu_report", "mosmu_render")
 
 
-def _load_report(opts):
-    """Import ``mosmu_text`` and ``mosmu_report`` from the first utils dir that has both;
-    they need only the standard library.
+def _load_helpers(opts):
+    """Import ``mosmu_text``, ``mosmu_report`` and ``mosmu_render`` from the first utils dir
+    that has all three; they need only the standard library.
 
-    :return: ``(mosmu_report, mosmu_text)``, or ``(None, None)`` when no dir has them
+    :return: ``(mosmu_render, mosmu_text)``, or ``(None, None)`` when no dir has them
     """
     if all(name in sys.modules for name in _HELPERS):
-        return sys.modules["mosmu_report"], sys.modules["mosmu_text"]
+        return sys.modules["mosmu_render"], sys.modules["mosmu_text"]
     for directory in _utils_dirs(opts):
         paths = [os.path.join(directory, f"{name}.py") for name in _HELPERS]
         if not all(os.path.isfile(path) for path in paths):
@@ -67,16 +68,16 @@ def _load_report(opts):
                 for loaded in _HELPERS:
                     sys.modules.pop(loaded, None)
                 raise
-        return sys.modules["mosmu_report"], sys.modules["mosmu_text"]
+        return sys.modules["mosmu_render"], sys.modules["mosmu_text"]
     return None, None
 
 
 def __virtual__():
-    global mosmu_report, mosmu_text  # pylint: disable=global-statement
-    if mosmu_report is None or mosmu_text is None:
-        mosmu_report, mosmu_text = _load_report(__opts__)
-    if mosmu_report is None:
-        return (False, "mosmu_report helper not found: run salt-run saltutil.sync_all "
+    global mosmu_render, mosmu_text  # pylint: disable=global-statement
+    if mosmu_render is None or mosmu_text is None:
+        mosmu_render, mosmu_text = _load_helpers(__opts__)
+    if mosmu_render is None:
+        return (False, "mosmu_render helper not found: run salt-run saltutil.sync_all "
                        "(or pip install mosmu)")
     return __virtualname__
 
@@ -129,16 +130,16 @@ def output(data, **kwargs):
 
         salt-run mosmu.update env=11 --out=mosmu
     """
-    if mosmu_report.is_report(data):
-        return mosmu_report.table(data)
-    if mosmu_report.is_nodes(data):
-        return mosmu_report.nodes_table(data)
+    if mosmu_render.is_report(data):
+        return mosmu_render.table(data)
+    if mosmu_render.is_nodes(data):
+        return mosmu_render.nodes_table(data)
     if isinstance(data, dict) and isinstance(data.get("error"), str) \
             and set(data) <= {"error", "retcode", "outputter"}:
         return f"error: {mosmu_text.safe(data['error'], newlines='space')}"
     if isinstance(data, dict) and set(data) == {"suffix", "event"} \
             and data["suffix"] == "progress" and isinstance(data["event"], dict):
-        return mosmu_report.progress_line(data["event"])
+        return mosmu_render.progress_line(data["event"])
     job = _runner_job(data, **kwargs)
     if job is not None:
         return job

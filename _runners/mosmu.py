@@ -38,6 +38,7 @@ import mosmu_checks
 import mosmu_code
 import mosmu_config
 import mosmu_errors
+import mosmu_events
 import mosmu_exec
 import mosmu_finish
 import mosmu_fuel
@@ -47,6 +48,7 @@ import mosmu_minions
 import mosmu_mirror
 import mosmu_noderun
 import mosmu_plan
+import mosmu_render
 import mosmu_report
 import mosmu_request
 import mosmu_select
@@ -199,7 +201,7 @@ def _terminal():
 
 def _progress(message=None, **event):
     data = dict(event, message=message) if message else event
-    log.info("mosmu: %s", mosmu_report.progress_line(data))
+    log.info("mosmu: %s", mosmu_render.progress_line(data))
     if _terminal():
         try:
             __jid_event__.fire_event(dict(data, outputter=OUTPUTTER), "progress")
@@ -859,7 +861,7 @@ def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None,
         done, _ = concurrent.futures.wait(ssh_pending(), timeout=timeout)
         for future in done:
             entry = entries[futures[future]["ip"]] = future.result()
-            _progress(**mosmu_report.event_data(entry, kind="node"))
+            _progress(**mosmu_events.event_data(entry, kind="node"))
 
     if minions:
         pillar = {"mosmu": plan.to_pillar(), "mosmu_run": str(_jid())}
@@ -876,7 +878,7 @@ def _run_wave(client, wave, plan, test, cfg, session=None, restart_of=None,
                     # the node's own time: its mosmu states' durations, not the wave's
                     entry = entries[by_minion[minion]["ip"]] = mosmu_report.state_entry(
                         by_minion[minion], ret, test)
-                    _progress(**mosmu_report.event_data(entry, kind="node"))
+                    _progress(**mosmu_events.event_data(entry, kind="node"))
             harvest()
             check()
             if len(rets) == len(minions) or time.monotonic() > deadline:
@@ -1203,8 +1205,8 @@ def _end_env(client, session, cfg, env, env_nodes, plans, req, report):
     code = mosmu_report.retcode(done, (), req.accept_partial)
     if (report.get("envs") or {}).get(env, {}).get("result") == "FAIL":
         code = 2
-    _bus(mosmu_report.event_tags(env)["done"],
-         mosmu_report.event_data({"env": env}, jid=_jid(), kind="done",
+    _bus(mosmu_events.event_tags(env)["done"],
+         mosmu_events.event_data({"env": env}, jid=_jid(), kind="done",
                                  summary=mosmu_report.summary(done), retcode=code))
 
 
@@ -1229,8 +1231,8 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
         env = env_of[number]
         if first_wave[env] == number:
             env_nodes = [n for w, e in zip(waves, env_of) if e == env for n in w]
-            _bus(mosmu_report.event_tags(env)["start"],
-                 mosmu_report.event_data({"env": env, "nodes": [n["id"] for n in wave]},
+            _bus(mosmu_events.event_tags(env)["start"],
+                 mosmu_events.event_data({"env": env, "nodes": [n["id"] for n in wave]},
                                          jid=_jid(), kind="start"))
             if req.checks:
                 step, lost = _health(client, session, cfg, env, "before", env_nodes,
@@ -1253,7 +1255,7 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
             continue
         if wave:
             if number and req.interval:
-                _progress(**mosmu_report.event_data({"env": env}, kind="wait",
+                _progress(**mosmu_events.event_data({"env": env}, kind="wait",
                                                     seconds=req.interval, wave=number + 1,
                                                     waves=len(waves)))
                 signals.sleep(req.interval)
@@ -1333,7 +1335,7 @@ def _run_one_wave(client, cfg, plans, waves, number, req, report, signals, sessi
     """Wave ``number``: run it, keep its entries, remember them, tell the bus."""
     wave = waves[number]
     env = wave[0]["cluster"]
-    _progress(**mosmu_report.event_data({"env": env}, kind="wave", wave=number + 1,
+    _progress(**mosmu_events.event_data({"env": env}, kind="wave", wave=number + 1,
                                         waves=len(waves), nodes=[n["id"] for n in wave]))
     try:
         rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test, cfg,
@@ -1355,8 +1357,8 @@ def _run_one_wave(client, cfg, plans, waves, number, req, report, signals, sessi
         _remember([report[n["ip"]] for n in wave], plans)
     for node in wave:
         entry = report[node["ip"]]
-        _bus(mosmu_report.event_tags(env, node["id"], entry["result"])["node"],
-             mosmu_report.event_data(entry, jid=_jid(), kind="node"))
+        _bus(mosmu_events.event_tags(env, node["id"], entry["result"])["node"],
+             mosmu_events.event_data(entry, jid=_jid(), kind="node"))
 
 
 def _remember(entries, plans):

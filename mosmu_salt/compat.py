@@ -334,10 +334,10 @@ def _check_line(ip, entry):
 def _progress_line(event):
     """One line per runner progress event (structured wave/node events, or a message)."""
     try:
-        import mosmu_report  # pylint: disable=import-outside-toplevel
+        import mosmu_render  # pylint: disable=import-outside-toplevel
     except ImportError:
         return str(event.get("message") or event)
-    return mosmu_report.progress_line({k: v for k, v in event.items() if k != "outputter"})
+    return mosmu_render.progress_line({k: v for k, v in event.items() if k != "outputter"})
 
 
 def report_lines(fun, ret):

@@ -8,6 +8,8 @@ progress lines, and the event payload whitelist (what may go on the bus, and not
 
 import pytest
 
+import mosmu_events
+import mosmu_render
 import mosmu_report
 
 NODE = {"id": 3, "ip": "10.20.0.3", "cluster": 11, "roles": ["compute"], "fqdn": "node-3.local",
@@ -249,23 +251,23 @@ def test_retcode_skips_count_as_failed_unless_told_not_to(skips, code):
 
 
 def test_summary_line_without_code():
-    assert mosmu_report.summary_line({"OK": 2, "FAIL": 1}) == "2 OK, 1 FAIL"
-    assert mosmu_report.summary_line({}) == "no nodes"
-    assert mosmu_report.summary_line({}, 0) == "no nodes — retcode 0"
+    assert mosmu_render.summary_line({"OK": 2, "FAIL": 1}) == "2 OK, 1 FAIL"
+    assert mosmu_render.summary_line({}) == "no nodes"
+    assert mosmu_render.summary_line({}, 0) == "no nodes — retcode 0"
 
 
 @pytest.mark.parametrize("data", [
     {"retcode": 0, "summary": "x"}, {"summary": {}}, "retcode", ["retcode"],
 ])
 def test_is_report_refuses(data):
-    assert mosmu_report.is_report(data) is False
+    assert mosmu_render.is_report(data) is False
 
 
 def test_is_report_accepts():
-    assert mosmu_report.is_report({"retcode": 0, "summary": {}}) is True
-    assert mosmu_report.is_report({"retcode": 0, "summary": {}, "10.0.0.1": _e()}) is True
-    assert mosmu_report.is_report({"retcode": 0, "summary": {}, "extra": {"x": 1}}) is True
-    assert mosmu_report.is_report({"retcode": 0, "summary": {}, "extra": "the result"}) is True
+    assert mosmu_render.is_report({"retcode": 0, "summary": {}}) is True
+    assert mosmu_render.is_report({"retcode": 0, "summary": {}, "10.0.0.1": _e()}) is True
+    assert mosmu_render.is_report({"retcode": 0, "summary": {}, "extra": {"x": 1}}) is True
+    assert mosmu_render.is_report({"retcode": 0, "summary": {}, "extra": "the result"}) is True
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -274,7 +276,7 @@ def test_is_report_accepts():
     ({"selected": [], "skipped": [], "10.0.0.1": {"result": "OK"}}, False),
 ])
 def test_is_nodes(data, expected):
-    assert mosmu_report.is_nodes(data) is expected
+    assert mosmu_render.is_nodes(data) is expected
 
 
 # -- table ----------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def test_update_table_exact():
         _e(5, "OK", ip=None),
         _e(6, "TIMEOUT", roles=[], changes=None),
     ]
-    text = mosmu_report.table(_report(entries, skipped=[{"id": 9, "failed": True}, "x"]))
+    text = mosmu_render.table(_report(entries, skipped=[{"id": 9, "failed": True}, "x"]))
     assert text.splitlines() == [
         "environment 11: 4 node(s)",
         "  ip          node    env  roles                     result   pkgs  down  time   reboot",
@@ -318,7 +320,7 @@ def test_status_table_exact():
         _e(1, "OK", line="UPDATE=OK-and-more-text", finished="2025-01-01T10:01:30.123456+00:00"),
         _e(2, "NONE", line=None, finished=None),
     ]
-    text = mosmu_report.table(_report(entries))
+    text = mosmu_render.table(_report(entries))
     assert text.splitlines() == [
         "environment 11: 2 node(s)",
         "  ip          node    env  roles    state  line          finished",
@@ -329,7 +331,7 @@ def test_status_table_exact():
 
 
 def test_table_test_mode_line_and_no_skip_line():
-    text = mosmu_report.table(_report([_e(1, "OK", test=True)]))
+    text = mosmu_render.table(_report([_e(1, "OK", test=True)]))
     assert text.splitlines()[0] == ("test mode: nothing was changed; pkgs = packages that would "
                                     "be upgraded (down: of them, downgraded)")
     assert not any(line.startswith("skipped") for line in text.splitlines())
@@ -337,28 +339,28 @@ def test_table_test_mode_line_and_no_skip_line():
 
 def test_table_role_cut_at_24():
     roles = ["a" * 12, "b" * 12]                   # 25 characters joined
-    row = mosmu_report.table(_report([_e(1, roles=roles)])).splitlines()[2]
+    row = mosmu_render.table(_report([_e(1, roles=roles)])).splitlines()[2]
     assert "a" * 12 + "," + "b" * 10 + "…" in row and "b" * 12 not in row
     roles = ["a" * 11, "b" * 12]                   # 24: kept whole
-    row = mosmu_report.table(_report([_e(1, roles=roles)])).splitlines()[2]
+    row = mosmu_render.table(_report([_e(1, roles=roles)])).splitlines()[2]
     assert "a" * 11 + "," + "b" * 12 + " " in row
 
 
 def test_table_status_cells_are_cut():
     line, finished = "L" * 13, "F" * 26
-    row = mosmu_report.table(_report([_e(1, line=line, finished=finished)])).splitlines()[2]
+    row = mosmu_render.table(_report([_e(1, line=line, finished=finished)])).splitlines()[2]
     assert row.split()[-2:] == ["L" * 11 + "…", "F" * 24 + "…"]
-    row = mosmu_report.table(_report([_e(1, line="L" * 12, finished="F" * 25)])).splitlines()[2]
+    row = mosmu_render.table(_report([_e(1, line="L" * 12, finished="F" * 25)])).splitlines()[2]
     assert row.split()[-2:] == ["L" * 12, "F" * 25]
 
 
 def test_table_note_is_wrapped_to_width_never_cut():
-    text = mosmu_report.table(_report([_e(1, "FAIL", comment="x" * 300)]))
+    text = mosmu_render.table(_report([_e(1, "FAIL", comment="x" * 300)]))
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("  node-1 "))
     note = lines[start:start + 4]
     assert note[0] == "  node-1 10.20.11.1 FAIL:" and "…" not in text
-    assert all(len(line) <= mosmu_report.WIDTH for line in note)
+    assert all(len(line) <= mosmu_render.WIDTH for line in note)
     assert "".join(line.strip() for line in note[1:]) == "x" * 300
 
 
@@ -367,7 +369,7 @@ def test_table_mixed_env_and_node_ids_order():
     entries = [_e("b", env="y"), _e("a", env="y"), _e(10, env="x"), _e(9, env=10), _e(9, env=9),
                mosmu_report.entry({"id": 4, "ip": "10.9.0.9", "cluster": 10}, "OK"),
                mosmu_report.entry({"id": 4, "ip": "10.9.0.1", "cluster": 10}, "OK")]
-    lines = mosmu_report.table(_report(entries)).splitlines()
+    lines = mosmu_render.table(_report(entries)).splitlines()
     assert [line for line in lines if line.startswith("environment")] == [
         "environment 9: 1 node(s)", "environment 10: 3 node(s)", "environment x: 1 node(s)",
         "environment y: 2 node(s)"]
@@ -379,15 +381,15 @@ def test_table_mixed_env_and_node_ids_order():
 
 def test_table_retcode_from_report_or_computed():
     report = _report([_e(1, "OK")], retcode=5)
-    assert mosmu_report.table(report).endswith("1 OK — retcode 5")
+    assert mosmu_render.table(report).endswith("1 OK — retcode 5")
     report = {"10.0.0.1": _e(1, "FAIL"), "summary": {}}
-    assert mosmu_report.table(report).splitlines()[-1] == "1 FAIL — retcode 2"
+    assert mosmu_render.table(report).splitlines()[-1] == "1 FAIL — retcode 2"
     report = {"10.0.0.1": _e(1, "OK"), "summary": {}}
-    assert mosmu_report.table(report).splitlines()[-1] == "1 OK — retcode 0"
+    assert mosmu_render.table(report).splitlines()[-1] == "1 OK — retcode 0"
 
 
 def test_table_ok_with_comment_is_not_a_note():
-    text = mosmu_report.table(_report([_e(1, "OK", comment="upgraded 2"),
+    text = mosmu_render.table(_report([_e(1, "OK", comment="upgraded 2"),
                                        _e(2, "SKIPPED", comment="")]))
     assert "not OK:" not in text and "upgraded 2" not in text
 
@@ -395,7 +397,7 @@ def test_table_ok_with_comment_is_not_a_note():
 def test_mirror_lines_sorted_by_name_as_text():
     mirror = {9: {"state": "published", "files": 3}, "b": {"files": 1},
               10: {"state": "aaa"}, "a": {"state": "zzz", "files": 2}, "c": "not a dict"}
-    lines = mosmu_report.table(_report([_e()], mirror=mirror)).splitlines()
+    lines = mosmu_render.table(_report([_e()], mirror=mirror)).splitlines()
     assert lines[:4] == ["mirror 10: aaa (0 file(s) fetched)", "mirror 9: published (3 file(s) "
                          "fetched)", "mirror a: zzz (2 file(s) fetched)",
                          "mirror b: ? (1 file(s) fetched)"]
@@ -415,13 +417,13 @@ def test_mirror_lines_sorted_by_name_as_text():
     ({"kind": "stop"}, "stop:"), ({}, ""),
 ])
 def test_progress_line_more(event, line):
-    assert mosmu_report.progress_line(event) == line
+    assert mosmu_render.progress_line(event) == line
 
 
 def test_progress_line_width_boundary():
-    assert mosmu_report.progress_line("x" * 118) == "x" * 118
-    assert mosmu_report.progress_line("x" * 119) == "x" * 117 + "…"
-    assert mosmu_report.progress_line({"message": "y" * 119}) == "y" * 117 + "…"
+    assert mosmu_render.progress_line("x" * 118) == "x" * 118
+    assert mosmu_render.progress_line("x" * 119) == "x" * 117 + "…"
+    assert mosmu_render.progress_line({"message": "y" * 119}) == "y" * 117 + "…"
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -432,38 +434,38 @@ def test_progress_line_width_boundary():
 ])
 def test_event_tags_refusal_names_the_argument(args, name):
     with pytest.raises(ValueError, match="^" + name) as err:
-        mosmu_report.event_tags(*args)
+        mosmu_events.event_tags(*args)
     assert repr(args[-2] if name == "node_id=" else args[0]) in str(err.value)
 
 
 def test_event_tags_bad_result_is_named():
     with pytest.raises(ValueError, match="DONE"):
-        mosmu_report.event_tags(11, 3, "DONE")
+        mosmu_events.event_tags(11, 3, "DONE")
     with pytest.raises(ValueError, match="result=None"):
-        mosmu_report.event_tags(11, 3)
+        mosmu_events.event_tags(11, 3)
 
 
 def test_event_data_wait_and_done_fields():
-    got = mosmu_report.event_data({}, kind="wait", env=11, wave=2, waves=3, seconds=60.5,
+    got = mosmu_events.event_data({}, kind="wait", env=11, wave=2, waves=3, seconds=60.5,
                                   message="pausing", fqdn="x.local")
     assert got == {"kind": "wait", "env": 11, "wave": 2, "waves": 3, "seconds": 60.5,
                    "message": "pausing"}
-    got = mosmu_report.event_data({}, kind="done", env=11, retcode=2, changes=4,
+    got = mosmu_events.event_data({}, kind="done", env=11, retcode=2, changes=4,
                                   summary={"OK": 3, 5: 1, "bad": "x"})
     assert got == {"kind": "done", "env": 11, "retcode": 2, "changes": 4,
                    "summary": {"OK": 3, "5": 1}}
 
 
 def test_event_data_env_wins_over_cluster():
-    assert mosmu_report.event_data({"env": 5, "cluster": 7})["env"] == 5
-    assert mosmu_report.event_data({"cluster": 7})["env"] == 7
-    assert "env" not in mosmu_report.event_data({"id": 1})
+    assert mosmu_events.event_data({"env": 5, "cluster": 7})["env"] == 5
+    assert mosmu_events.event_data({"cluster": 7})["env"] == 7
+    assert "env" not in mosmu_events.event_data({"id": 1})
 
 
 def test_event_data_comment_is_cut_at_500():
-    got = mosmu_report.event_data({"comment": "z" * 501})
+    got = mosmu_events.event_data({"comment": "z" * 501})
     assert got["comment"] == "z" * 499 + "…"
-    assert mosmu_report.event_data({"comment": "z" * 500})["comment"] == "z" * 500
+    assert mosmu_events.event_data({"comment": "z" * 500})["comment"] == "z" * 500
 
 
 # -- nodes_table ----------------------------------------------------------------------------
@@ -485,7 +487,7 @@ def test_nodes_table_exact():
             {"ip": None, "env": None},
         ],
     }
-    assert mosmu_report.nodes_table(result).splitlines() == [
+    assert mosmu_render.nodes_table(result).splitlines() == [
         "environment 11: 2 selected",
         "  id  fqdn            ip          roles          status  online  version  transport"
         "  minion",
@@ -503,9 +505,9 @@ def test_nodes_table_exact():
 
 
 def test_nodes_table_missing_keys():
-    assert mosmu_report.nodes_table({}) == "no nodes"
-    assert mosmu_report.nodes_table({"skipped": []}) == "no nodes"
-    text = mosmu_report.nodes_table({"skipped": [{"id": 1, "ip": "i", "env": 2,
+    assert mosmu_render.nodes_table({}) == "no nodes"
+    assert mosmu_render.nodes_table({"skipped": []}) == "no nodes"
+    text = mosmu_render.nodes_table({"skipped": [{"id": 1, "ip": "i", "env": 2,
                                                   "reason": "r"}]})
     assert text.splitlines() == ["skipped: 1", "  id  ip  env  reason", "  1   i   2    r"]
 
@@ -523,7 +525,7 @@ def test_entry_env_from_a_skip_record_without_cluster():
 
 
 @pytest.mark.parametrize("call", [lambda: mosmu_report.entry(NODE, "DONE"),
-                                  lambda: mosmu_report.event_tags(11, 3, "DONE")])
+                                  lambda: mosmu_events.event_tags(11, 3, "DONE")])
 def test_unknown_result_refusal_lists_the_results(call):
     with pytest.raises(ValueError, match="'DONE'") as err:
         call()

@@ -14,12 +14,13 @@ import salt.client.mixins
 import salt.config
 import salt.output
 
+import mosmu_render
 import mosmu_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUTPUT_DIR = os.path.join(REPO, "_output")
 UTILS_DIR = os.path.join(REPO, "_utils")
-HELPERS = ("mosmu_text.py", "mosmu_report.py")
+HELPERS = ("mosmu_text.py", "mosmu_report.py", "mosmu_render.py")
 
 NODE = {"id": 3, "ip": "10.20.0.3", "cluster": 11, "roles": ["compute"], "minion": "node-3"}
 
@@ -58,7 +59,7 @@ def _opts(tmp_path, **extra):
 
 def test_direct_report_is_the_table(outputter):
     report = _report(outputter="mosmu")
-    assert outputter.output(report) == mosmu_report.table(report)
+    assert outputter.output(report) == mosmu_render.table(report)
     assert "1 OK, 1 FAIL — retcode 2" in outputter.output(report)
 
 
@@ -82,7 +83,7 @@ def test_direct_other_data_goes_to_nested(outputter, tmp_path, monkeypatch):
 def test_through_salt_loader(tmp_path):
     report = _report()
     assert salt.output.out_format(report, "mosmu", _opts(tmp_path)) == \
-        mosmu_report.table(report)
+        mosmu_render.table(report)
     error = salt.output.out_format({"error": "boom", "retcode": 2}, "mosmu", _opts(tmp_path))
     assert error == "error: boom"
     other = salt.output.out_format({"a": {"b": 1}}, "mosmu", _opts(tmp_path))
@@ -105,15 +106,16 @@ def _synced(tmp_path, monkeypatch, helpers):
     for name in helpers:
         shutil.copy(os.path.join(UTILS_DIR, name), ext / "utils" / name)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p) != UTILS_DIR])
-    monkeypatch.delitem(sys.modules, "mosmu_report")
-    monkeypatch.delitem(sys.modules, "mosmu_text")
+    for name in HELPERS:
+        monkeypatch.delitem(sys.modules, name[:-3])
     return ext
 
 
 def test_file_roots_layout_loads_the_synced_helpers(tmp_path, monkeypatch):
     """As after ``salt-run saltutil.sync_all``: extmods/output/mosmu.py and
-    extmods/utils/mosmu_report.py + mosmu_text.py; Salt does not put utils dirs on sys.path
-    for outputters, so the outputter loads both by path (report imports text)."""
+    extmods/utils/mosmu_render.py + mosmu_report.py + mosmu_text.py; Salt does not put utils
+    dirs on sys.path for outputters, so the outputter loads all three by path (render imports
+    report and text)."""
     ext = _synced(tmp_path, monkeypatch, HELPERS)
     report = _report(comment="\x1b]0;owned\x07")
     text = salt.output.out_format(report, "mosmu", _opts(tmp_path, outputter_dirs=[]))
@@ -123,17 +125,18 @@ def test_file_roots_layout_loads_the_synced_helpers(tmp_path, monkeypatch):
         assert module.__file__ == str(ext / "utils" / name)
 
 
-@pytest.mark.parametrize("present", [(), ("mosmu_report.py",), ("mosmu_text.py",)])
-def test_a_utils_dir_without_both_helpers_is_not_used(tmp_path, monkeypatch, present):
-    """Half a sync (one helper of the two) is not loaded: the outputter is not available and
-    salt-run falls back to nested, instead of failing on the import inside mosmu_report."""
+@pytest.mark.parametrize("present", [(), ("mosmu_report.py",), ("mosmu_text.py",),
+                                     ("mosmu_render.py",), ("mosmu_render.py", "mosmu_text.py")])
+def test_a_utils_dir_without_all_helpers_is_not_used(tmp_path, monkeypatch, present):
+    """Half a sync (some of the three helpers) is not loaded: the outputter is not available
+    and salt-run falls back to nested, instead of failing on an import inside mosmu_render."""
     ext = _synced(tmp_path, monkeypatch, present)
     spec = importlib.util.spec_from_file_location("mosmu_output_half",
                                                   ext / "output" / "mosmu.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module._load_report(_opts(tmp_path)) == (None, None)
-    assert "mosmu_report" not in sys.modules and "mosmu_text" not in sys.modules
+    assert module._load_helpers(_opts(tmp_path)) == (None, None)
+    assert not {name[:-3] for name in HELPERS} & set(sys.modules)
 
 
 def test_missing_helper_falls_back_to_nested(tmp_path, monkeypatch, caplog):
@@ -141,6 +144,7 @@ def test_missing_helper_falls_back_to_nested(tmp_path, monkeypatch, caplog):
     (ext / "output").mkdir(parents=True)
     shutil.copy(os.path.join(OUTPUT_DIR, "mosmu.py"), ext / "output" / "mosmu.py")
     monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.abspath(p) != UTILS_DIR])
+    monkeypatch.delitem(sys.modules, "mosmu_render")
     monkeypatch.delitem(sys.modules, "mosmu_report")
     with caplog.at_level(logging.ERROR):
         text = salt.output.out_format({"error": "boom", "retcode": 2}, "mosmu",
@@ -159,7 +163,7 @@ class _Client(salt.client.mixins.AsyncClientMixin):
 def test_salt_run_picks_the_outputter_from_the_report(tmp_path, capsys):
     report = _report(outputter="mosmu")
     _Client(_opts(tmp_path)).print_async_event("ret", {"return": report, "fun": "runner.x"})
-    assert capsys.readouterr().out.rstrip("\n") == mosmu_report.table(report)
+    assert capsys.readouterr().out.rstrip("\n") == mosmu_render.table(report)
 
 
 def test_salt_run_out_json_prints_the_report_as_json(tmp_path, capsys):
@@ -183,8 +187,8 @@ def test_nodes_preview_renders_as_tables_per_environment():
                              "mos_version": "8.0", "minion": "node-1.d"}],
                "skipped": [{"id": 9, "ip": "10.20.0.11", "env": None,
                             "reason": "unassigned (in no environment)"}], "retcode": 0}
-    assert mosmu_report.is_nodes(preview) and not mosmu_report.is_report(preview)
-    text = mosmu_report.nodes_table(preview)
+    assert mosmu_render.is_nodes(preview) and not mosmu_render.is_report(preview)
+    text = mosmu_render.nodes_table(preview)
     assert "environment 1: 1 selected" in text and "node-1.d" in text
     assert "unassigned (in no environment)" in text
 
@@ -313,7 +317,7 @@ def test_an_interrupted_report_prints_as_the_table(tmp_path, capsys):
 def test_a_report_with_any_other_top_level_key_is_the_table(outputter, extra):
     report = _report(**extra)
     text = outputter.output(report)
-    assert text == mosmu_report.table(report) and "1 OK, 1 FAIL — retcode 2" in text
+    assert text == mosmu_render.table(report) and "1 OK, 1 FAIL — retcode 2" in text
     for key in set(extra) - {"test", "interrupted"}:
         assert key not in text
 
@@ -349,7 +353,7 @@ def test_lookup_jid_of_an_update_prints_the_table(tmp_path, capsys):
     looked_up = _looked_up(tmp_path, report)
     assert set(looked_up) == {"mosmu-test"} and looked_up["mosmu-test"]["return"] == report
     _Client(_opts(tmp_path, output="mosmu")).print_async_event("ret", {"return": looked_up})
-    assert capsys.readouterr().out.rstrip("\n") == mosmu_report.table(report)
+    assert capsys.readouterr().out.rstrip("\n") == mosmu_render.table(report)
     text = salt.output.out_format(looked_up, "mosmu", _opts(tmp_path, output="json"))
     assert json.loads(text) == looked_up
 

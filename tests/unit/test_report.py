@@ -2,6 +2,8 @@
 
 import pytest
 
+import mosmu_events
+import mosmu_render
 import mosmu_report
 import mosmu_text
 
@@ -172,7 +174,7 @@ DOWN = {"nova-common": {"old": "1.2", "new": "1.1", "downgrade": True},
 def test_downgrades_have_their_own_column_and_lines(test):
     entry = mosmu_report.entry(_n(3, 1), "OK", changes=DOWN, duration=1.0,
                                **({"test": True} if test else {}))
-    lines = mosmu_report.table(_report([entry])).splitlines()
+    lines = mosmu_render.table(_report([entry])).splitlines()
     header = next(ln for ln in lines if ln.split()[:1] == ["ip"])
     row = next(ln for ln in lines if "node-3" in ln and "10.20.1.3" in ln.split()[0])
     assert header.split()[5:7] == ["pkgs", "down"] and row.split()[5:7] == ["2", "1"]
@@ -183,18 +185,18 @@ def test_downgrades_have_their_own_column_and_lines(test):
 
 def test_downgrades_are_counted_in_progress_and_events():
     entry = mosmu_report.entry(_n(3, 1), "OK", changes=DOWN)
-    event = mosmu_report.event_data(entry, kind="node")
+    event = mosmu_events.event_data(entry, kind="node")
     assert (event["changes"], event["downgrades"]) == (2, 1)
-    assert "2 package(s) (1 downgraded)" in mosmu_report.progress_line(event)
-    plain = mosmu_report.event_data(mosmu_report.entry(_n(3, 1), "OK", changes={
+    assert "2 package(s) (1 downgraded)" in mosmu_render.progress_line(event)
+    plain = mosmu_events.event_data(mosmu_report.entry(_n(3, 1), "OK", changes={
         "python-nova": DOWN["python-nova"]}), kind="node")
-    assert "downgrades" not in plain and "downgraded" not in mosmu_report.progress_line(plain)
+    assert "downgrades" not in plain and "downgraded" not in mosmu_render.progress_line(plain)
 
 
 def test_a_report_that_stopped_on_an_error_shows_its_nodes_then_the_error_whole():
     entry = mosmu_report.entry(_n(3, 1), "OK", changes={})
     report = _report([entry], error="No space left on device (ENOSPC): " + "/x" * 80)
-    lines = mosmu_report.table(report).splitlines()
+    lines = mosmu_render.table(report).splitlines()
     assert any("node-3" in ln for ln in lines)
     start = next(i for i, ln in enumerate(lines) if ln.startswith("error: No space left"))
     assert "".join(ln.strip() for ln in lines[start:]).endswith("/x" * 80)
@@ -228,7 +230,7 @@ def test_table_groups_by_env_and_is_narrow_and_deterministic():
     ]
     report = _report(entries, skipped=[{"id": 40, "ip": "10.20.0.40", "reason": "offline",
                                         "failed": False}])
-    text = mosmu_report.table(report)
+    text = mosmu_render.table(report)
     lines = text.splitlines()
     assert all(len(line) < 120 for line in lines)
     assert lines[0] == "environment 3: 1 node(s)"
@@ -242,28 +244,28 @@ def test_table_groups_by_env_and_is_narrow_and_deterministic():
     assert lines[-1].startswith("skipped by selection: 1 node(s) (")
     assert "  node-5 10.20.3.5 TIMEOUT: node-5 did not return" in lines
     reordered = dict(reversed(list(report.items())))
-    assert mosmu_report.table(reordered) == text
+    assert mosmu_render.table(reordered) == text
 
 
 def test_table_test_mode_and_mirror_and_status_columns():
     entries = [mosmu_report.entry(_n(1, 11), "OK", changes={"a": {}}, test=True)]
-    text = mosmu_report.table(_report(entries, mirror={"mos8.0-ubuntu": {
+    text = mosmu_render.table(_report(entries, mirror={"mos8.0-ubuntu": {
         "state": "published", "files": 12, "suites": {}}}))
     assert text.splitlines()[0] == "mirror mos8.0-ubuntu: published (12 file(s) fetched)"
     assert "test mode" in text and text.endswith("1 OK — retcode 0")
     status = [mosmu_report.entry(_n(1, 11), "STARTED", line="STARTED", record=None)]
-    text = mosmu_report.table(_report(status))
+    text = mosmu_render.table(_report(status))
     assert "  ip" in text and "line" in text.splitlines()[1]
     assert "pkgs" not in text
-    assert mosmu_report.table({"summary": {}, "retcode": 2}) == "no nodes — retcode 2"
+    assert mosmu_render.table({"summary": {}, "retcode": 2}) == "no nodes — retcode 2"
 
 
 def test_is_report():
     entries = [mosmu_report.entry(_n(1, 11), "OK")]
-    assert mosmu_report.is_report(_report(entries, outputter="mosmu"))
-    assert not mosmu_report.is_report({"error": "x", "retcode": 2})
-    assert not mosmu_report.is_report({"selected": [], "skipped": []})
-    assert mosmu_report.is_report(dict(_report(entries), extra="x"))       # a later key
+    assert mosmu_render.is_report(_report(entries, outputter="mosmu"))
+    assert not mosmu_render.is_report({"error": "x", "retcode": 2})
+    assert not mosmu_render.is_report({"selected": [], "skipped": []})
+    assert mosmu_render.is_report(dict(_report(entries), extra="x"))       # a later key
 
 
 @pytest.mark.parametrize("event, line", [
@@ -281,42 +283,42 @@ def test_is_report():
      "env 11 done: 3 OK, 1 FAIL — retcode 2"),
 ])
 def test_progress_line(event, line):
-    assert mosmu_report.progress_line(event) == line
+    assert mosmu_render.progress_line(event) == line
 
 
 def test_progress_line_is_one_short_line():
-    line = mosmu_report.progress_line({"message": "a\nb " + "y" * 300})
-    assert "\n" not in line and len(line) <= mosmu_report.WIDTH
+    line = mosmu_render.progress_line({"message": "a\nb " + "y" * 300})
+    assert "\n" not in line and len(line) <= mosmu_render.WIDTH
 
 
 def test_event_tags():
-    tags = mosmu_report.event_tags(11, 3, "FAIL")
+    tags = mosmu_events.event_tags(11, 3, "FAIL")
     assert tags == {"start": "mosmu/update/11/start", "node": "mosmu/update/11/node/3/FAIL",
                     "done": "mosmu/update/11/done"}
-    assert mosmu_report.event_tags(11)["node"] is None
+    assert mosmu_events.event_tags(11)["node"] is None
 
 
 @pytest.mark.parametrize("args", [("11/x",), (11, "3/../4", "OK"), (11, 3, "DONE"),
                                   (True,), (11, 3, None)])
 def test_event_tags_reject(args):
     with pytest.raises(ValueError):
-        mosmu_report.event_tags(*args)
+        mosmu_events.event_tags(*args)
 
 
 def test_event_data_keeps_only_bus_fields():
     entry = mosmu_report.entry(NODE, "FAIL", changes={"a": {"old": "1", "new": "2"}},
                                comment="fetch http://admin:s3cret@10.20.0.2:8080/x failed\nE",
                                record={"password": "s3cret"}, duration=2.5)
-    got = mosmu_report.event_data(entry, jid=20250101)
+    got = mosmu_events.event_data(entry, jid=20250101)
     assert got == {"id": 3, "ip": "10.20.0.3", "env": 11, "result": "FAIL", "changes": 1,
                    "duration": 2.5, "jid": "20250101",
                    "comment": "fetch http://***@10.20.0.2:8080/x failed E"}
     assert "s3cret" not in repr(got)
-    wave = mosmu_report.event_data({"pillar": {"password": "p"}}, jid="1", kind="wave",
+    wave = mosmu_events.event_data({"pillar": {"password": "p"}}, jid="1", kind="wave",
                                    env=11, wave=1, waves=2, nodes=[1, 2])
     assert wave == {"kind": "wave", "env": 11, "wave": 1, "waves": 2, "nodes": [1, 2],
                     "jid": "1"}
-    assert mosmu_report.event_data(NODE)["env"] == 11
+    assert mosmu_events.event_data(NODE)["env"] == 11
 
 
 # -- terminal safety: foreign text through every rendering path ------------------------------
@@ -355,55 +357,55 @@ def _status_report(field, value):
 
 
 PATHS = {   # name: (renders the hostile value, whether the value is shown)
-    "table ip": (lambda v: mosmu_report.table(_report([_entry(ip=v)])), True),
-    "table node id": (lambda v: mosmu_report.table(_report([_entry(id=v)])), True),
-    "table fqdn": (lambda v: mosmu_report.table(_report([_entry(fqdn=v)])), False),
-    "table env": (lambda v: mosmu_report.table(_report([_entry(env=v)])), True),
-    "table roles": (lambda v: mosmu_report.table(_report([_entry(roles=[v, "compute"])])), True),
-    "table result": (lambda v: mosmu_report.table(_report([dict(_entry(), result=v)])), True),
-    "table duration": (lambda v: mosmu_report.table(_report([_entry(duration=v)])), True),
-    "not-OK comment": (lambda v: mosmu_report.table(_report([_entry(comment=v)])), True),
-    "status line": (lambda v: mosmu_report.table(_status_report("line", v)), True),
-    "status finished": (lambda v: mosmu_report.table(_status_report("finished", v)), True),
-    "mirror name": (lambda v: mosmu_report.table(_report([_entry()], mirror={
+    "table ip": (lambda v: mosmu_render.table(_report([_entry(ip=v)])), True),
+    "table node id": (lambda v: mosmu_render.table(_report([_entry(id=v)])), True),
+    "table fqdn": (lambda v: mosmu_render.table(_report([_entry(fqdn=v)])), False),
+    "table env": (lambda v: mosmu_render.table(_report([_entry(env=v)])), True),
+    "table roles": (lambda v: mosmu_render.table(_report([_entry(roles=[v, "compute"])])), True),
+    "table result": (lambda v: mosmu_render.table(_report([dict(_entry(), result=v)])), True),
+    "table duration": (lambda v: mosmu_render.table(_report([_entry(duration=v)])), True),
+    "not-OK comment": (lambda v: mosmu_render.table(_report([_entry(comment=v)])), True),
+    "status line": (lambda v: mosmu_render.table(_status_report("line", v)), True),
+    "status finished": (lambda v: mosmu_render.table(_status_report("finished", v)), True),
+    "mirror name": (lambda v: mosmu_render.table(_report([_entry()], mirror={
         v: {"state": "published", "files": 1}})), True),
-    "mirror state": (lambda v: mosmu_report.table(_report([_entry()], mirror={
+    "mirror state": (lambda v: mosmu_render.table(_report([_entry()], mirror={
         "mos8.0": {"state": v, "files": 1}})), True),
-    "mirror files": (lambda v: mosmu_report.table(_report([_entry()], mirror={
+    "mirror files": (lambda v: mosmu_render.table(_report([_entry()], mirror={
         "mos8.0": {"state": "published", "files": v}})), True),
-    "skipped record": (lambda v: mosmu_report.table(_report([_entry()], skipped=[
+    "skipped record": (lambda v: mosmu_render.table(_report([_entry()], skipped=[
         {"id": v, "ip": v, "reason": v, "failed": True}])), False),
-    "interrupted": (lambda v: mosmu_report.table(_report([_entry()], interrupted=v)), True),
-    "summary key": (lambda v: mosmu_report.table({"summary": {v: 1}, "retcode": 2}), False),
-    "retcode": (lambda v: mosmu_report.table({"summary": {}, "retcode": v}), True),
-    "progress wave": (lambda v: mosmu_report.progress_line(
+    "interrupted": (lambda v: mosmu_render.table(_report([_entry()], interrupted=v)), True),
+    "summary key": (lambda v: mosmu_render.table({"summary": {v: 1}, "retcode": 2}), False),
+    "retcode": (lambda v: mosmu_render.table({"summary": {}, "retcode": v}), True),
+    "progress wave": (lambda v: mosmu_render.progress_line(
         {"kind": "wave", "env": v, "wave": 1, "waves": 2, "nodes": [v]}), True),
-    "progress node comment": (lambda v: mosmu_report.progress_line(
+    "progress node comment": (lambda v: mosmu_render.progress_line(
         {"kind": "node", "env": 11, "id": 3, "ip": "10.0.0.3", "result": "FAIL",
          "comment": v}), True),
-    "progress node ip": (lambda v: mosmu_report.progress_line(
+    "progress node ip": (lambda v: mosmu_render.progress_line(
         {"kind": "node", "env": 11, "id": 3, "ip": v, "result": "OK"}), True),
-    "progress node result": (lambda v: mosmu_report.progress_line(
+    "progress node result": (lambda v: mosmu_render.progress_line(
         {"kind": "node", "env": 11, "id": v, "ip": "i", "result": v}), True),
-    "progress wait": (lambda v: mosmu_report.progress_line(
+    "progress wait": (lambda v: mosmu_render.progress_line(
         {"kind": "wait", "env": v, "seconds": v, "wave": 1, "waves": 2}), True),
-    "progress done": (lambda v: mosmu_report.progress_line(
+    "progress done": (lambda v: mosmu_render.progress_line(
         {"kind": "done", "env": v, "summary": {v: 1}, "retcode": v}), True),
-    "progress mirror": (lambda v: mosmu_report.progress_line(
+    "progress mirror": (lambda v: mosmu_render.progress_line(
         {"kind": "mirror", "message": v}), True),
-    "progress other kind": (lambda v: mosmu_report.progress_line(
+    "progress other kind": (lambda v: mosmu_render.progress_line(
         {"kind": v, "message": v}), True),
-    "progress message": (lambda v: mosmu_report.progress_line({"message": v}), True),
-    "progress not a dict": (lambda v: mosmu_report.progress_line(v), True),
-    "nodes cell": (lambda v: mosmu_report.nodes_table({"selected": [
+    "progress message": (lambda v: mosmu_render.progress_line({"message": v}), True),
+    "progress not a dict": (lambda v: mosmu_render.progress_line(v), True),
+    "nodes cell": (lambda v: mosmu_render.nodes_table({"selected": [
         {"id": 1, "fqdn": v, "ip": v, "cluster": 1, "roles": [v], "status": v,
          "online": True, "mos_version": v, "transport": v, "minion": v}], "skipped": []}),
         True),
-    "nodes env": (lambda v: mosmu_report.nodes_table({"selected": [
+    "nodes env": (lambda v: mosmu_render.nodes_table({"selected": [
         {"id": 1, "ip": "i", "cluster": v}], "skipped": []}), True),
-    "nodes skip reason": (lambda v: mosmu_report.nodes_table({"selected": [], "skipped": [
+    "nodes skip reason": (lambda v: mosmu_render.nodes_table({"selected": [], "skipped": [
         {"id": v, "ip": v, "env": v, "reason": "invalid fqdn " + v}]}), True),
-    "nodes skip not a dict": (lambda v: mosmu_report.nodes_table(
+    "nodes skip not a dict": (lambda v: mosmu_render.nodes_table(
         {"selected": [], "skipped": [v]}), True),
 }
 
@@ -429,8 +431,8 @@ def test_rendering_leaves_the_report_data_untouched():
     report = _report([_entry(comment=comment, line="\x9b2J")], interrupted="SIG\x1bINT",
                      mirror={"m\x07": {"state": "\x1b[2J"}})
     before = repr(report)
-    mosmu_report.table(report)
-    mosmu_report.progress_line({"kind": "node", "comment": comment, "result": "FAIL"})
+    mosmu_render.table(report)
+    mosmu_render.progress_line({"kind": "node", "comment": comment, "result": "FAIL"})
     assert repr(report) == before
     assert report["10.20.11.1"]["comment"] == comment
 
@@ -445,13 +447,13 @@ def test_dpkg_hook_escape_in_a_fail_comment_cut_at_118_columns():
             + hook + " trailing"
         event = {"kind": "node", "env": 11, "id": 3, "ip": "10.20.0.3", "result": "FAIL",
                  "changes": 0, "comment": comment}
-        line = mosmu_report.progress_line(event)
-        assert not _forbidden(line) and len(line) == mosmu_report.WIDTH
+        line = mosmu_render.progress_line(event)
+        assert not _forbidden(line) and len(line) == mosmu_render.WIDTH
         assert line.endswith("…")
         raw = f"env 11 node-3 10.20.0.3: FAIL, 0 package(s) — {comment}"
         cuts = {"".join(mosmu_text.escape_char(c) for c in raw[:k]) for k in range(len(raw))}
         assert line[:-1] in cuts, pad             # the cut falls between two escapes
-        text = mosmu_report.table(_report([_entry(comment=comment)]))
+        text = mosmu_render.table(_report([_entry(comment=comment)]))
         assert not _forbidden(text)
         joined = "".join(line.strip() for line in text.splitlines()).replace(" ", "")
         assert "\\x1b]0;mosmupwned\\x07\\x1b[2Jtrailing" in joined
@@ -471,12 +473,12 @@ def test_a_not_ok_reason_is_printed_whole_wrapped_never_cut(reason):
     or the fix was lost (``... E: Failed to fetch http://127.0.0.1:50397/.snapshots/mos-repo…``).
     Each not-OK node's reason is printed whole, wrapped under the node; the table's columns
     may still be cut."""
-    text = mosmu_report.table(_report([_entry("FAIL", comment=reason),
+    text = mosmu_render.table(_report([_entry("FAIL", comment=reason),
                                        mosmu_report.entry(_n(2, 11), "TIMEOUT", comment=reason)]))
     lines = text.splitlines()
     start = lines.index("not OK:")
     notes = lines[start + 1:-1]
-    assert all(len(line) <= mosmu_report.WIDTH for line in notes)
+    assert all(len(line) <= mosmu_render.WIDTH for line in notes)
     assert "…" not in "\n".join(notes)
     firsts = [i for i, line in enumerate(notes) if line.startswith("  node-")]
     assert [notes[i].split()[0] for i in firsts] == ["node-1", "node-2"]
@@ -489,13 +491,13 @@ def test_a_not_ok_reason_is_printed_whole_wrapped_never_cut(reason):
 def test_a_dry_run_and_an_interrupted_report_say_so_in_the_table():
     """``test`` and ``interrupted`` top-level keys are shown as lines; other keys are not."""
     entries = [mosmu_report.entry(_n(1, 11), "OK", changes={"a": {}}, test=True)]
-    text = mosmu_report.table(_report(entries, test=True, accepted_partial=["x"]))
+    text = mosmu_render.table(_report(entries, test=True, accepted_partial=["x"]))
     assert text.splitlines()[0].startswith("test mode: nothing was changed")
     assert "accepted_partial" not in text
     entries = [mosmu_report.entry(_n(1, 11), "OK"),
                mosmu_report.entry(_n(2, 11), "SKIPPED", comment="not started: the run was "
                                   "interrupted (SIGINT)")]
-    text = mosmu_report.table(_report(entries, interrupted="SIGINT"))
+    text = mosmu_render.table(_report(entries, interrupted="SIGINT"))
     assert text.splitlines()[0].startswith("interrupted (SIGINT): ")
     assert "retry_failed=True" in text.splitlines()[0]
     assert "environment 11: 2 node(s)" in text

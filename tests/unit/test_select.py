@@ -6,7 +6,7 @@ import copy
 import pytest
 
 import mosmu_catalog
-import mosmu_report
+import mosmu_render
 import mosmu_request
 import mosmu_select
 from mosmu_errors import ConfigError, FuelError
@@ -359,7 +359,7 @@ def test_render_nodes_table(real):
     for node in result["selected"]:
         node.update(mos_version="8.0", minion=node["fqdn"] if node["id"] != 2 else None,
                     transport="minion" if node["id"] != 2 else "ssh")
-    text = mosmu_report.nodes_table(result)
+    text = mosmu_render.nodes_table(result)
     lines = text.splitlines()
     assert lines[0] == "environment 1: 8 selected"
     assert lines[1].split() == ["id", "fqdn", "ip", "roles", "status", "online", "version",
@@ -373,11 +373,11 @@ def test_render_nodes_table(real):
 
 
 def test_render_nodes_keeps_hostile_text_on_one_line():
-    text = mosmu_report.nodes_table({"selected": [], "skipped": [
+    text = mosmu_render.nodes_table({"selected": [], "skipped": [
         {"id": None, "ip": None, "env": None, "reason": "invalid Nailgun record: fqdn 'a\nb'"},
         {"id": 3, "ip": "10.20.0.5", "reason": "bad\r\nthing"}]})
     assert len(text.splitlines()) == 4
-    assert mosmu_report.nodes_table({"selected": [], "skipped": []}) == "no nodes"
+    assert mosmu_render.nodes_table({"selected": [], "skipped": []}) == "no nodes"
 
 
 @pytest.mark.parametrize("version, expected", [
