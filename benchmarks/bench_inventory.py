@@ -39,7 +39,7 @@ import mosmu_minions  # noqa: E402
 import mosmu_request  # noqa: E402
 import mosmu_select  # noqa: E402
 from sandbox import fuelapi, realistic  # noqa: E402
-from sandbox.stack import free_ports  # noqa: E402
+from sandbox.procs import free_ports  # noqa: E402
 
 
 def old_affected_nodes(inventory, env=None, all_envs=False, roles=(), nodes=(), offline=False):

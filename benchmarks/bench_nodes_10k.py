@@ -69,7 +69,7 @@ import salt.cache  # noqa: E402
 import salt.config  # noqa: E402
 
 from sandbox import realistic  # noqa: E402
-from sandbox.stack import free_ports, port_open, wait_for  # noqa: E402
+from sandbox.procs import free_ports, port_open, wait_for  # noqa: E402
 
 PASSWORD = "bench-pw"  # noqa: S105 - the stand-in's throwaway credential
 

@@ -10,7 +10,7 @@ every file below /etc is a conffile, as debhelper marks them). Building is idemp
 index file is rewritten only when its content changes, and ``Release`` (written last,
 atomically) only when an index changed.
 
-With a ``signer`` (``sandbox.stack.Signer``: ``clearsign(bytes)``, ``detach_sign(bytes)``)
+With a ``signer`` (``sandbox.signing.Signer``: ``clearsign(bytes)``, ``detach_sign(bytes)``)
 every suite also gets ``InRelease`` (clearsigned Release) and ``Release.gpg`` (armoured
 detached signature), written just before the Release they sign; they are made again whenever
 Release changes or one of them is missing (a signature is not deterministic, so an unchanged

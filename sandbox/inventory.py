@@ -144,7 +144,7 @@ def default(nodes=3, centos_nodes=0, ssh_nodes=0):
     ``ssh_nodes`` adds that many more nodes to each environment (env 2 only when it exists),
     with ids after all the others (env 1's first, then env 2's), their roles continuing their
     environment's cycle: the sandbox reaches them over ssh, without a minion. They are
-    ordinary Nailgun nodes here; ``sandbox.stack.ssh_choice`` picks them as the last
+    ordinary Nailgun nodes here; ``sandbox.sshnodes.ssh_choice`` picks them as the last
     ``ssh_nodes`` nodes of each environment.
 
     The sandbox's own default is both environments (``Sandbox.up(nodes=3, centos_nodes=2)``);

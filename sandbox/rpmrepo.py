@@ -8,7 +8,7 @@ holds ``Packages/*.rpm`` and ``repodata/``. Packages are noarch, with a VERSION 
 scriptlets. Building is idempotent: a repo's metadata is regenerated only when its set of
 packages changes.
 
-With a ``signer`` (``sandbox.stack.Signer``) every rpm is signed when it is built
+With a ``signer`` (``sandbox.signing.Signer``) every rpm is signed when it is built
 (``rpmsign --addsign``, private ``_dbpath``) and every repo gets ``repodata/repomd.xml.asc``,
 an armoured detached signature of ``repomd.xml``, made again whenever the metadata changes.
 

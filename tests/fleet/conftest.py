@@ -18,7 +18,8 @@ import tempfile
 
 import pytest
 
-from sandbox.stack import BIN, Sandbox, port_open, wait_for
+from sandbox.procs import port_open, wait_for
+from sandbox.stack import BIN, Sandbox
 from tests.integration.helpers import config_copy
 
 NODES = 5

@@ -22,7 +22,8 @@ import time
 import pytest
 
 from sandbox.cli import node_packages
-from sandbox.stack import PACKAGE_VERSIONS, SandboxError, wait_for
+from sandbox.procs import wait_for
+from sandbox.stack import PACKAGE_VERSIONS, SandboxError
 from tests.fleet.conftest import restart_master
 from tests.integration.helpers import json_documents, node_entries, salt_cli, status_lines
 

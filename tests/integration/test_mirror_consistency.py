@@ -26,7 +26,7 @@ import mosmu_catalog
 import mosmu_mirror
 import mosmu_snapshots
 from sandbox import debrepo
-from sandbox.stack import Signer
+from sandbox.signing import Signer
 from tests.mirror.helpers import RsyncDaemon, free_port, port_open
 
 APT_RUNS = 1000            # at least this many apt-get update runs (both paths together)

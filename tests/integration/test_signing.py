@@ -15,7 +15,8 @@ import pytest
 
 import mosmu_catalog
 from sandbox import rpmrepo
-from sandbox.stack import PACKAGE_VERSIONS, Signer
+from sandbox.signing import Signer
+from sandbox.stack import PACKAGE_VERSIONS
 from tests.integration.helpers import node_entries, salt_cli, status_lines
 
 UBUNTU, CENTOS = ("ubuntu", "9.1"), ("centos", "8.0")

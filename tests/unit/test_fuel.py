@@ -14,7 +14,7 @@ import mosmu_fuel
 from mosmu_errors import FuelError
 from sandbox import fuelapi
 from sandbox import inventory as inv
-from sandbox.stack import free_ports
+from sandbox.procs import free_ports
 
 PASSWORD = "s3cret-Pw"
 CREDS = {"tenant": "admin", "username": "admin", "password": PASSWORD}

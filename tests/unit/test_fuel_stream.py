@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import mosmu_fuel
 from sandbox import fuelapi
 from sandbox import inventory as inv
-from sandbox.stack import free_ports
+from sandbox.procs import free_ports
 
 
 def _decode(body, cuts, trim=(), max_depth=mosmu_fuel.MAX_DEPTH):

@@ -23,7 +23,7 @@ import mosmu_fuel
 from mosmu_errors import FuelError
 from sandbox import fuelapi
 from sandbox import inventory as inv
-from sandbox.stack import free_ports
+from sandbox.procs import free_ports
 
 PASSWORD = "pw-S3cret-never-shown"
 FUEL = "http://fuel.test:8000"

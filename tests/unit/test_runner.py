@@ -30,7 +30,7 @@ import mosmu_plan
 import mosmu_request
 from sandbox import fuelapi
 from sandbox import inventory as inv
-from sandbox.stack import free_ports
+from sandbox.procs import free_ports
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 N1, N2, N3 = (f"node-{i}.test.domain.local" for i in (1, 2, 3))

@@ -210,7 +210,7 @@ def test_default_inventory_has_two_envs_with_their_releases():
 @pytest.fixture(scope="module")
 def signer(tmp_path_factory):
     """One throwaway key for the module (its own gpg home; the agent is stopped after)."""
-    from sandbox.stack import Signer  # pylint: disable=import-outside-toplevel
+    from sandbox.signing import Signer  # pylint: disable=import-outside-toplevel
     key = Signer(str(tmp_path_factory.mktemp("gpg") / "g")).ensure()
     yield key
     key.close()
@@ -303,7 +303,7 @@ def test_signed_yum_tree_has_signed_repomd_and_signed_rpms(tmp_path, signer):
 def test_mirror_sync_accepts_the_sandbox_signature_and_refuses_another_key(tmp_path, signer):
     import mosmu_mirror  # pylint: disable=import-outside-toplevel
     from mosmu_errors import MirrorError  # pylint: disable=import-outside-toplevel
-    from sandbox.stack import Signer  # pylint: disable=import-outside-toplevel
+    from sandbox.signing import Signer  # pylint: disable=import-outside-toplevel
     up = str(tmp_path / "up")
     with open(signer.public_key, encoding="ascii") as handle:
         key = handle.read()

@@ -15,7 +15,8 @@ import pytest
 
 from sandbox import debrepo, nodetools, rpmrepo, services
 from sandbox.cli import installed_rpms, installed_versions
-from sandbox.stack import Sandbox, SandboxError, free_ports
+from sandbox.procs import free_ports
+from sandbox.stack import Sandbox, SandboxError
 
 CTL, CMP, CIN = (f"node-{i}.test.domain.local" for i in (1, 2, 3))
 HOSTS = {CTL: ["controller"], CMP: ["compute"], CIN: ["compute", "cinder"]}

@@ -14,7 +14,8 @@ import pytest
 
 from sandbox import inventory, sshd
 from sandbox.cli import installed_rpms, installed_versions
-from sandbox.stack import Sandbox, SandboxError, free_ports, ssh_choice
+from sandbox.procs import free_ports
+from sandbox.stack import Sandbox, SandboxError, ssh_choice
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.access(sshd.SSHD, os.X_OK) or not shutil.which("ssh"),
