@@ -12,8 +12,6 @@ import sys
 
 import yaml
 
-from . import sshd
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = {"rsync": "rsync", "dpkg-deb": "dpkg-dev", "apt-ftparchive": "apt-utils",
          "apt-get": "apt", "dpkg": "dpkg", "dpkg-query": "dpkg"}
@@ -38,16 +36,6 @@ def check_tools(tools):
     if missing:
         raise SandboxError(f"missing Debian packages: {' '.join(missing)}; install them "
                            f"(apt-get install {' '.join(missing)}) or run make demo")
-
-
-def check_ssh_tools():
-    """What ssh nodes need: root (they log in as root), ssh, ssh-keygen, /usr/sbin/sshd."""
-    if os.geteuid() != 0:
-        raise SandboxError("ssh nodes log in as root to their own sshd: run as root")
-    check_tools({"ssh": "openssh-client", "ssh-keygen": "openssh-client"})
-    if not os.access(sshd.SSHD, os.X_OK):
-        raise SandboxError(f"{sshd.SSHD} is missing: install the Debian package "
-                           "openssh-server (its own service is not needed)")
 
 
 def write(path, text, mode=0o644):

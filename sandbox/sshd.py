@@ -36,6 +36,8 @@ import subprocess
 import sys
 import time
 
+from .procs import alive
+
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = "/run/sshd"
 HOST = "127.0.0.1"
@@ -383,14 +385,6 @@ def connection_pids(port, table=None):
 def is_sshd(pid):
     try:
         return os.path.realpath(os.readlink(f"/proc/{pid}/exe")) == os.path.realpath(SSHD)
-    except OSError:
-        return False
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
 

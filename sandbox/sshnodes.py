@@ -3,7 +3,7 @@
 :class:`SshNodes` is the part of ``sandbox.stack.Sandbox`` that adds them (node root, port,
 keys from ``sandbox.sshd``), starts, stops, kills and re-keys their sshd (the fault
 helpers), and names them in the master config; :func:`ssh_choice` picks them from an
-inventory.
+inventory, :func:`check_ssh_tools` checks the host can run them.
 """
 
 import contextlib
@@ -13,6 +13,16 @@ import subprocess
 
 from . import common, procs, sshd
 from .common import SandboxError
+
+
+def check_ssh_tools():
+    """What ssh nodes need: root (they log in as root), ssh, ssh-keygen, /usr/sbin/sshd."""
+    if os.geteuid() != 0:
+        raise SandboxError("ssh nodes log in as root to their own sshd: run as root")
+    common.check_tools({"ssh": "openssh-client", "ssh-keygen": "openssh-client"})
+    if not os.access(sshd.SSHD, os.X_OK):
+        raise SandboxError(f"{sshd.SSHD} is missing: install the Debian package "
+                           "openssh-server (its own service is not needed)")
 
 
 def ssh_choice(inv, ssh_nodes):
@@ -97,7 +107,7 @@ class SshNodes:
             False leaves an empty directory
         :returns: the node's state entry (:meth:`ssh_node`)
         """
-        common.check_ssh_tools()
+        check_ssh_tools()
         nodes = self.state.setdefault("ssh_nodes", {})
         if fqdn in nodes or fqdn in self.state.get("minions", {}):
             raise SandboxError(f"{fqdn} is already a node of the sandbox in {self.dir}")

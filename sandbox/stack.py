@@ -43,7 +43,7 @@ from . import common, debrepo, noderoots, procs, rpmrepo, services, signing
 from . import inventory as inventory_mod
 from .common import SandboxError
 from .noderoots import NodeRoots
-from .sshnodes import SshNodes, ssh_choice
+from .sshnodes import SshNodes, check_ssh_tools, ssh_choice
 
 common.put_utils_on_path()
 import mosmu_catalog  # noqa: E402  pylint: disable=wrong-import-position
@@ -294,7 +294,7 @@ class Sandbox(NodeRoots, SshNodes):
                 n.get("os_platform") == "centos" for n in inv["nodes"]):
             common.check_tools(common.YUM_TOOLS)
         if ssh_choice(inv, ssh_nodes):
-            common.check_ssh_tools()
+            check_ssh_tools()
         if self.state:
             raise SandboxError(f"a sandbox is already up in {self.dir}; run "
                                f"python -m sandbox down --dir {self.dir} first")
