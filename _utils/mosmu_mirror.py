@@ -53,10 +53,13 @@ from mosmu_errors import MirrorError
 
 log = logging.getLogger(__name__)
 
+# The index format of a catalog row's ``backend``, one shape: anchors, present, units_in,
+# indices, check, packages, signatures, newer.
 BACKENDS = {"apt": mosmu_aptindex.Apt(), "yum": mosmu_yumindex.Yum()}
 
 
 def _backend(tree):
+    """The index format of ``tree``, or :class:`MirrorError` naming the ones mosmu mirrors."""
     try:
         return BACKENDS[tree.backend]
     except KeyError:
@@ -65,6 +68,7 @@ def _backend(tree):
 
 
 def _same_bytes(a, b):
+    """Whether two files hold the same bytes (two absent files do)."""
     try:
         return mosmu_index.read(a) == mosmu_index.read(b)
     except FileNotFoundError:
