@@ -102,24 +102,31 @@ def parse_downgraded(stdout):
     return _listed(stdout, _DOWNGRADED)
 
 
-def parse_dpkg_query(stdout):
-    """``{name: version}`` of installed (``ii``/``hi``...) packages."""
-    out = {}
+# ``${Status}`` (``install ok installed``, ``hold ok installed``), not ``${db:Status-Abbrev}``:
+# Ubuntu 12.04's dpkg 1.16.1 (MOS 5.1.1 and 6.0 nodes) has only the former and prints an
+# unknown field as nothing, which would read as "nothing installed"
+INSTALLED_FORMAT = "${Package}\t${Version}\t${Status}\n"
+
+
+def _dpkg_rows(stdout):
+    """``(name, version, want, state)`` of each well-formed :data:`INSTALLED_FORMAT` line."""
     for line in stdout.splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[2].strip()[1:2] == "i":
-            out[parts[0]] = parts[1]
-    return out
+        status = parts[2].split() if len(parts) == 3 else ()
+        if len(status) == 3:
+            yield parts[0], parts[1], status[0], status[2]
+
+
+def parse_dpkg_query(stdout):
+    """``{name: version}`` of installed packages (status ``installed``, held or not)."""
+    return {name: version for name, version, _want, state in _dpkg_rows(stdout)
+            if state == "installed"}
 
 
 def parse_held(stdout):
-    """Names of packages whose dpkg selection is ``hold`` (status abbreviation ``h?``)."""
-    out = []
-    for line in stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3 and parts[2].strip()[:1] == "h":
-            out.append(parts[0])
-    return sorted(out)
+    """Names of packages whose dpkg selection is ``hold`` (``apt-mark hold``)."""
+    return sorted(name for name, _version, want, _state in _dpkg_rows(stdout)
+                  if want == "hold")
 
 
 class Apt:
@@ -296,7 +303,7 @@ class Apt:
         argv = ["dpkg-query"]
         if self.alt:
             argv.append(f"--admindir={node_path(self.root, 'var/lib/dpkg')}")
-        return [*argv, "-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
+        return [*argv, "-W", "-f", INSTALLED_FORMAT]
 
     def parse_installed(self, stdout):
         return parse_dpkg_query(stdout)

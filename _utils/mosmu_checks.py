@@ -626,39 +626,6 @@ def openrc_env(text):
 
 # -- holds ----------------------------------------------------------------------------------
 
-DPKG_WANT = frozenset(("unknown", "install", "hold", "deinstall", "purge"))
-DPKG_EFLAG = frozenset(("ok", "reinstreq", "hold", "hold-reinstreq"))
-DPKG_STATUS = frozenset(("not-installed", "config-files", "half-installed", "unpacked",
-                         "half-configured", "triggers-awaited", "triggers-pending", "installed"))
-_DEB_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]*(?::[a-z0-9-]+)?")
-
-
-def dpkg_holds(text):
-    """Packages on hold, from ``dpkg-query -W -f='${Package} ${Status}\\n'``.
-
-    ``${Status}`` (``hold ok installed``) is the field dpkg 1.16 of Ubuntu 12.04 has;
-    ``${db:Status-Abbrev}`` came with dpkg 1.16.2. ``${binary:Package}`` (``name:arch``)
-    is read too.
-
-    :param text: the output, one ``name want flag status`` line per package
-    :return: the sorted names whose selection is ``hold`` (what ``apt-mark showhold`` lists)
-    :raises ValueError: a line is not ``name want flag status``, or the text is empty
-    """
-    fmt = "package status lines"
-    names = set()
-    lines = [line for line in _lines(_text(text, "dpkg-query", fmt)) if line.strip(BLANKS)]
-    if not lines:
-        raise _not_format("dpkg-query", fmt, _first_line(text))
-    for line in lines:
-        parts = line.split()
-        if (len(parts) != 4 or not _DEB_NAME.fullmatch(parts[0]) or parts[1] not in DPKG_WANT
-                or parts[2] not in DPKG_EFLAG or parts[3] not in DPKG_STATUS):
-            raise _not_format("dpkg-query", fmt, line)
-        if parts[1] == "hold":
-            names.add(parts[0])
-    return sorted(names)
-
-
 _LOCK_BODY = re.compile(r"[A-Za-z0-9_.+~^*?\[\]:-]+")
 
 

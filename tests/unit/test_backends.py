@@ -3,6 +3,9 @@
 Both backends are built from real catalog rows through the plan, as the node builds them.
 """
 
+import re
+import subprocess
+
 import pytest
 
 import mosmu_apt
@@ -128,7 +131,9 @@ def test_apt_parsers():
         "The following packages will be upgraded:\n  x\n"
         "The following packages will be DOWNGRADED:\n  nova-common b\n"
         "1 upgraded, 0 newly installed, 2 downgraded, 0 to remove\n") == ["b", "nova-common"]
-    assert mosmu_apt.parse_dpkg_query("a\t1.0\tii \nb\t2.0\trc \nc\t3.0\thi \n") == \
+    assert mosmu_apt.parse_dpkg_query("a\t1.0\tinstall ok installed\n"
+                                      "b\t2.0\tdeinstall ok config-files\n"
+                                      "c\t3.0\thold ok installed\n") == \
         {"a": "1.0", "c": "3.0"}
     assert mosmu_apt.parse_apt_version("apt 2.6.1 (amd64)\nSupported modules:") == (2, 6)
     assert mosmu_apt.parse_apt_version("apt 1.0.1ubuntu2 for amd64 compiled") == (1, 0)
@@ -239,3 +244,34 @@ def test_repo_text_for_every_catalog_row_is_one_plain_line_or_stanza():
         plan = mosmu_plan.Plan.build(tree, URL, list(tree.repos))
         for name, text in mosmu_repo.repo_files(plan).items():
             assert "\n\n" not in text and "{" not in text and name.startswith("mos-")
+
+
+# dpkg-query of Ubuntu 12.04 (dpkg 1.16.1, MOS 5.1.1/6.0 nodes) knows the control fields and
+# ${Status}; ${db:Status-Abbrev} and ${binary:Package} came with 1.16.2 and print nothing there
+DPKG_1_16_1_FIELDS = {"Package", "Version", "Status", "Architecture", "Source"}
+
+
+def test_the_installed_query_uses_only_fields_ubuntu_12_04s_dpkg_knows():
+    fields = set(re.findall(r"\$\{([^}]+)\}", mosmu_apt.INSTALLED_FORMAT))
+    assert fields <= DPKG_1_16_1_FIELDS
+    # what such a dpkg prints for it reads as installed, held or not
+    out = "nova-common\t1.0\tinstall ok installed\nneutron-common\t1.0\thold ok installed\n"
+    assert mosmu_apt.parse_dpkg_query(out) == {"nova-common": "1.0", "neutron-common": "1.0"}
+    assert mosmu_apt.parse_held(out) == ["neutron-common"]
+
+
+def test_the_installed_query_reads_what_the_real_dpkg_query_prints(tmp_path):
+    """INSTALLED_FORMAT run by dpkg-query itself on a private status file (never the
+    host's): installed, held and removed packages."""
+    (tmp_path / "status").write_text("".join(
+        f"Package: {name}\nStatus: {status}\nVersion: 2:12.0.4-1\nArchitecture: all\n"
+        "Maintainer: x <x@example.org>\nDescription: t\n\n"
+        for name, status in (("nova-common", "hold ok installed"),
+                             ("nova-compute", "install ok installed"),
+                             ("nova-api", "deinstall ok config-files"))))
+    out = subprocess.run(["dpkg-query", f"--admindir={tmp_path}", "-W", "-f",
+                          mosmu_apt.INSTALLED_FORMAT],
+                         capture_output=True, text=True, check=True).stdout
+    assert mosmu_apt.parse_dpkg_query(out) == {"nova-common": "2:12.0.4-1",
+                                               "nova-compute": "2:12.0.4-1"}
+    assert mosmu_apt.parse_held(out) == ["nova-common"]

@@ -6,7 +6,6 @@ in the sample, so a variant cannot silently stop testing anything.
 """
 
 import os
-import subprocess
 
 import pytest
 
@@ -545,40 +544,6 @@ def test_an_openrc_error_never_shows_a_password():
 
 
 # -- holds ----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("text, held", [
-    (sample("dpkg_query_status_captured.txt"), ["nova-common", "python-nova"]),
-    ("libc6:amd64 hold ok installed\nlibc6:i386 install ok installed\n", ["libc6:amd64"]),
-    ("nova-api hold ok config-files\nnova-api hold ok config-files\n", ["nova-api"]),
-    ("nova-api install ok installed\n", []),
-])
-def test_dpkg_holds_are_the_packages_selected_hold(text, held):
-    assert mosmu_checks.dpkg_holds(text) == held
-
-
-@pytest.mark.parametrize("text, line", [
-    ("", "(no output)"),
-    ("hi  nova-common\n", "hi  nova-common"),                 # ${db:Status-Abbrev} instead
-    ("dpkg-query: no packages found matching nova\n", "dpkg-query: no packages found"),
-    ("nova-api hold ok installed\nnova-api frozen ok installed\n", "nova-api frozen"),
-])
-def test_dpkg_holds_refuse_what_is_not_status_lines(text, line):
-    raises_naming(mosmu_checks.dpkg_holds, text, line)
-
-
-def test_dpkg_holds_reads_what_the_real_dpkg_query_prints(tmp_path):
-    """The format mosmu asks for (``${Package} ${Status}``) parsed from dpkg-query itself, run
-    on a private status file (never the host's)."""
-    (tmp_path / "status").write_text(
-        "Package: nova-common\nStatus: hold ok installed\nVersion: 2:12.0.4-1\n"
-        "Architecture: all\nMaintainer: x <x@example.org>\nDescription: t\n\n"
-        "Package: nova-compute\nStatus: install ok installed\nVersion: 2:12.0.4-1\n"
-        "Architecture: all\nMaintainer: x <x@example.org>\nDescription: t\n")
-    out = subprocess.run(["dpkg-query", f"--admindir={tmp_path}", "-W",
-                          "-f=${Package} ${Status}\\n"],
-                         capture_output=True, text=True, check=True).stdout
-    assert mosmu_checks.dpkg_holds(out) == ["nova-common"]
-
 
 @pytest.mark.parametrize("text, names", [
     (sample("versionlock_yum.list"),

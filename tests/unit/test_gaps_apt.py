@@ -178,7 +178,7 @@ def test_options_of_an_alternate_root_reroot_apt_and_dpkg(root, r):
                                                    f"{r}/etc/mosmu/preferences.d")
     assert apt.audit_argv() == ["dpkg", f"--root={r}", f"--log={r}/var/log/dpkg.log", "--audit"]
     assert apt.installed_argv() == ["dpkg-query", f"--admindir={r}/var/lib/dpkg", "-W", "-f",
-                                    "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
+                                    mosmu_apt.INSTALLED_FORMAT]
 
 
 def test_options_in_test_mode_keep_apt_state_private():
@@ -199,7 +199,7 @@ def test_argv_on_a_real_node():
     assert apt.refresh_argv() == ["apt-get", "-q", *REAL, "update"]
     assert apt.simulate_argv() == ["apt-get", "-q", "-s", *REAL, "upgrade"]
     assert apt.installed_argv() == ["dpkg-query", "-W", "-f",
-                                    "${Package}\t${Version}\t${db:Status-Abbrev}\n"]
+                                    mosmu_apt.INSTALLED_FORMAT]
     assert apt.recover_argvs() == [
         ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"],
         ["apt-get", "-q", "-y", *REAL, *CONF, "-f", "install"]]
@@ -375,14 +375,15 @@ def test_parse_kept_back(stdout, names):
 
 
 def test_parse_dpkg_query():
-    stdout = ("a\t1.0\tii \n"        # installed
-              "b\t2.0\trc \n"        # removed, config files left
-              "c\t3.0\thi \n"        # on hold, installed
-              "d\t4.0\tiU \n"        # unpacked, not configured
-              "e\t5.0\tiiR\n"        # installed, reinstall required
-              "f\t\tun \n"           # not installed
-              "g 7.0 ii\n"           # not the tab-separated format
-              "h\t8.0\tii \textra\n"
+    stdout = ("a\t1.0\tinstall ok installed\n"
+              "b\t2.0\tdeinstall ok config-files\n"     # removed, config files left
+              "c\t3.0\thold ok installed\n"             # on hold, installed
+              "d\t4.0\tinstall ok unpacked\n"           # unpacked, not configured
+              "e\t5.0\tinstall reinstreq installed\n"   # installed, reinstall required
+              "f\t\tunknown ok not-installed\n"
+              "g 7.0 install ok installed\n"             # not the tab-separated format
+              "h\t8.0\tinstall ok installed\textra\n"
+              "i\t9.0\t\n"                              # no status (an unknown field)
               "\n")
     want = {"a": "1.0", "c": "3.0", "e": "5.0"}
     assert mosmu_apt.parse_dpkg_query(stdout) == want

@@ -51,7 +51,7 @@ def test_for_plan_refuses_a_node_without_the_tools(distro, tools, missing):
 @pytest.mark.parametrize("name, tools, cls, argv", [
     ("apt", APT, mosmu_apt.Apt,
      ["dpkg-query", "--admindir=/srv/n1/var/lib/dpkg", "-W", "-f",
-      "${Package}\t${Version}\t${db:Status-Abbrev}\n"]),
+      mosmu_apt.INSTALLED_FORMAT]),
     ("yum", YUM, mosmu_yum.Yum,
      ["rpm", "--root=/srv/n1", "-qa", "--qf", "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\n"]),
 ])

@@ -39,7 +39,8 @@ class Apt:
 
     def __call__(self, argv, _env):
         if argv[0] == "dpkg-query":
-            return self._ok("".join(f"{n}\t{v}\tii \n" for n, v in self.installed.items()))
+            return self._ok("".join(f"{n}\t{v}\tinstall ok installed\n"
+                                    for n, v in self.installed.items()))
         if argv[0] == "dpkg":
             return self._ok("")
         if "--version" in argv:
