@@ -161,6 +161,13 @@ def _boundary(func):
     return wrapper
 
 
+def _arguments(func):
+    """Put the runner function's arguments, from ``mosmu_request.ARGS``, in its docstring
+    (what ``salt-run -d mosmu.<function>`` prints): one table for parsing and docs."""
+    func.__doc__ = mosmu_request.documented(func.__name__, func.__doc__)
+    return func
+
+
 def _guarded(func, kwargs):
     """``func(**kwargs)``, every error ended as one line (see :func:`_boundary`).
 
@@ -495,31 +502,12 @@ def _unmapped(node, match):
 # -- public functions -----------------------------------------------------------------------
 
 @_boundary
+@_arguments
 def nodes(**kwargs):
     """
     Preview: the nodes an update would touch, and why every other node would not.
 
-    env
-        Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
-    all_envs
-        Every operational environment (one with a ``ready`` node).
-    roles
-        Only nodes with any of these roles (``a,b`` or a list).
-    nodes
-        Only these nodes: ids, admin IPs, fqdns or hostnames (``a,b`` or a list).
-    offline
-        Include nodes Nailgun reports offline.
-    statuses
-        Node statuses counted as deployed (default ``ready,error``).
-    mos_version
-        Override the MOS version derived from each environment's release.
-    repos
-        Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
-    master_ip
-        Master IP the nodes reach; default from config or ``/etc/fuel/astute.yaml``.
-    transport
-        ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
-        ``mosmu:transport``.
+    Arguments (rows of ``mosmu_request.ARGS``):
 
     CLI Example:
 
@@ -1439,6 +1427,7 @@ def _apply(client, cfg, plan, req, report, reachable, session):
 
 
 @_boundary
+@_arguments
 def update(**kwargs):
     """
     Update the selected nodes: sync the mirror, then ``state.apply mosmu`` in waves.
@@ -1455,50 +1444,7 @@ def update(**kwargs):
     The default output is a table; ``--out=json`` prints the whole report as one JSON
     document.
 
-    env
-        Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
-    all_envs
-        Every operational environment.
-    roles
-        Only nodes with any of these roles.
-    nodes
-        Only these nodes: ids, admin IPs, fqdns or hostnames.
-    offline
-        Include nodes Nailgun reports offline.
-    statuses
-        Node statuses counted as deployed (default ``ready,error``).
-    repos
-        Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
-    mos_version
-        Override the MOS version derived from each environment's release.
-    master_ip
-        Master IP the nodes reach; default from config or ``/etc/fuel/astute.yaml``.
-    sync
-        Sync the mirror first (default True). Never in test mode.
-    batch
-        Nodes per wave: a count or a percentage of an environment (default: all at once).
-        Nodes with a role in ``mosmu:serial_roles`` (default ``controller, ceph-osd``) go one
-        at a time, controllers first.
-    interval
-        Seconds to wait between waves (the old ``--interval``).
-    max_failures
-        Failed nodes tolerated before no new wave starts (default 0); the rest are SKIPPED.
-    retry_failed
-        Only the nodes whose last status (their status file) is not OK, or whose last run
-        from this master did not end OK.
-    accept_partial
-        PARTIAL nodes (offered packages left behind) do not fail the run: retcode 0, not
-        counted by ``max_failures``. They stay PARTIAL in the report and on the node.
-    test
-        Dry run: each node reports the packages it would upgrade; nothing changes.
-    transport
-        ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
-        ``mosmu:transport``.
-    checks
-        The health checks before and after each environment (default True).
-    restart
-        Restart the services whose packages changed, Pacemaker's resources once per
-        environment, Ceph's monitors and OSD nodes one at a time (default True).
+    Arguments (rows of ``mosmu_request.ARGS``):
 
     CLI Example:
 
@@ -1556,6 +1502,7 @@ def update(**kwargs):
 
 
 @_boundary
+@_arguments
 def status(**kwargs):
     """
     Each selected node's last MU result, read from its status file (the old ``--check``).
@@ -1566,23 +1513,7 @@ def status(**kwargs):
     master's last run on a node did not end OK and the node's record is not that run's (it
     could not write it, or was never reached), that run's result is shown instead.
 
-    env
-        Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and ``all_envs``.
-    all_envs
-        Every operational environment.
-    roles
-        Only nodes with any of these roles.
-    nodes
-        Only these nodes: ids, admin IPs, fqdns or hostnames.
-    offline
-        Include nodes Nailgun reports offline.
-    statuses
-        Node statuses counted as deployed (default ``ready,error``).
-    master_ip
-        Master IP; only needed when neither config nor astute.yaml gives it.
-    transport
-        ``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default
-        ``mosmu:transport``.
+    Arguments (rows of ``mosmu_request.ARGS``):
 
     CLI Example:
 
@@ -1623,6 +1554,7 @@ def _tree_of(cfg, mos_version, distro):
 
 
 @_boundary
+@_arguments
 def sync(**kwargs):
     """
     Sync the mirror only: the MU repos of a catalog tree, or of the chosen environments.
@@ -1630,24 +1562,7 @@ def sync(**kwargs):
     Each tree is synced into a new snapshot, verified, then published by one atomic symlink
     swap; the previous ``mosmu:keep_snapshots`` snapshots stay for rollback.
 
-    mos_version
-        MOS version to mirror, e.g. ``8.0`` or ``8.0-mu-3``; or give ``env`` / ``all_envs``.
-    distro
-        ``ubuntu`` (default) or ``centos``, with ``mos_version``.
-    repos
-        Repos besides ``updates``: ``security``, ``proposed``, ``holdback``.
-    env
-        Environment id whose tree to mirror.
-    all_envs
-        Every operational environment's tree.
-    rollback
-        Re-point the tree (``mos_version``/``distro``) at its previous snapshot instead.
-    verify
-        Also check every file of the published snapshot against its own indices (sizes,
-        SHA256), even when upstream is unchanged, and repair what is missing or damaged
-        through a new, verified snapshot (the damaged one is never written).
-    test
-        Only report what would be transferred (and, with ``verify``, what is damaged).
+    Arguments (rows of ``mosmu_request.ARGS``):
 
     CLI Example:
 
@@ -1677,14 +1592,12 @@ def sync(**kwargs):
 
 
 @_boundary
+@_arguments
 def snapshots(**kwargs):
     """
     The mirror snapshots of a catalog tree: time, which is published, and what changed.
 
-    mos_version
-        MOS version of the tree, e.g. ``8.0``.
-    distro
-        ``ubuntu`` (default) or ``centos``.
+    Arguments (rows of ``mosmu_request.ARGS``):
 
     CLI Example:
 

@@ -9,6 +9,7 @@ argument and the fix.
 import dataclasses
 import difflib
 import re
+import textwrap
 
 import mosmu_catalog
 import mosmu_validate
@@ -20,22 +21,7 @@ from mosmu_errors import ConfigError
 OVERRIDABLE_STATUSES = ("ready", "error", "provisioned", "stopped")
 DEFAULT_STATUSES = ("ready", "error")
 KNOWN_REPOS = ("updates", "security", "proposed", "holdback")
-
-# The arguments each runner function accepts (pass one of these as ``allowed``).
-NODES = frozenset({"env", "all_envs", "roles", "nodes", "offline", "repos", "mos_version",
-                   "master_ip", "statuses", "transport"})
-STATUS = frozenset({"env", "all_envs", "roles", "nodes", "offline", "master_ip", "statuses",
-                    "transport"})
 TRANSPORTS = ("auto", "minion", "ssh")
-UPDATE = NODES | {"sync", "batch", "interval", "test", "max_failures", "retry_failed",
-                  "accept_partial", "checks", "restart"}
-SYNC = frozenset({"env", "all_envs", "mos_version", "distro", "repos", "rollback", "test",
-                  "verify"})
-SNAPSHOTS = frozenset({"mos_version", "distro"})
-ALL = UPDATE
-# Each public runner function and the arguments it accepts.
-FUNCTIONS = {"nodes": NODES, "update": UPDATE, "status": STATUS, "sync": SYNC,
-             "snapshots": SNAPSHOTS}
 
 # Bounds of every numeric argument: (lowest, highest, unit). Nailgun ids are PostgreSQL
 # integers; an interval above a day is a typo (and time.sleep overflows near 2**63 ns).
@@ -48,46 +34,6 @@ BOUNDS = {
     "max_failures": (0, 10000, "failed nodes"),
 }
 _DIGITS = 12        # longer digit strings are refused before int() (no huge conversions)
-
-
-@dataclasses.dataclass(frozen=True)
-class Request:
-    """Every runner argument, validated and normalised.
-
-    ``batch`` is None, a count or a percentage string (``"25%"``); ``envs`` is empty with
-    ``all_envs``; ``nodes`` holds node keys as given (ids as ``int``,
-    admin IPs, fqdns, hostnames as ``str``); ``statuses`` are those counted as deployed.
-    """
-
-    envs: tuple = ()
-    all_envs: bool = False
-    roles: tuple = ()
-    nodes: tuple = ()
-    offline: bool = False
-    repos: tuple = ()
-    mos_version: object = None
-    master_ip: object = None
-    sync: bool = True
-    batch: object = None
-    interval: int = 0
-    test: bool = False
-    statuses: tuple = DEFAULT_STATUSES
-    max_failures: int = 0
-    retry_failed: bool = False
-    transport: object = None      # None: mosmu:transport of the master config
-    accept_partial: bool = False  # PARTIAL nodes do not fail the run
-    checks: bool = True           # health checks before and after each environment
-    restart: bool = True          # restart the services whose packages the run changed
-    distro: str = "ubuntu"        # mosmu.sync / mosmu.snapshots: the tree's distro
-    rollback: bool = False        # mosmu.sync: re-point the tree at its previous snapshot
-    verify: bool = False          # mosmu.sync: check the published snapshot
-
-    def node_keys(self):
-        """``nodes`` split by kind: ``{"id": {..}, "ip": {..}, "fqdn": {..}, "hostname": {..}}``."""
-        keys = {"id": set(), "ip": set(), "fqdn": set(), "hostname": set()}
-        for key in self.nodes:
-            keys[node_key_kind(key)].add(key)
-        return keys
 
 
 def node_key_kind(key):
@@ -219,9 +165,7 @@ def _node_key(item):
                           "e.g. nodes=10.20.0.3,node-4") from err
 
 
-def _distro(value):
-    if value is None:
-        return "ubuntu"
+def _distro(value, _name):
     if not isinstance(value, str) or value not in mosmu_catalog.DISTROS:
         raise ConfigError(f"distro={_short(value)} is not one of "
                           f"{', '.join(mosmu_catalog.DISTROS)}")
@@ -237,6 +181,198 @@ def _closest(name, allowed):
     ``retry_failed``), else the most similar (``enviroment`` -> ``env``)."""
     prefixed = sorted(a for a in allowed if a.startswith(name))
     return prefixed[:1] or difflib.get_close_matches(name, allowed, 1, 0.4)
+
+
+def _envs(value, _name):
+    envs = _unique(_env_id(item) for item in _items(value, "env"))
+    if not envs:
+        raise ConfigError("env= is empty; give env=N or all_envs=True")
+    return envs
+
+
+def _roles(value, _name):
+    try:
+        return _unique(mosmu_validate.role(r) for r in _items(value, "roles"))
+    except ValueError as err:
+        raise ConfigError(f"roles=: {err}; give role names, e.g. roles=compute,cinder") from err
+
+
+def _nodes(value, _name):
+    return _unique(_node_key(n) for n in _items(value, "nodes"))
+
+
+def _repos(value, _name):
+    repos = []
+    for repo in _items(value, "repos"):
+        if repo not in KNOWN_REPOS:
+            raise ConfigError(f"repos=: unknown repo {repo!r}; choose from "
+                              f"{', '.join(KNOWN_REPOS)}")
+        repos.append(repo)
+    return _unique(repos)
+
+
+def _mos_version(value, _name):
+    try:
+        return mosmu_validate.mos_version(value)
+    except ValueError as err:
+        raise ConfigError(f"mos_version=: {err}") from err
+
+
+def _master_ip(value, _name):
+    try:
+        return (mosmu_validate.ipv4(value) if node_key_kind(str(value)) == "ip"
+                else mosmu_validate.hostname(value))
+    except ValueError as err:
+        raise ConfigError(f"master_ip=: {err}; give the master's IP as the nodes reach it") \
+            from err
+
+
+def _transport(value, _name):
+    if not isinstance(value, str) or value not in TRANSPORTS:
+        raise ConfigError(f"transport={_short(value)} is not one of {', '.join(TRANSPORTS)}")
+    return value
+
+
+def _statuses(value, _name):
+    statuses = _unique(_items(value, "statuses"))
+    bad = [s for s in statuses if s not in OVERRIDABLE_STATUSES]
+    if bad or not statuses:
+        raise ConfigError(f"statuses=: {', '.join(map(repr, bad)) or 'nothing'} cannot count "
+                          f"as deployed; choose from {', '.join(OVERRIDABLE_STATUSES)}")
+    return statuses
+
+
+def _boolean(value, name):
+    return _flag(value, name, None)
+
+
+# -- the arguments: one row each ---------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    """One runner argument: the runner functions that take it, how its value is read, its
+    default, and the line(s) those functions' docstrings show (``salt-run -d``).
+
+    ``read(value, name)`` gets the value as Salt passed it (never None: an absent or None
+    argument keeps ``default``) and returns it normalised, or raises a one-line
+    ``ConfigError``. ``field`` is its :class:`Request` attribute (default: its name);
+    ``docs`` gives a function its own wording (``{function: doc}``).
+    """
+
+    name: str
+    functions: frozenset
+    read: object
+    default: object
+    doc: str
+    field: str = ""
+    docs: tuple = ()
+
+    @property
+    def attr(self):
+        return self.field or self.name
+
+    def doc_for(self, function):
+        return dict(self.docs).get(function, self.doc)
+
+
+_SELECT = frozenset({"nodes", "update", "status"})
+_PLAN = frozenset({"nodes", "update"})
+_UPDATE = frozenset({"update"})
+_MIRROR = frozenset({"sync", "snapshots"})
+
+ARGS = (
+    Arg("env", _SELECT | {"sync"}, _envs, (),
+        "Environment (cluster) id, ``a,b`` or a list. Exactly one of ``env`` and "
+        "``all_envs``.", field="envs", docs=(("sync", "Environment id whose tree to mirror."),)),
+    Arg("all_envs", _SELECT | {"sync"}, _boolean, False,
+        "Every operational environment (one with a ``ready`` node).",
+        docs=(("sync", "Every operational environment's tree."),)),
+    Arg("roles", _SELECT, _roles, (), "Only nodes with any of these roles (``a,b`` or a list)."),
+    Arg("nodes", _SELECT, _nodes, (),
+        "Only these nodes: ids, admin IPs, fqdns or hostnames (``a,b`` or a list)."),
+    Arg("offline", _SELECT, _boolean, False, "Include nodes Nailgun reports offline."),
+    Arg("repos", _PLAN | {"sync"}, _repos, (),
+        "Repos besides ``updates``: ``security``, ``proposed``, ``holdback``."),
+    Arg("mos_version", _PLAN | _MIRROR, _mos_version, None,
+        "Override the MOS version derived from each environment's release.",
+        docs=(("sync", "MOS version to mirror, e.g. ``8.0`` or ``8.0-mu-3``; or give ``env`` / "
+                       "``all_envs``."),
+              ("snapshots", "MOS version of the tree, e.g. ``8.0``."))),
+    Arg("master_ip", _SELECT, _master_ip, None,
+        "Master IP the nodes reach; default from config or ``/etc/fuel/astute.yaml``.",
+        docs=(("status", "Master IP; only needed when neither config nor astute.yaml gives "
+                         "it."),)),
+    Arg("sync", _UPDATE, _boolean, True, "Sync the mirror first (default True). Never in test "
+        "mode."),
+    Arg("batch", _UPDATE, lambda value, _name: _batch(value), None,
+        "Nodes per wave: a count or a percentage of an environment (default: all at once). "
+        "Nodes with a role in ``mosmu:serial_roles`` (default ``controller, ceph-osd``) go one "
+        "at a time, controllers first."),
+    Arg("interval", _UPDATE, _bounded, 0,
+        "Seconds to wait between waves (the old ``--interval``)."),
+    Arg("test", _UPDATE | {"sync"}, _boolean, False,
+        "Dry run: each node reports the packages it would upgrade; nothing changes.",
+        docs=(("sync", "Only report what would be transferred (and, with ``verify``, what is "
+                       "damaged)."),)),
+    Arg("statuses", _SELECT, _statuses, DEFAULT_STATUSES,
+        "Node statuses counted as deployed (default ``ready,error``)."),
+    Arg("max_failures", _UPDATE, _bounded, 0,
+        "Failed nodes tolerated before no new wave starts (default 0); the rest are SKIPPED."),
+    Arg("retry_failed", _UPDATE, _boolean, False,
+        "Only the nodes whose last status (their status file) is not OK, or whose last run "
+        "from this master did not end OK."),
+    Arg("transport", _SELECT, _transport, None,
+        "``auto`` (the minion where one maps, else ssh), ``minion`` or ``ssh``; default "
+        "``mosmu:transport``."),
+    Arg("accept_partial", _UPDATE, _boolean, False,
+        "PARTIAL nodes (offered packages left behind) do not fail the run: retcode 0, not "
+        "counted by ``max_failures``. They stay PARTIAL in the report and on the node."),
+    Arg("checks", _UPDATE, _boolean, True,
+        "The health checks before and after each environment (default True)."),
+    Arg("restart", _UPDATE, _boolean, True,
+        "Restart the services whose packages changed, Pacemaker's resources once per "
+        "environment, Ceph's monitors and OSD nodes one at a time (default True)."),
+    Arg("distro", _MIRROR, _distro, "ubuntu",
+        "``ubuntu`` (default) or ``centos``, with ``mos_version``."),
+    Arg("rollback", frozenset({"sync"}), _boolean, False,
+        "Re-point the tree (``mos_version``/``distro``) at its previous snapshot instead."),
+    Arg("verify", frozenset({"sync"}), _boolean, False,
+        "Also check every file of the published snapshot against its own indices (sizes, "
+        "SHA256), even when upstream is unchanged, and repair what is missing or damaged "
+        "through a new, verified snapshot (the damaged one is never written)."),
+)
+
+
+def arguments_of(function):
+    """The names of the arguments runner function ``function`` takes."""
+    return frozenset(a.name for a in ARGS if function in a.functions)
+
+
+# The arguments each runner function accepts (pass one of these to :func:`parse`).
+FUNCTIONS = {f: arguments_of(f) for f in ("nodes", "update", "status", "sync", "snapshots")}
+NODES, UPDATE, STATUS, SYNC, SNAPSHOTS = (FUNCTIONS[f] for f in
+                                          ("nodes", "update", "status", "sync", "snapshots"))
+ALL = UPDATE
+
+
+class _RequestMethods:
+    def node_keys(self):
+        """``nodes`` split by kind: ``{"id": {..}, "ip": {..}, "fqdn": {..}, "hostname": {..}}``."""
+        keys = {"id": set(), "ip": set(), "fqdn": set(), "hostname": set()}
+        for key in self.nodes:
+            keys[node_key_kind(key)].add(key)
+        return keys
+
+
+Request = dataclasses.make_dataclass(
+    "Request", [(a.attr, object, dataclasses.field(default=a.default)) for a in ARGS],
+    bases=(_RequestMethods,), frozen=True, namespace={"__module__": __name__})
+Request.__doc__ = """Every runner argument, validated and normalised: one attribute per row of
+:data:`ARGS` (``env`` is ``envs``), its default when not given.
+
+``batch`` is None, a count or a percentage string (``"25%"``); ``envs`` is empty with
+``all_envs``; ``nodes`` holds node keys as given (ids as ``int``, admin IPs, fqdns,
+hostnames as ``str``); ``statuses`` are those counted as deployed."""
 
 
 def parse(kwargs, allowed=ALL, require_env=True):
@@ -257,68 +393,32 @@ def parse(kwargs, allowed=ALL, require_env=True):
                  for u in unknown for close in [_closest(u, allowed)]]
         raise ConfigError(f"unknown argument(s): {', '.join(hints)}; known: "
                           f"{', '.join(sorted(allowed))}")
-    envs = _unique(_env_id(item) for item in _items(given.get("env"), "env"))
-    if given.get("env") is not None and not envs:
-        raise ConfigError("env= is empty; give env=N or all_envs=True")
-    all_envs = _flag(given.get("all_envs"), "all_envs", False)
-    if envs and all_envs:
+    values = {a.attr: a.read(given[a.name], a.name) for a in ARGS
+              if given.get(a.name) is not None}
+    if values.get("envs") and values.get("all_envs"):
         raise ConfigError("give env=N or all_envs=True, not both")
-    if require_env and not envs and not all_envs:
+    if require_env and not values.get("envs") and not values.get("all_envs"):
         raise ConfigError("no environment chosen: give env=N (list them with salt-run "
                           "mosmu.nodes all_envs=True) or all_envs=True")
-    try:
-        roles = _unique(mosmu_validate.role(r) for r in _items(given.get("roles"), "roles"))
-    except ValueError as err:
-        raise ConfigError(f"roles=: {err}; give role names, e.g. roles=compute,cinder") from err
-    repos = []
-    for repo in _items(given.get("repos"), "repos"):
-        if repo not in KNOWN_REPOS:
-            raise ConfigError(f"repos=: unknown repo {repo!r}; choose from "
-                              f"{', '.join(KNOWN_REPOS)}")
-        repos.append(repo)
-    mos_version = given.get("mos_version")
-    if mos_version is not None:
-        try:
-            mos_version = mosmu_validate.mos_version(mos_version)
-        except ValueError as err:
-            raise ConfigError(f"mos_version=: {err}") from err
-    master_ip = given.get("master_ip")
-    if master_ip is not None:
-        try:
-            master_ip = (mosmu_validate.ipv4(master_ip) if node_key_kind(str(master_ip)) == "ip"
-                         else mosmu_validate.hostname(master_ip))
-        except ValueError as err:
-            raise ConfigError(f"master_ip=: {err}; give the master's IP as the nodes reach "
-                              "it") from err
-    transport = given.get("transport")
-    if transport is not None and (not isinstance(transport, str) or transport not in TRANSPORTS):
-        raise ConfigError(f"transport={_short(transport)} is not one of {', '.join(TRANSPORTS)}")
-    statuses = DEFAULT_STATUSES
-    if given.get("statuses") is not None:
-        statuses = _unique(_items(given["statuses"], "statuses"))
-        bad = [s for s in statuses if s not in OVERRIDABLE_STATUSES]
-        if bad or not statuses:
-            raise ConfigError(f"statuses=: {', '.join(map(repr, bad)) or 'nothing'} cannot "
-                              "count as deployed; choose from "
-                              f"{', '.join(OVERRIDABLE_STATUSES)}")
-    return Request(
-        envs=envs, all_envs=all_envs, roles=roles,
-        nodes=_unique(_node_key(n) for n in _items(given.get("nodes"), "nodes")),
-        offline=_flag(given.get("offline"), "offline", False),
-        repos=_unique(repos), mos_version=mos_version, master_ip=master_ip,
-        sync=_flag(given.get("sync"), "sync", True),
-        batch=_batch(given.get("batch")),
-        interval=_count(given.get("interval"), "interval", 0),
-        test=_flag(given.get("test"), "test", False),
-        statuses=statuses,
-        max_failures=_count(given.get("max_failures"), "max_failures", 0),
-        retry_failed=_flag(given.get("retry_failed"), "retry_failed", False),
-        transport=transport, distro=_distro(given.get("distro")),
-        rollback=_flag(given.get("rollback"), "rollback", False),
-        verify=_flag(given.get("verify"), "verify", False),
-        accept_partial=_flag(given.get("accept_partial"), "accept_partial", False),
-        checks=_flag(given.get("checks"), "checks", True),
-        restart=_flag(given.get("restart"), "restart", True))
+    return Request(**values)
+
+
+def describe(function):
+    """The argument list of runner function ``function``'s docstring, from :data:`ARGS`:
+    each name, then its description wrapped and indented as Salt's docstrings are."""
+    lines = []
+    for arg in (a for a in ARGS if function in a.functions):
+        lines.append(f"    {arg.name}")
+        lines += textwrap.wrap(arg.doc_for(function), 88, initial_indent=" " * 8,
+                               subsequent_indent=" " * 8, break_on_hyphens=False,
+                               break_long_words=False)
+    return "\n".join(lines)
+
+
+def documented(function, doc):
+    """``doc`` with :func:`describe`'s argument list put before its ``CLI Example:``."""
+    head, example = doc.split("    CLI Example:", 1)
+    return f"{head.rstrip()}\n\n{describe(function)}\n\n    CLI Example:{example}"
 
 
 def positional_error(function, args):

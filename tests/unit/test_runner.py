@@ -905,3 +905,11 @@ def test_an_error_before_any_wave_is_the_error_line_alone(api, tmp_path):
     assert set(result) == {"error", "retcode", "outputter"}
     assert "20261125110000000000" in result["error"]
 
+
+
+def test_each_runner_function_documents_its_arguments_from_the_table(runner):
+    """What ``salt-run -d mosmu.<function>`` prints: the rows of mosmu_request.ARGS."""
+    for function in mosmu_request.FUNCTIONS:
+        doc = getattr(runner, function).__doc__
+        assert mosmu_request.describe(function) in doc, function
+        assert doc.index(mosmu_request.describe(function)) < doc.index("CLI Example:")
