@@ -17,6 +17,7 @@ import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 import mosmu_backend
+import mosmu_catalog
 import mosmu_code
 import mosmu_exec
 import mosmu_noderun
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "mosmu"
 
-BACKEND_OF_FAMILY = {"Debian": "apt", "RedHat": "yum"}
 
 
 def __virtual__():
@@ -119,15 +119,25 @@ def _plan(data, kwargs):
     short = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     if data is None:
         data = short
-        data.setdefault("distro", _distro())
+        data.setdefault("distro", distro())
     try:
         return mosmu_plan.Plan.from_pillar(data)
     except ValueError as err:
         raise SaltInvocationError(f"invalid plan: {err}") from err
 
 
-def _distro():
-    return "centos" if __grains__.get("os_family") == "RedHat" else "ubuntu"
+def distro():
+    """
+    This node's distro as mosmu names it (``ubuntu`` or ``centos``), from its ``os_family``
+    grain (``mosmu_catalog.DISTROS``; the formula's map.jinja reads it too).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' mosmu.distro
+    """
+    return mosmu_catalog.distro_of(__grains__.get("os_family"))
 
 
 def _run(argv, env):
@@ -180,7 +190,7 @@ def installed(root=None, backend=None):  # pylint: disable=redefined-outer-name
         salt '*' mosmu.installed
     """
     node_root = __salt__["mosmu.root"](root)
-    name = backend or BACKEND_OF_FAMILY.get(__grains__.get("os_family"), "apt")
+    name = backend or mosmu_catalog.DISTROS[distro()]["backend"]
     if name not in mosmu_backend.BACKENDS:
         raise SaltInvocationError(f"backend {name!r} is not one of "
                                   f"{', '.join(mosmu_backend.BACKENDS)}")

@@ -54,8 +54,12 @@ import mosmu_validate
 
 REPOS = ("updates", "security", "proposed", "holdback")
 DEFAULT_REPOS = ("updates",)
-DISTROS = ("ubuntu", "centos")
-BACKENDS = ("apt", "yum")
+# Each distro: the os_family grain of its nodes and its package backend. The one map from a
+# node's os_family to its distro (the execution module and the formula's map.jinja ask
+# ``mosmu.distro``).
+DISTROS = {"ubuntu": {"os_family": "Debian", "backend": "apt"},
+           "centos": {"os_family": "RedHat", "backend": "yum"}}
+BACKENDS = tuple(d["backend"] for d in DISTROS.values())
 UPGRADE_VERBS = {"apt": ("upgrade", "dist-upgrade"), "yum": ("update",)}
 TEMPLATE_FIELDS = frozenset(("repo", "suite", "base", "path", "components", "options",
                              "gpgcheck", "gpgkey"))
@@ -85,10 +89,14 @@ BACKEND_DEFAULTS = {
     },
 }
 
-_MU_REPOS = ("updates", "security", "proposed", "holdback")
+def distro_of(os_family):
+    """The distro of a node whose ``os_family`` grain is this (Ubuntu when unknown, as
+    Fuel's default)."""
+    return next((name for name, d in DISTROS.items() if d["os_family"] == os_family),
+                "ubuntu")
 
 
-def _ubuntu(version, upstream, suite, repos=_MU_REPOS, **extra):
+def _ubuntu(version, upstream, suite, repos=REPOS, **extra):
     return dict(distro="ubuntu", version=version, backend="apt", upstream=upstream,
                 path=upstream, suite=suite, repos=repos, **extra)
 

@@ -20,7 +20,7 @@ from mosmu_errors import ConfigError
 # safe to update, whatever the override says.
 OVERRIDABLE_STATUSES = ("ready", "error", "provisioned", "stopped")
 DEFAULT_STATUSES = ("ready", "error")
-KNOWN_REPOS = ("updates", "security", "proposed", "holdback")
+KNOWN_REPOS = mosmu_catalog.REPOS
 TRANSPORTS = ("auto", "minion", "ssh")
 
 # Bounds of every numeric argument: (lowest, highest, unit). Nailgun ids are PostgreSQL

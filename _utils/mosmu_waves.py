@@ -10,12 +10,12 @@ import math
 import re
 
 import mosmu_report
+import mosmu_validate
 
 SERIAL_ROLES = ("controller", "ceph-osd")
 ORDERS = ("first", "last")
 
 _BATCH_RE = re.compile(r"([0-9]{1,9})(%?)")
-_ROLE_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _is_int(value):
@@ -65,10 +65,14 @@ def batch_size(batch, total):
 def _roles(value, name):
     if isinstance(value, str):
         value = [r.strip() for r in value.split(",") if r.strip()]
-    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-            isinstance(r, str) and _ROLE_RE.fullmatch(r) for r in value):
+    try:
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise ValueError(value)
+        for role in value:
+            mosmu_validate.role(role)            # the one role pattern
+    except ValueError:
         raise ValueError(f"{name}={value!r} is not a list of role names; "
-                         f"give e.g. {name}=controller,mongo")
+                         f"give e.g. {name}=controller,mongo") from None
     return tuple(dict.fromkeys(value)) if isinstance(value, (list, tuple)) else \
         tuple(sorted(value))
 
