@@ -17,9 +17,11 @@ from tests.integration.test_compat import private_master
 UBUNTU = "8.0"
 
 
-# SQLite's shared-memory index of rpm's database: rewritten by every reader (``rpm -qa``), it
-# holds no data (the database and its write-ahead log are compared)
-READER_STATE = ("-shm",)
+# Written by readers, holding no node state: SQLite's shared-memory index of rpm's database,
+# rewritten by every reader (``rpm -qa``; the database and its write-ahead log are compared),
+# and the sandbox ceph stand-in's log of every command run, reads included (``ceph health``
+# of the checks before; the state it changes, flags and ceph.log, is compared)
+READER_STATE = ("-shm", "ceph-commands.log")
 
 
 def fingerprint(*tops):
