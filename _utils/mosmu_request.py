@@ -13,6 +13,7 @@ import textwrap
 
 import mosmu_catalog
 import mosmu_validate
+import mosmu_waves
 from mosmu_errors import ConfigError
 
 # Node statuses an operator may declare "deployed" with ``statuses=``. ``discover`` (a
@@ -128,19 +129,19 @@ def _count(value, name, default):
     return default if value is None else _bounded(value, name)
 
 
-def _batch(value):
-    """None, a node count, or a percentage ``"25%"`` (1-100) of an environment."""
+def _batch(value, _name="batch"):
+    """None, a node count, or a percentage ``"25%"`` (1-100) of an environment: read by the
+    one batch parser (``mosmu_waves.parse_batch``), a count also bounded by ``BOUNDS``."""
     low, high, unit = BOUNDS["batch"]
-    if isinstance(value, str) and value.endswith("%"):
-        number = value[:-1].strip()
-        if number.isascii() and number.isdigit() and len(number) <= _DIGITS and \
-                1 <= int(number) <= 100:
-            return f"{int(number)}%"
-        raise ConfigError(f"batch={_short(value)} is not a percentage from 1% to 100%; give "
-                          "batch=N or batch=N%")
-    if value is None:
-        return None
-    number = _whole(value)
+    try:
+        number, percent = mosmu_waves.parse_batch(value)
+    except ValueError:
+        if isinstance(value, str) and value.endswith("%"):
+            raise ConfigError(f"batch={_short(value)} is not a percentage from 1% to 100%; "
+                              "give batch=N or batch=N%") from None
+        number, percent = None, False
+    if percent:
+        return f"{number}%"
     if number is None or not low <= number <= high:
         raise ConfigError(f"batch={_short(value)} must be a whole number >= {low} and "
                           f"<= {high} ({unit}) or a percentage from 1% to 100%: give batch=N "
@@ -304,7 +305,7 @@ ARGS = (
                          "it."),)),
     Arg("sync", _UPDATE, _boolean, True, "Sync the mirror first (default True). Never in test "
         "mode."),
-    Arg("batch", _UPDATE, lambda value, _name: _batch(value), None,
+    Arg("batch", _UPDATE, _batch, None,
         "Nodes per wave: a count or a percentage of an environment (default: all at once). "
         "Nodes with a role in ``mosmu:serial_roles`` (default ``controller, ceph-osd``) go one "
         "at a time, controllers first."),

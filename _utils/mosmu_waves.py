@@ -15,7 +15,7 @@ import mosmu_validate
 SERIAL_ROLES = ("controller", "ceph-osd")
 ORDERS = ("first", "last")
 
-_BATCH_RE = re.compile(r"([0-9]{1,9})(%?)")
+_BATCH_RE = re.compile(r"([0-9]{1,9}) *(%?)")   # "25%", " 50 %" (the request reads it so)
 
 
 def _is_int(value):

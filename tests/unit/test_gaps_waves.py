@@ -17,7 +17,7 @@ def _ids(waves):
     return [[n["id"] for n in wave] for wave in waves]
 
 
-@pytest.mark.parametrize("value", ["101%", "1000%", "999999999%", "0%", "-5", "5 %"])
+@pytest.mark.parametrize("value", ["101%", "1000%", "999999999%", "0%", "-5", "5\t%"])
 def test_parse_batch_refuses_out_of_range(value):
     with pytest.raises(ValueError, match=r"^batch=") as err:
         mosmu_waves.parse_batch(value)
@@ -29,6 +29,7 @@ def test_parse_batch_refuses_out_of_range(value):
     (5, 10, 5), ("5", 10, 5), ((5, False), 10, 5), (3, 1, 3),
     ("25%", 10, 3), ((25, True), 10, 3), ("50%", 101, 51), ("100%", 101, 101),
     ("1%", 1, 1), ("1%", 0, 1), ("10%", 100, 10), ("99%", 200, 198),
+    (" 50 %", 10, 5),                    # as the runner's request reads it (one parser)
 ])
 def test_batch_size(batch, total, size):
     assert mosmu_waves.batch_size(batch, total) == size
