@@ -113,8 +113,8 @@ def _finish_lines(items, test):
 
 
 def _env_lines(envs):
-    """The environments' checks and Pacemaker restarts (``report["envs"]``), one line each
-    plus every problem whole."""
+    """The environments' steps (health checks, Ceph, Pacemaker restarts; ``report["envs"]``),
+    one line each plus every problem whole."""
     lines = []
     items = envs.items() if isinstance(envs, Mapping) else ()
     for env, data in sorted(items, key=lambda i: _order(i[0])):
