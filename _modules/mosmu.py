@@ -191,9 +191,9 @@ def installed(root=None, backend=None):  # pylint: disable=redefined-outer-name
     """
     node_root = __salt__["mosmu.root"](root)
     name = backend or mosmu_catalog.DISTROS[distro()]["backend"]
-    if name not in mosmu_backend.BACKENDS:
+    if name not in mosmu_backend.CLASSES:
         raise SaltInvocationError(f"backend {name!r} is not one of "
-                                  f"{', '.join(mosmu_backend.BACKENDS)}")
+                                  f"{', '.join(mosmu_backend.CLASSES)}")
     try:
         backend = mosmu_backend.by_name(name, node_root, salt.utils.path.which)
     except mosmu_backend.BackendMissing as err:

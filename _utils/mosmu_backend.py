@@ -9,7 +9,8 @@ read their output. It runs nothing: the execution module runs the argv lists it 
 import mosmu_apt
 import mosmu_yum
 
-BACKENDS = {"apt": mosmu_apt.Apt, "yum": mosmu_yum.Yum}
+# The node backend class of each ``mosmu_catalog.BACKENDS`` name
+CLASSES = {"apt": mosmu_apt.Apt, "yum": mosmu_yum.Yum}
 
 
 class BackendMissing(Exception):
@@ -25,7 +26,7 @@ def for_plan(plan, root, which, private=None):
     :param private: a private work dir: test mode keeps every file and all apt/yum state there
     :raise BackendMissing: naming the tools that are missing
     """
-    cls = BACKENDS[plan.backend]
+    cls = CLASSES[plan.backend]
     tools = {name: which(name) for name in cls.candidates}
     try:
         return cls(root, plan, tools, private=private)
@@ -36,7 +37,7 @@ def for_plan(plan, root, which, private=None):
 
 def by_name(name, root, which):
     """A backend without a plan: enough to read the node's installed packages."""
-    cls = BACKENDS[name]
+    cls = CLASSES[name]
     try:
         return cls(root, None, {t: which(t) for t in cls.candidates})
     except LookupError as err:
@@ -45,7 +46,7 @@ def by_name(name, root, which):
 
 def available(which):
     """Names of the backends whose tools exist on this node."""
-    return [name for name, cls in BACKENDS.items() if any(which(t) for t in cls.managers)]
+    return [name for name, cls in CLASSES.items() if any(which(t) for t in cls.managers)]
 
 
 def diff_versions(before, after):

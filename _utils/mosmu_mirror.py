@@ -2,7 +2,7 @@
 
 Where snapshots, the published link, the lock and the builds live is ``mosmu_snapshots``;
 the pieces a sync uses are ``mosmu_rsync`` (transfers), ``mosmu_aptindex`` /
-``mosmu_yumindex`` (the index formats, :data:`BACKENDS`), ``mosmu_gpg`` (signatures) and
+``mosmu_yumindex`` (the index formats, :data:`INDEX_FORMATS`), ``mosmu_gpg`` (signatures) and
 ``mosmu_verify`` (a snapshot against its indices). One :func:`sync_tree` run:
 
 1. rsync only the index anchors of every wanted suite (apt ``dists/<suite>/Release``,
@@ -55,16 +55,16 @@ log = logging.getLogger(__name__)
 
 # The index format of a catalog row's ``backend``, one shape: anchors, present, units_in,
 # indices, check, packages, signatures, newer.
-BACKENDS = {"apt": mosmu_aptindex.Apt(), "yum": mosmu_yumindex.Yum()}
+INDEX_FORMATS = {"apt": mosmu_aptindex.Apt(), "yum": mosmu_yumindex.Yum()}
 
 
 def _backend(tree):
     """The index format of ``tree``, or :class:`MirrorError` naming the ones mosmu mirrors."""
     try:
-        return BACKENDS[tree.backend]
+        return INDEX_FORMATS[tree.backend]
     except KeyError:
         raise MirrorError(f"catalog row {tree.name} has backend {tree.backend!r}; mosmu "
-                          f"mirrors {', '.join(BACKENDS)}") from None
+                          f"mirrors {', '.join(INDEX_FORMATS)}") from None
 
 
 def _same_bytes(a, b):

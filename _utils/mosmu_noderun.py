@@ -138,7 +138,7 @@ def _backend(plan, executor, tools, private=None):
 def _inspect(plan, executor):
     """Round trip 1: tools, status, record, the operator's hold lists.
     ``(tools, previous status, hold list texts)``."""
-    cls = mosmu_backend.BACKENDS[plan.backend]
+    cls = mosmu_backend.CLASSES[plan.backend]
     tools, status_text, record_text, *hold_texts = executor.batch(
         [Which(tuple(cls.candidates)), *mosmu_status.read_ops(executor.root),
          *_hold_ops(executor.root, cls)])

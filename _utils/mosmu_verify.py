@@ -50,7 +50,7 @@ def verify_snapshot(backend, snap, units, previous=None, pool=None, trusted=None
     always, digest unless it is the same inode as in ``previous`` (a snapshot the sync
     verified) whose index gave it the same digest.
 
-    :param backend: ``mosmu_mirror.BACKENDS["apt"]`` or ``["yum"]``
+    :param backend: ``mosmu_mirror.INDEX_FORMATS["apt"]`` or ``["yum"]``
     :param snap: the snapshot directory
     :param units: suites (apt) or repo dirs (yum)
     :param previous: the previous verified snapshot dir, or None (hash everything)

@@ -132,7 +132,7 @@ def verify_big(tmp, count, size, rounds):
     runs = []
     for _ in range(rounds):
         seconds, stats = timed(lambda: mosmu_verify.verify_snapshot(
-            mosmu_mirror.BACKENDS["apt"], tree, [SUITE], None))
+            mosmu_mirror.INDEX_FORMATS["apt"], tree, [SUITE], None))
         runs.append(stats["bytes_hashed"] / 1e6 / seconds)
     raw = raw_sha256_mbps(count * size, rounds)
     verify = statistics.median(runs)
@@ -201,7 +201,7 @@ def main():
             runs = []
             for _ in range(args.rounds):
                 seconds, stats = timed(lambda: mosmu_verify.verify_snapshot(
-                    mosmu_mirror.BACKENDS["apt"], snap, [SUITE], None))
+                    mosmu_mirror.INDEX_FORMATS["apt"], snap, [SUITE], None))
                 runs.append(stats["bytes_hashed"] / 1e6 / seconds)
             print(f"verification (full SHA256 of {stats['hashed']} files, "
                   f"{stats['bytes_hashed'] / 1e6:.1f} MB): {statistics.median(runs):.0f} MB/s")

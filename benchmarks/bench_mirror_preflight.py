@@ -99,7 +99,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     tree = mosmu_catalog.Catalog().get("ubuntu", "8.0")
-    backend = mosmu_mirror.BACKENDS["apt"]
+    backend = mosmu_mirror.INDEX_FORMATS["apt"]
     with tempfile.TemporaryDirectory(prefix="mosmu-bench-preflight-") as tmp:
         www = os.path.join(tmp, "www")
         snap, index_bytes = build(www, tree, args.packages)

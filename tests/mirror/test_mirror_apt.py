@@ -63,7 +63,7 @@ def test_first_sync_publishes_only_what_the_plan_needs_then_noop(apt, daemon, si
     assert sorted(os.listdir(served(site, "dists"))) == [UPDATES]
     assert first["files"] >= 3 and first["bytes"] > 0
     snap = os.path.join(site.www, first["snapshot_path"])
-    stats = mosmu_verify.verify_snapshot(mosmu_mirror.BACKENDS["apt"], snap, [UPDATES])
+    stats = mosmu_verify.verify_snapshot(mosmu_mirror.INDEX_FORMATS["apt"], snap, [UPDATES])
     assert stats["files"] == 3 and stats["hashed"] == 3
 
     before = helpers.fingerprint(site.www)

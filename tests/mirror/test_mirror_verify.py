@@ -131,7 +131,7 @@ def test_a_deleted_deb_and_a_truncated_rpm_are_found_and_repaired_through_a_new_
         link = os.path.join(site.www, tree_of(distro).path)
         assert os.readlink(link).endswith(repaired["snapshot_path"])
         new = os.path.join(site.www, repaired["snapshot_path"])
-        backend = mosmu_mirror.BACKENDS[tree_of(distro).backend]
+        backend = mosmu_mirror.INDEX_FORMATS[tree_of(distro).backend]
         unit = UPDATES if distro == "ubuntu" else "updates"
         assert repaired["files"] == len(backend.indices(new, unit)) + 1   # not the pool
         assert helpers.read_bytes(os.path.join(new, rel)) == helpers.read_bytes(
@@ -285,7 +285,7 @@ def test_each_kind_of_damage_is_found_and_repaired_and_test_mode_changes_nothing
         os.path.join(upstream_tree(site, distro), rel))
     if os.path.exists(os.path.join(old, rel)):              # a fresh copy, never a link
         assert os.stat(os.path.join(new, rel)).st_ino != os.stat(os.path.join(old, rel)).st_ino
-    backend = mosmu_mirror.BACKENDS["apt" if distro == "ubuntu" else "yum"]
+    backend = mosmu_mirror.INDEX_FORMATS["apt" if distro == "ubuntu" else "yum"]
     stats = mosmu_verify.verify_snapshot(backend, new, [UPDATES if distro == "ubuntu"
                                                         else "updates"])
     assert stats["hashed"] == stats["files"] > 0

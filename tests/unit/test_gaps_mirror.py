@@ -33,8 +33,8 @@ from tests.mirror import helpers
 APT = mosmu_catalog.Catalog().get("ubuntu", "8.0")
 YUM = mosmu_catalog.Catalog().get("centos", "8.0")
 UPD, SEC = "mos8.0-updates", "mos8.0-security"
-APT_B = mosmu_mirror.BACKENDS["apt"]
-YUM_B = mosmu_mirror.BACKENDS["yum"]
+APT_B = mosmu_mirror.INDEX_FORMATS["apt"]
+YUM_B = mosmu_mirror.INDEX_FORMATS["yum"]
 
 
 @pytest.fixture(autouse=True)
@@ -265,7 +265,7 @@ def test_id_time():
     ("1.10", "1.9", "apt", True), ("1.0~rc1", "1.0", "apt", False),
     ("1:0.1", "2.0", "apt", True), ("1.0", "1.0", "apt", False)])
 def test_version_order(new, old, backend, newer):
-    assert mosmu_mirror.BACKENDS[backend].newer(new, old) is newer
+    assert mosmu_mirror.INDEX_FORMATS[backend].newer(new, old) is newer
 
 
 def test_rpm_key():

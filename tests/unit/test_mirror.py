@@ -101,28 +101,28 @@ def test_apt_check_reads_pool_entries_from_every_present_index(tmp_path):
     digest = "ab" * 32
     _write_suite(tmp_path, "s", f"Package: a\nVersion: 1\nFilename: pool/a_1.deb\nSize: 3\n"
                                 f"SHA256: {digest}\n\n")
-    pool = mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s")
+    pool = mosmu_mirror.INDEX_FORMATS["apt"].check(str(tmp_path), "s")
     assert pool == {"pool/a_1.deb": (3, "sha256", digest)}
 
 
 def test_apt_check_rejects_a_stanza_without_sha256_and_paths_leaving_the_tree(tmp_path):
     _write_suite(tmp_path, "s", "Package: a\nVersion: 1\nFilename: pool/a.deb\nSize: 3\n\n")
     with pytest.raises(MirrorError, match="no valid Size/SHA256"):
-        mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s")
+        mosmu_mirror.INDEX_FORMATS["apt"].check(str(tmp_path), "s")
     _write_suite(tmp_path / "b", "s", f"Package: a\nVersion: 1\nFilename: ../../etc/x\n"
                                       f"Size: 3\nSHA256: {'ab' * 32}\n\n")
     with pytest.raises(MirrorError, match="leaves the tree"):
-        mosmu_mirror.BACKENDS["apt"].check(str(tmp_path / "b"), "s")
+        mosmu_mirror.INDEX_FORMATS["apt"].check(str(tmp_path / "b"), "s")
 
 
 def test_apt_check_fails_when_every_compression_of_a_listed_index_is_absent(tmp_path):
     _write_suite(tmp_path, "s", "")
     os.unlink(tmp_path / "dists/s/main/binary-amd64/Packages")     # .gz alone is fine
-    assert mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s") == {}
+    assert mosmu_mirror.INDEX_FORMATS["apt"].check(str(tmp_path), "s") == {}
     os.unlink(tmp_path / "dists/s/main/binary-amd64/Packages.gz")
     with pytest.raises(MirrorError, match=r"main/binary-amd64/Packages \(any "
                                           r"compression\) is missing"):
-        mosmu_mirror.BACKENDS["apt"].check(str(tmp_path), "s")
+        mosmu_mirror.INDEX_FORMATS["apt"].check(str(tmp_path), "s")
 
 
 def test_corrupt_compressed_index_is_named():
@@ -131,10 +131,10 @@ def test_corrupt_compressed_index_is_named():
 
 
 def test_rpm_version_order():
-    assert mosmu_mirror.BACKENDS["yum"].newer("0:1.10-1", "0:1.9-1")
-    assert mosmu_mirror.BACKENDS["yum"].newer("1:1.0-1", "0:2.0-1")
-    assert mosmu_mirror.BACKENDS["apt"].newer("1.0~rc1+1", "1.0~rc1")
-    assert not mosmu_mirror.BACKENDS["apt"].newer("1.0~rc1", "1.0")
+    assert mosmu_mirror.INDEX_FORMATS["yum"].newer("0:1.10-1", "0:1.9-1")
+    assert mosmu_mirror.INDEX_FORMATS["yum"].newer("1:1.0-1", "0:2.0-1")
+    assert mosmu_mirror.INDEX_FORMATS["apt"].newer("1.0~rc1+1", "1.0~rc1")
+    assert not mosmu_mirror.INDEX_FORMATS["apt"].newer("1.0~rc1", "1.0")
 
 
 @pytest.mark.parametrize("kwargs, match", [
