@@ -1,4 +1,4 @@
-"""Gaps mutation testing found in the repo file and pin texts (mosmu issue 10).
+"""Repo files and apt pins: the exact text a node's package manager reads.
 
 The files a node's package manager reads, exactly: ``[trusted=yes]`` only for a trusted apt
 mirror, ``gpgcheck=1`` with the key and ``repo_gpgcheck=1`` only for a signed yum tree whose key
@@ -25,16 +25,26 @@ def _plan(distro, version="8.0", key=None, trusted=False, repos=(), url=URL):
     return dataclasses.replace(plan, repo_url=url)   # as a full-form pillar plan keeps it
 
 
-def test_header_says_who_manages_the_file():
+# --- every file says mosmu manages it; the key's file name is documented --------------------
+
+def test_every_file_opens_with_a_comment_naming_mosmu():
     assert H.startswith("# ") and H.endswith("\n") and "mosmu" in H
+
+
+def test_the_key_file_is_the_name_the_docs_give():
+    """Guards a documented contract: docs/configuration.md and docs/sandbox.md name
+    ``/etc/mosmu/trusted.gpg.d/mosmu-mu.asc`` and ``/etc/mosmu/mosmu-mu.asc``."""
     assert mosmu_repo.KEY_FILE == "mosmu-mu.asc"
+
+
+# --- apt: one deb line per repo, [trusted=yes] only for a trusted mirror ---------------------
 
 
 @pytest.mark.parametrize("key, trusted, options", [
     (None, False, ""), (KEY, False, ""), (None, True, "[trusted=yes] "),
     (KEY, True, "[trusted=yes] "),
 ])
-def test_apt_lists(key, trusted, options):
+def test_an_apt_list_is_trusted_only_when_the_mirror_is(key, trusted, options):
     plan = _plan("ubuntu", key=key, trusted=trusted, repos=["holdback"])
     base = f"{URL}/mos-repos/ubuntu/8.0"
     assert mosmu_repo.repo_files(plan, "/etc/mosmu/mosmu-mu.asc") == {
@@ -42,6 +52,8 @@ def test_apt_lists(key, trusted, options):
         "mos-holdback.list": H + f"deb {options}{base} mos8.0-holdback main restricted\n"}
     assert mosmu_repo.repo_files(plan) == mosmu_repo.repo_files(plan, "/x/k.asc")
 
+
+# --- one slash between the master's URL and the tree -----------------------------------------
 
 @pytest.mark.parametrize("url, base", [
     (URL, URL), (URL + "/", URL), (URL + "//", URL),
@@ -55,6 +67,8 @@ def test_one_slash_between_the_url_and_the_tree(url, base):
     text = mosmu_repo.repo_files(_plan("centos", url=url))["mos-updates.repo"]
     assert f"\nbaseurl={base}/{YUM_PATH}/updates/\n" in text
 
+
+# --- yum: gpgcheck and repo_gpgcheck only for a signed tree whose key is written ------------
 
 def _yum_text(repo, key_path=None):
     gpg = (f"gpgcheck=1\ngpgkey=file://{key_path}\nrepo_gpgcheck=1\n" if key_path
@@ -76,16 +90,18 @@ def test_yum_repo_of_a_signed_tree_checks_rpms_and_metadata():
     (None, False, "/etc/mosmu/mosmu-mu.asc"),   # no key in the catalog
     (None, True, None),
 ])
-def test_yum_repo_without_checks(key, trusted, key_path):
+def test_a_yum_repo_checks_nothing_unless_signed_with_its_key_written(key, trusted, key_path):
     plan = _plan("centos", key=key, trusted=trusted)
     assert mosmu_repo.repo_files(plan, key_path) == {"mos-updates.repo": _yum_text("updates")}
 
 
-def test_gpgkey_lines():
+def test_the_gpgkey_line_is_a_file_url_with_metadata_checked():
     assert mosmu_repo.gpgkey_lines("/k.asc") == "gpgkey=file:///k.asc\nrepo_gpgcheck=1\n"
 
 
-def test_apt_preferences():
+# --- pins: apt only, one stanza per repo with a priority -------------------------------------
+
+def test_apt_pins_give_each_suite_its_priority():
     plan = _plan("ubuntu", repos=["security", "holdback"])
     assert mosmu_repo.apt_preferences(plan) == H + (
         "Package: *\nPin: release a=mos8.0-updates\nPin-Priority: 1050\n\n"
@@ -93,7 +109,7 @@ def test_apt_preferences():
         "Package: *\nPin: release a=mos8.0-holdback\nPin-Priority: 1100\n")
 
 
-def test_no_pins_without_priorities():
+def test_no_pins_for_yum_or_repos_without_a_priority_but_zero_is_a_pin():
     assert mosmu_repo.apt_preferences(_plan("centos")) is None
     plan = _plan("ubuntu")
     unpinned = dataclasses.replace(
