@@ -151,11 +151,6 @@ def test_apt_update_errors_catch_failures_hidden_by_rc_zero(stdout, stderr, bad)
     assert len(mosmu_apt.update_errors(stdout, stderr)) == bad
 
 
-def test_apt_backend_needs_its_tools():
-    with pytest.raises(mosmu_backend.BackendMissing, match="apt-get"):
-        _backend("ubuntu", "8.0", tools={"dnf": "/usr/bin/dnf", "rpm": "/usr/bin/rpm"})
-
-
 # -- yum ---------------------------------------------------------------------------------------
 
 def test_yum_restricts_to_mu_repos_as_the_old_tool():
@@ -225,18 +220,6 @@ def test_apt_interrupted_dpkg_journal_is_detected(tmp_path):
                                ["0001"]) == [
         "dpkg --audit: x (the following packages are only half configured)",
         "dpkg was interrupted (unfinished journal in /var/lib/dpkg/updates)"]
-
-
-def test_available_backends_follow_the_tools():
-    assert mosmu_backend.available({"apt-get": "x"}.get) == ["apt"]
-    assert mosmu_backend.available({"yum": "x"}.get) == ["yum"]
-    assert mosmu_backend.available({}.get) == []
-
-
-def test_diff_versions():
-    assert mosmu_backend.diff_versions({"a": "1.0", "b": "1"}, {"a": "1.1", "c": "2"}) == {
-        "a": {"old": "1.0", "new": "1.1"}, "b": {"old": "1", "new": ""},
-        "c": {"old": "", "new": "2"}}
 
 
 def test_repo_text_for_every_catalog_row_is_one_plain_line_or_stanza():
