@@ -1,4 +1,4 @@
-"""Gaps mutation testing found in the apt backend (mosmu issue 10).
+"""The apt backend: the argv lists, files and parsers of an Ubuntu node's MU run.
 
 Every argv list the node runs is asserted whole: a dropped ``-o``, a re-rooting option that
 points at the host, a key directory apt never reads or a missing ``--force-conf*`` is a changed
@@ -13,6 +13,7 @@ import pytest
 import mosmu_apt
 import mosmu_catalog
 import mosmu_plan
+import mosmu_repo
 
 KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF\n-----END PGP PUBLIC KEY BLOCK-----\n"
 URL = "http://10.20.0.2:8080"
@@ -49,7 +50,7 @@ def _rerooted(root):
             "-o", f"DPkg::Options::=--log={root}/var/log/dpkg.log"]
 
 
-# -- paths -------------------------------------------------------------------------------------
+# --- paths: everything inside the node root, never the host's ------------------------------
 
 @pytest.mark.parametrize("root, relpath, want", [
     ("/srv/n1", "etc/mosmu", "/srv/n1/etc/mosmu"),
@@ -69,11 +70,11 @@ def test_node_path_stays_inside_the_root(root, relpath, want):
     ("/srv/NX/", 'Dir "/srv/NX/";\n'),
     ("/srv/n 1/", 'Dir "/srv/n 1/";\n'),
 ])
-def test_alt_root_conf(root, want):
+def test_an_alternate_root_s_apt_conf_names_it_with_one_slash(root, want):
     assert mosmu_apt.alt_root_conf(root) == want
 
 
-def test_dirs_and_private_dirs():
+def test_test_mode_keeps_sources_pins_keys_lists_and_cache_private():
     apt = _apt()
     assert apt.dirs == ["/etc/mosmu/sources.list.d", "/etc/mosmu/preferences.d",
                         "/etc/mosmu/trusted.gpg.d"]
@@ -88,7 +89,7 @@ def test_dirs_and_private_dirs():
 
 
 @pytest.mark.parametrize("missing", ["apt-get", "dpkg", "dpkg-query"])
-def test_every_tool_is_needed(missing):
+def test_apt_get_dpkg_and_dpkg_query_are_each_needed(missing):
     tools = {t: p for t, p in TOOLS.items() if t != missing}
     with pytest.raises(LookupError, match=missing):
         mosmu_apt.Apt("/", _plan(), tools)
@@ -96,14 +97,14 @@ def test_every_tool_is_needed(missing):
         mosmu_apt.Apt("/", _plan(), dict(tools, **{missing: ""}))
 
 
-# -- files -------------------------------------------------------------------------------------
+# --- files: one list per repo, the pins, the key only where apt reads it -------------------
 
 def _list(path="mos8.0-updates", options=""):
-    return (mosmu_apt.mosmu_repo.HEADER
+    return (mosmu_repo.HEADER
             + f"deb {options}{URL}/mos-repos/ubuntu/8.0 {path} main restricted\n")
 
 
-PINS = (mosmu_apt.mosmu_repo.HEADER
+PINS = (mosmu_repo.HEADER
         + "Package: *\nPin: release a=mos8.0-updates\nPin-Priority: 1050\n")
 
 
@@ -123,7 +124,7 @@ def test_files_of_a_trusted_or_unsigned_plan_have_no_key():
         "/etc/mosmu/preferences.d/mosmu.pref": PINS}
 
 
-def test_files_of_an_alternate_root_and_test_mode():
+def test_files_of_an_alternate_root_and_of_test_mode_stay_there():
     assert _apt(root="/srv/n1/", key=KEY).files() == {
         "/srv/n1/etc/mosmu/sources.list.d/mos-updates.list": _list(),
         "/srv/n1/etc/mosmu/preferences.d/mosmu.pref": PINS,
@@ -143,21 +144,24 @@ def test_stale_files_are_the_ones_the_plan_no_longer_has():
     existing = ["/etc/mosmu/trusted.gpg.d/mosmu-mu.asc",        # the plan became trusted
                 "/etc/mosmu/preferences.d/mosmu.pref",
                 "/etc/mosmu/sources.list.d/mos-updates.list",
+                "/etc/mosmu/sources.list.d/mos-proposed.list",   # a repo the plan dropped
                 "/etc/mosmu/sources.list.d/.mosmu-abc123"]       # a killed write's temp file
     assert apt.stale(existing) == ["/etc/mosmu/sources.list.d/.mosmu-abc123",
+                                   "/etc/mosmu/sources.list.d/mos-proposed.list",
                                    "/etc/mosmu/trusted.gpg.d/mosmu-mu.asc"]
-    assert _apt(key=KEY).stale(existing) == ["/etc/mosmu/sources.list.d/.mosmu-abc123"]
+    assert _apt(key=KEY).stale(existing) == ["/etc/mosmu/sources.list.d/.mosmu-abc123",
+                                             "/etc/mosmu/sources.list.d/mos-proposed.list"]
 
 
-# -- env and argv ------------------------------------------------------------------------------
+# --- commands: only mosmu's sources and pins; an alternate root re-roots apt and dpkg -------
 
-def test_env():
+def test_apt_runs_non_interactive_in_the_c_locale_with_the_root_s_conf():
     assert _apt().env() == {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
     assert _apt(root="/srv/n1/").env() == {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C",
                                            "APT_CONFIG": "/srv/n1/etc/mosmu/apt.conf"}
 
 
-def test_options_on_a_real_node():
+def test_a_real_node_reads_only_mosmu_s_sources_and_pins():
     assert _apt().options() == REAL
 
 
@@ -192,7 +196,7 @@ def test_options_in_test_mode_keep_apt_state_private():
         "-o", "Dir::State::Lists=/tmp/p/lists/", "-o", "Dir::Cache=/tmp/p/cache/"]
 
 
-def test_argv_on_a_real_node():
+def test_every_command_on_a_real_node():
     apt = _apt()
     assert apt.version_argv() == ["apt-get", "--version"]
     assert apt.audit_argv() == ["dpkg", "--audit"]
@@ -205,7 +209,7 @@ def test_argv_on_a_real_node():
         ["apt-get", "-q", "-y", *REAL, *CONF, "-f", "install"]]
 
 
-def test_recover_argvs_of_an_alternate_root():
+def test_recovery_of_an_alternate_root_stays_in_it():
     apt = _apt(root="/srv/n1/")
     opts = _rerooted("/srv/n1") + _common("/srv/n1/etc/mosmu/sources.list.d",
                                           "/srv/n1/etc/mosmu/preferences.d")
@@ -227,20 +231,27 @@ NEW_FLAGS = ["--allow-downgrades", "--allow-remove-essential", "--allow-change-h
     ((2, 0), NEW_FLAGS),
     ((2, 6), NEW_FLAGS),
 ])
-def test_upgrade_argv_follows_the_apt_version(version, force):
+def test_the_force_flags_follow_the_apt_version(version, force):
     assert _apt().upgrade_argv(version) == ["apt-get", "-q", "-y", *force, *REAL, *CONF,
                                             "upgrade"]
     assert _apt(version="5.1.1").upgrade_argv(version)[-1] == "dist-upgrade"
 
 
-def test_simulate_argv_uses_the_catalog_verb():
+@pytest.mark.parametrize("version, verb", [("5.1.1", "dist-upgrade"), ("6.0", "upgrade"),
+                                           ("8.0", "upgrade")])
+def test_the_upgrade_verb_comes_from_the_catalog(version, verb):
+    apt = _apt(version=version)
+    assert apt.upgrade_argv((2, 6))[-1] == verb and apt.simulate_argv()[-1] == verb
+
+
+def test_a_simulation_runs_the_catalog_verb_with_s():
     assert _apt(version="5.1.1").simulate_argv() == ["apt-get", "-q", "-s",
                                                      *_common("/etc/mosmu/sources.list.d",
                                                               "/etc/mosmu/preferences.d"),
                                                      "dist-upgrade"]
 
 
-# -- parsers -----------------------------------------------------------------------------------
+# --- reading apt's output: versions, hidden update failures, simulations, lists ------------
 
 @pytest.mark.parametrize("text, want", [
     ("apt 2.6.1 (amd64)\nSupported modules:\n", (2, 6)),
@@ -252,7 +263,7 @@ def test_simulate_argv_uses_the_catalog_verb():
     ("garbage\napt 2.6.1 (amd64)", (0, 0)),   # only the first line is the version line
     ("apt 2 (amd64)", (0, 0)),
 ])
-def test_parse_apt_version(text, want):
+def test_the_apt_version_is_read_from_the_first_line_only(text, want):
     assert mosmu_apt.parse_apt_version(text) == want
     assert _apt().parse_version(text) == want
 
@@ -284,7 +295,7 @@ def test_parse_apt_version(text, want):
     ("", "W: The repository 'http://10.20.0.2:8080 mos8.0-updates Release' is not signed.\n",
      ["W: The repository 'http://10.20.0.2:8080 mos8.0-updates Release' is not signed."]),
 ])
-def test_update_errors(stdout, stderr, bad):
+def test_update_failures_hidden_behind_exit_0_are_found(stdout, stderr, bad):
     assert mosmu_apt.update_errors(stdout, stderr) == bad
 
 
@@ -299,7 +310,7 @@ def test_update_errors(stdout, stderr, bad):
     ({"retcode": 100, "stdout": "", "stderr": "E: Could not get lock\n"},
      ["E: Could not get lock"]),
 ])
-def test_refresh_errors(ret, errors):
+def test_a_refresh_fails_on_a_nonzero_exit_or_a_hidden_failure(ret, errors):
     assert _apt().refresh_errors(ret) == errors
 
 
@@ -334,7 +345,7 @@ Remv old-pkg [1.0]
 """
 
 
-def test_parse_simulation():
+def test_a_simulation_lists_each_upgrade_with_old_and_new_version():
     want = {"nova-common": {"old": "2:12.0.0-1~u14.04+mos1", "new": "2:12.0.1-1~u14.04+mos3"},
             "python-nova": {"old": "2:12.0.0-1", "new": "2:12.0.1-1"},
             "new-dep": {"old": "", "new": "1.0-1"},
@@ -346,7 +357,7 @@ def test_parse_simulation():
 
 
 @pytest.mark.parametrize("retcode", [1, 100, -9])
-def test_failed_simulation_is_refused(retcode):
+def test_a_failed_simulation_is_an_error_naming_the_verb_and_exit(retcode):
     ret = {"retcode": retcode, "stdout": SIMULATION, "stderr": "E: Broken packages\n"}
     with pytest.raises(RuntimeError, match=f"exit {retcode}") as err:
         _apt().parse_simulation(ret)
@@ -369,28 +380,38 @@ def test_failed_simulation_is_refused(retcode):
     ("The following packages will be upgraded:\n  a b\n", []),
     ("", []),
 ])
-def test_parse_kept_back(stdout, names):
+def test_kept_back_packages_are_the_ones_under_apt_s_header(stdout, names):
     assert mosmu_apt.parse_kept_back(stdout) == names
     assert _apt().kept_back({"retcode": 0, "stdout": stdout, "stderr": ""}) == names
 
 
-def test_parse_dpkg_query():
-    stdout = ("a\t1.0\tinstall ok installed\n"
-              "b\t2.0\tdeinstall ok config-files\n"     # removed, config files left
-              "c\t3.0\thold ok installed\n"             # on hold, installed
-              "d\t4.0\tinstall ok unpacked\n"           # unpacked, not configured
-              "e\t5.0\tinstall reinstreq installed\n"   # installed, reinstall required
-              "f\t\tunknown ok not-installed\n"
-              "g 7.0 install ok installed\n"             # not the tab-separated format
-              "h\t8.0\tinstall ok installed\textra\n"
-              "i\t9.0\t\n"                              # no status (an unknown field)
+@pytest.mark.parametrize("stdout, names", [
+    ("The following packages will be upgraded:\n  x\n"
+     "The following packages will be DOWNGRADED:\n  nova-common b\n"
+     "1 upgraded, 0 newly installed, 2 downgraded, 0 to remove\n", ["b", "nova-common"]),
+    ("The following packages will be upgraded:\n  x\n", []),
+])
+def test_downgraded_packages_are_the_ones_under_apt_s_header(stdout, names):
+    assert mosmu_apt.parse_downgraded(stdout) == names
+    assert _apt().downgrades({"retcode": 0, "stdout": stdout, "stderr": ""}) == names
+
+
+def test_installed_packages_are_the_ii_and_hi_ones():
+    stdout = ("a\t1.0\tii \n"        # installed
+              "b\t2.0\trc \n"        # removed, config files left
+              "c\t3.0\thi \n"        # on hold, installed
+              "d\t4.0\tiU \n"        # unpacked, not configured
+              "e\t5.0\tiiR\n"        # installed, reinstall required
+              "f\t\tun \n"           # not installed
+              "g 7.0 ii\n"           # not the tab-separated format
+              "h\t8.0\tii \textra\n"
               "\n")
     want = {"a": "1.0", "c": "3.0", "e": "5.0"}
     assert mosmu_apt.parse_dpkg_query(stdout) == want
     assert _apt().parse_installed(stdout) == want
 
 
-# -- interrupted runs --------------------------------------------------------------------------
+# --- an interrupted earlier run: dpkg --audit's sections and an unfinished journal --------
 
 AUDIT = """\
 The following packages are only half configured, probably due to problems
@@ -415,7 +436,7 @@ def test_interrupted_reads_every_section_of_dpkg_audit(tmp_path):
                                       f"dpkg --audit: neutron-common ({unpacked})"]
 
 
-def test_interrupted_without_a_header_and_clean(tmp_path):
+def test_audit_output_without_a_header_still_names_the_package(tmp_path):
     apt = _apt(root=str(tmp_path))
     assert apt.interrupted("") == []
     assert apt.interrupted("\n\n") == []
@@ -428,7 +449,7 @@ def test_interrupted_without_a_header_and_clean(tmp_path):
 @pytest.mark.parametrize("names, interrupted", [
     ([], False), (["tmp.i"], False), (["0001"], True), (["tmp.i", "0007"], True),
 ])
-def test_unfinished_dpkg_journal(tmp_path, names, interrupted):
+def test_an_unfinished_journal_in_the_node_root_is_an_interruption(tmp_path, names, interrupted):
     apt = _apt(root=str(tmp_path))
     got = apt.interrupted("", names)
     assert len(got) == interrupted and all("/var/lib/dpkg/updates" in p for p in got)
@@ -436,7 +457,7 @@ def test_unfinished_dpkg_journal(tmp_path, names, interrupted):
     assert apt.journal_dir == str(tmp_path / "var/lib/dpkg/updates")
 
 
-def test_plan_with_a_trailing_slash_url_still_writes_one_slash():
+def test_a_plan_url_with_a_trailing_slash_still_writes_one_slash():
     plan = dataclasses.replace(_plan(), repo_url=URL + "/")
     apt = mosmu_apt.Apt("/", plan, TOOLS)
     assert apt.files()["/etc/mosmu/sources.list.d/mos-updates.list"] == _list()
