@@ -37,8 +37,14 @@ def test_the_key_file_is_the_name_the_docs_give():
     assert mosmu_repo.KEY_FILE == "mosmu-mu.asc"
 
 
-# --- apt: one deb line per repo, [trusted=yes] only for a trusted mirror ---------------------
+def test_every_catalog_row_gives_plain_one_stanza_files_named_mos():
+    for tree in mosmu_catalog.Catalog().rows():
+        plan = mosmu_plan.Plan.build(tree, URL, list(tree.repos))
+        for name, text in mosmu_repo.repo_files(plan).items():
+            assert "\n\n" not in text and "{" not in text and name.startswith("mos-")
 
+
+# --- apt: one deb line per repo, [trusted=yes] only for a trusted mirror ---------------------
 
 @pytest.mark.parametrize("key, trusted, options", [
     (None, False, ""), (KEY, False, ""), (None, True, "[trusted=yes] "),

@@ -1,4 +1,4 @@
-"""Gaps mutation testing found in the yum/dnf backend (mosmu issue 10).
+"""The yum/dnf backend: the argv lists, files and parsers of a CentOS node's MU run.
 
 Every argv list is asserted whole (only the MU repos enabled, ``--nogpgcheck`` only for a
 trusted mirror, ``-y`` to import a signed plan's key, everything inside an alternate root);
@@ -10,6 +10,7 @@ import dataclasses
 
 import pytest
 
+import mosmu_backend
 import mosmu_catalog
 import mosmu_plan
 import mosmu_repo
@@ -39,12 +40,12 @@ def _repo(repo, key_path=None):
             + gpg + "enabled=1\nskip_if_unavailable=0\n")
 
 
-# -- tools -------------------------------------------------------------------------------------
+# --- tools: dnf before yum, rpm always ------------------------------------------------------
 
 @pytest.mark.parametrize("tools, tool", [
     (DNF, "dnf"), (YUM, "yum"), (dict(DNF, yum="/usr/bin/yum"), "dnf"),
 ])
-def test_tool_prefers_dnf(tools, tool):
+def test_dnf_is_preferred_to_yum(tools, tool):
     assert _yum(tools=tools).tool == tool
 
 
@@ -53,7 +54,7 @@ def test_tool_prefers_dnf(tools, tool):
     {"yum": "/usr/bin/yum", "rpm": None}, {"dnf": None, "yum": "", "rpm": "/bin/rpm"},
     {"yum-complete-transaction": "/usr/sbin/yum-complete-transaction", "rpm": "/bin/rpm"},
 ])
-def test_missing_tools_are_refused(tools):
+def test_a_node_without_rpm_or_a_package_manager_is_refused(tools):
     with pytest.raises(LookupError, match="rpm"):
         _yum(tools=tools)
 
@@ -65,7 +66,7 @@ def test_without_a_plan_only_the_installed_packages_are_read():
                                     "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\n"]
 
 
-# -- files -------------------------------------------------------------------------------------
+# --- files: one .repo per MU repo, gpgcheck only for a signed tree with its key -----------
 
 def test_files_of_a_signed_plan_check_rpms_and_metadata_with_its_key():
     key_path = "/etc/mosmu/mosmu-mu.asc"
@@ -101,7 +102,7 @@ def test_stale_files_are_the_ones_the_plan_no_longer_has():
     assert _yum().stale([]) == []
 
 
-def test_dirs_env_and_private_state():
+def test_test_mode_keeps_repo_files_and_cache_private():
     yum = _yum()
     assert yum.dirs == ["/etc/mosmu/yum.repos.d"]
     assert yum.env() == {"LC_ALL": "C"}
@@ -117,7 +118,7 @@ def test_dirs_env_and_private_state():
     assert _yum(root="/srv/c1").private_leftovers() == []
 
 
-# -- argv --------------------------------------------------------------------------------------
+# --- commands: only the MU repos enabled, --nogpgcheck only when trusted, all in the root --
 
 BASE = ["--setopt=reposdir=/etc/mosmu/yum.repos.d", "--disablerepo=*",
         "--enablerepo=mos-updates"]
@@ -166,24 +167,25 @@ def test_argv_of_an_alternate_root_in_test_mode(root, r):
     (YUM, "/", []),                                      # the tool is not installed
     (dict(DNF, **{"yum-complete-transaction": "/x"}), "/", []),   # dnf finishes on its own
 ])
-def test_recover_argvs(tools, root, argvs):
+def test_an_interrupted_transaction_is_completed_with_the_tool_the_node_has(tools, root, argvs):
     assert _yum(root=root, tools=tools).recover_argvs() == argvs
 
 
-# -- interrupted -------------------------------------------------------------------------------
+# --- an interrupted earlier run: an unfinished transaction journal ------------------------
 
 @pytest.mark.parametrize("names, interrupted", [
     ([], False), (["history"], False), (["transaction-done.2016-01-01.12:00.01"], False),
     (["transaction-all.2016-01-01.12:00.01"], True),
 ])
-def test_unfinished_transaction(tmp_path, names, interrupted):
+def test_an_unfinished_transaction_in_the_node_root_is_an_interruption(
+        tmp_path, names, interrupted):
     yum = _yum(root=str(tmp_path))
     assert yum.journal_dir == str(tmp_path / "var/lib/yum")
     got = yum.interrupted("", names)
     assert len(got) == interrupted and all("transaction-all" in p for p in got)
 
 
-# -- parsers -----------------------------------------------------------------------------------
+# --- reading yum's output: check-update, rpm -qa, errors -----------------------------------
 
 CHECK_UPDATE = """\
 
@@ -205,7 +207,7 @@ def test_parse_check_update_stops_at_the_trailer():
     assert mosmu_yum.parse_check_update("a.noarch 1-1 mos-updates\n", []) == {}
 
 
-def test_parse_simulation():
+def test_a_simulation_lists_each_mu_upgrade_with_old_and_new_version():
     yum = _yum(repos=["security"])
     ret = {"retcode": 100, "stdout": CHECK_UPDATE, "stderr": ""}
     installed = {"openstack-nova-common": "1:12.0.0-1.el7", "bash": "4.2.46-1"}
@@ -244,7 +246,7 @@ def test_failed_check_update_is_refused_with_its_errors(retcode):
     ("error: lower case is not a yum error line\nlast\n", "", ["last"]),
     ("b", "Error: a", ["Error: a"]),
 ])
-def test_refresh_errors(stdout, stderr, errors):
+def test_refresh_errors_are_the_error_lines(stdout, stderr, errors):
     assert _yum().refresh_errors({"retcode": 1, "stdout": stdout, "stderr": stderr}) == errors
 
 
@@ -254,7 +256,7 @@ def test_refresh_errors_only_when_it_failed():
     assert yum.refresh_errors({"retcode": 2, "stdout": "", "stderr": ""}) == ["exit 2"]
 
 
-def test_parse_rpm_query():
+def test_installed_packages_carry_their_epoch_when_it_is_not_null():
     stdout = ("a\t(none):1.0-1\n"
               "b\t2:3.0-1\n"
               "c\t0:4.0-1.el7\n"
@@ -278,7 +280,7 @@ def test_parse_installed_drops_imported_signing_keys():
     ("2:1.0:b-1", "1.0:b-1"),      # only the epoch: everything after the first colon
     ("", ""),
 ])
-def test_strip_epoch(version, want):
+def test_a_null_epoch_is_stripped(version, want):
     assert mosmu_yum.strip_epoch(version) == want
 
 
@@ -287,7 +289,77 @@ def test_rpm_query_strips_only_a_null_epoch():
         "p": "1.0:b-1", "q": "2.0:c-1"}
 
 
-def test_plan_with_a_trailing_slash_url_still_writes_one_slash():
+def test_a_plan_url_with_a_trailing_slash_still_writes_one_slash():
     plan = dataclasses.replace(_plan(), repo_url=URL + "/")
     assert mosmu_yum.Yum("/", plan, DNF).files() == {
         "/etc/mosmu/yum.repos.d/mos-updates.repo": _repo("updates")}
+
+# --- as a node builds it: older catalog rows through backend selection ---------------------
+
+ALL_TOOLS = {"apt-get": "/usr/bin/apt-get", "dpkg": "/usr/bin/dpkg",
+             "dpkg-query": "/usr/bin/dpkg-query", "dnf": "/usr/bin/dnf", "rpm": "/usr/bin/rpm"}
+
+
+def _from_catalog(distro, version, root="/", repos=(), trusted=False, private=None,
+                  tools=ALL_TOOLS):
+    plan = mosmu_plan.Plan.build(mosmu_catalog.Catalog().get(distro, version), URL,
+                                 list(repos), trusted)
+    return mosmu_backend.for_plan(plan, root, tools.get, private)
+
+
+def test_mos_6_1_enables_only_its_mu_repos_as_the_old_tool_did():
+    backend = _from_catalog("centos", "6.1", repos=["security"])
+    argv = backend.upgrade_argv(None)
+    assert argv[0] == "dnf" and "--disablerepo=*" in argv
+    assert [a for a in argv if a.startswith("--enablerepo=")] == [
+        "--enablerepo=mos-updates", "--enablerepo=mos-security"]
+    assert "--setopt=reposdir=/etc/mosmu/yum.repos.d" in argv
+    assert argv[-2:] == ["update", "--skip-broken"] and "-y" in argv
+    assert "--nogpgcheck" not in argv and "--installroot" not in " ".join(argv)
+
+
+def test_mos_7_0_on_yum_skips_gpg_checks_only_when_trusted():
+    tools = {"yum": "/usr/bin/yum", "rpm": "/bin/rpm"}
+    backend = _from_catalog("centos", "7.0", trusted=True, tools=tools)
+    assert backend.upgrade_argv(None)[0] == "yum" and "--nogpgcheck" in backend.upgrade_argv(None)
+
+
+def test_mos_6_1_repo_files_match_the_old_tool_s_text():
+    files = _from_catalog("centos", "6.1").files()
+    text = files["/etc/mosmu/yum.repos.d/mos-updates.repo"]
+    assert "[mos-updates]\nname=mos-updates\n" \
+        f"baseurl={URL}/mos/centos-6/mos6.1/updates/\ngpgcheck=0\n" in text
+
+
+def test_mos_6_1_in_an_alternate_root_in_test_mode():
+    backend = _from_catalog("centos", "6.1", root="/srv/c1", private="/tmp/q")
+    argv = backend.simulate_argv()
+    assert "--installroot=/srv/c1" in argv and "--setopt=cachedir=/tmp/q/cache" in argv
+    assert "--setopt=reposdir=/tmp/q/yum.repos.d" in argv and argv[-1] == "check-update"
+    assert backend.private_leftovers() == ["/srv/c1/tmp/q"]   # dnf puts part of it there
+    assert backend.installed_argv()[:2] == ["rpm", "--root=/srv/c1"]
+
+
+def test_mos_6_1_simulation_keeps_only_mu_repos_and_fails_on_an_error_exit():
+    out = ("\nopenstack-nova-common.noarch   1.1-1   mos-updates\n"
+           "python-nova.noarch              1.1-1   mos-security\n"
+           "bash.x86_64                     5.0-1   base\n"
+           "Obsoleting Packages\nfoo.noarch 2-1 mos-updates\n")
+    backend = _from_catalog("centos", "6.1", repos=["security"])
+    got = backend.parse_simulation({"retcode": 100, "stdout": out, "stderr": ""},
+                                   {"openstack-nova-common": "1.0-1", "python-nova": "0:1.0-1"})
+    assert got == {"openstack-nova-common": {"old": "1.0-1", "new": "1.1-1"},
+                   "python-nova": {"old": "1.0-1", "new": "1.1-1"}}
+    assert backend.parse_simulation({"retcode": 0, "stdout": "", "stderr": ""}, {}) == {}
+    with pytest.raises(RuntimeError, match="exit 1"):
+        backend.parse_simulation({"retcode": 1, "stdout": "",
+                                  "stderr": "Error: Failed to download metadata"}, {})
+    assert mosmu_yum.parse_rpm_query("a\t(none):1.0-1\nb\t2:3.0-1\n") == \
+        {"a": "1.0-1", "b": "2:3.0-1"}
+
+
+def test_mos_6_1_interrupted_transaction_is_detected(tmp_path):
+    backend = _from_catalog("centos", "6.1", root=str(tmp_path))
+    assert backend.journal_dir == str(tmp_path / "var/lib/yum")
+    assert backend.interrupted("", []) == []
+    assert len(backend.interrupted("", ["transaction-all.2016-01-01.12:00.01"])) == 1
