@@ -7,6 +7,8 @@ node. Every parser gets the output lines apt and dpkg really print, including th
 """
 
 import dataclasses
+import re
+import subprocess
 
 import pytest
 
@@ -396,19 +398,48 @@ def test_downgraded_packages_are_the_ones_under_apt_s_header(stdout, names):
     assert _apt().downgrades({"retcode": 0, "stdout": stdout, "stderr": ""}) == names
 
 
-def test_installed_packages_are_the_ii_and_hi_ones():
-    stdout = ("a\t1.0\tii \n"        # installed
-              "b\t2.0\trc \n"        # removed, config files left
-              "c\t3.0\thi \n"        # on hold, installed
-              "d\t4.0\tiU \n"        # unpacked, not configured
-              "e\t5.0\tiiR\n"        # installed, reinstall required
-              "f\t\tun \n"           # not installed
-              "g 7.0 ii\n"           # not the tab-separated format
-              "h\t8.0\tii \textra\n"
+def test_installed_packages_are_those_whose_status_is_installed_held_or_not():
+    stdout = ("a\t1.0\tinstall ok installed\n"
+              "b\t2.0\tdeinstall ok config-files\n"     # removed, config files left
+              "c\t3.0\thold ok installed\n"             # on hold, installed
+              "d\t4.0\tinstall ok unpacked\n"           # unpacked, not configured
+              "e\t5.0\tinstall reinstreq installed\n"   # installed, reinstall required
+              "f\t\tunknown ok not-installed\n"
+              "g 7.0 install ok installed\n"             # not the tab-separated format
+              "h\t8.0\tinstall ok installed\textra\n"
+              "i\t9.0\t\n"                              # no status (an unknown field)
               "\n")
     want = {"a": "1.0", "c": "3.0", "e": "5.0"}
     assert mosmu_apt.parse_dpkg_query(stdout) == want
     assert _apt().parse_installed(stdout) == want
+    assert _apt().held(stdout) == ["c"]
+
+
+# dpkg-query of Ubuntu 12.04 (dpkg 1.16.1, MOS 5.1.1/6.0 nodes) knows the control fields and
+# ${Status}; ${db:Status-Abbrev} and ${binary:Package} came with 1.16.2 and print nothing there
+DPKG_1_16_1_FIELDS = {"Package", "Version", "Status", "Architecture", "Source"}
+
+
+def test_the_installed_query_uses_only_fields_ubuntu_12_04s_dpkg_knows():
+    fields = set(re.findall(r"\$\{([^}]+)\}", mosmu_apt.INSTALLED_FORMAT))
+    assert fields <= DPKG_1_16_1_FIELDS
+
+
+def test_the_installed_query_reads_what_the_real_dpkg_query_prints(tmp_path):
+    """INSTALLED_FORMAT run by dpkg-query itself on a private status file (never the
+    host's): installed, held and removed packages."""
+    (tmp_path / "status").write_text("".join(
+        f"Package: {name}\nStatus: {status}\nVersion: 2:12.0.4-1\nArchitecture: all\n"
+        "Maintainer: x <x@example.org>\nDescription: t\n\n"
+        for name, status in (("nova-common", "hold ok installed"),
+                             ("nova-compute", "install ok installed"),
+                             ("nova-api", "deinstall ok config-files"))))
+    out = subprocess.run(["dpkg-query", f"--admindir={tmp_path}", "-W", "-f",
+                          mosmu_apt.INSTALLED_FORMAT],
+                         capture_output=True, text=True, check=True).stdout
+    assert mosmu_apt.parse_dpkg_query(out) == {"nova-common": "2:12.0.4-1",
+                                               "nova-compute": "2:12.0.4-1"}
+    assert mosmu_apt.parse_held(out) == ["nova-common"]
 
 
 # --- an interrupted earlier run: dpkg --audit's sections and an unfinished journal --------

@@ -61,7 +61,7 @@ def test_a_minimal_config_gets_safe_defaults(tmp_path):
     assert cfg["mirror_root"].startswith("/")
     assert cfg["mirror_upstream"] == "rsync://mirror.fuel-infra.org/mirror"
     assert cfg["match"] == "ip"
-    assert cfg["serial_roles"] == ["controller"] and cfg["serial_order"] == "last"
+    assert cfg["serial_roles"] == ["controller", "ceph-osd"] and cfg["serial_order"] == "last"
     for key in ("keystone_url", "mos_version", "mirror_key", "catalog", "mirror_staging"):
         assert cfg[key] is None, key
     assert set(cfg) == set(mosmu_config.DEFAULTS)
@@ -70,8 +70,8 @@ def test_a_minimal_config_gets_safe_defaults(tmp_path):
 def test_defaults_are_not_shared_between_loads(tmp_path):
     first = _load(tmp_path)
     first["serial_roles"].append("compute")
-    assert mosmu_config.DEFAULTS["serial_roles"] == ["controller"]
-    assert _load(tmp_path)["serial_roles"] == ["controller"]
+    assert mosmu_config.DEFAULTS["serial_roles"] == ["controller", "ceph-osd"]
+    assert _load(tmp_path)["serial_roles"] == ["controller", "ceph-osd"]
 
 
 # --- good values are kept, normalised; None means the default -------------------------------

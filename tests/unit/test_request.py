@@ -610,3 +610,40 @@ def test_a_list_argument_is_a_comma_string_a_list_or_one_value_blanks_dropped():
 def test_node_keys_of_a_request_without_nodes():
     assert mosmu_request.Request().node_keys() == {"id": set(), "ip": set(), "fqdn": set(),
                                                    "hostname": set()}
+
+
+# -- one table of arguments: parsing, the unknown-argument check and the docs --------------
+
+def test_each_function_takes_and_documents_exactly_its_rows_of_the_table():
+    for function, names in mosmu_request.FUNCTIONS.items():
+        doc = mosmu_request.describe(function)
+        listed = [line.strip() for line in doc.splitlines() if not line.startswith(" " * 8)]
+        assert sorted(listed) == sorted(names), function
+        for arg in mosmu_request.ARGS:
+            if function in arg.functions:
+                assert " ".join(arg.doc_for(function).split()) in " ".join(doc.split())
+
+
+def test_a_new_argument_is_one_row_of_the_table(tmp_path):
+    """A scratch copy of the module with one more row: parsed, defaulted, refused where it
+    does not belong, suggested when misspelt and documented, with no other edit."""
+    with open(mosmu_request.__file__, encoding="utf-8") as handle:
+        source = handle.read()
+    row = ('    Arg("reboot", _UPDATE, _boolean, False, "Reboot each node whose kernel '
+           'changed."),\n')
+    source = source.replace("ARGS = (\n", "ARGS = (\n" + row, 1)
+    path = tmp_path / "mosmu_request_scratch.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("mosmu_request_scratch", path)
+    scratch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scratch)
+    assert scratch.parse({"env": 1, "reboot": "yes"}, scratch.UPDATE).reboot is True
+    assert scratch.parse({"env": 1}, scratch.UPDATE).reboot is False
+    with pytest.raises(ConfigError, match=r"reboot=5 is not a boolean"):
+        scratch.parse({"env": 1, "reboot": 5}, scratch.UPDATE)
+    with pytest.raises(ConfigError, match=r"unknown argument\(s\): reboot"):
+        scratch.parse({"env": 1, "reboot": True}, scratch.STATUS)
+    with pytest.raises(ConfigError, match=r"reboo \(did you mean reboot\?\)"):
+        scratch.parse({"env": 1, "reboo": True}, scratch.UPDATE)
+    assert "    reboot\n        Reboot each node whose kernel changed." in \
+        scratch.describe("update")

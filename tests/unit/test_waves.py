@@ -24,7 +24,13 @@ def _ids(waves):
 
 
 def _serial(node):
-    return "controller" in node["roles"]
+    """The default serial roles: controllers and Ceph OSD nodes go alone."""
+    return bool({"controller", "ceph-osd"} & set(node["roles"]))
+
+
+def _rank(node):
+    """The order of the default serial roles: controllers (Ceph monitors) before OSD nodes."""
+    return 0 if "controller" in node["roles"] else 1
 
 
 # --- every node exactly once, a controller alone, environments never mixed (property) --------
@@ -136,6 +142,7 @@ def test_a_percentage_is_of_the_environment_rounded_up():
     (5, 10, 5), ("5", 10, 5), ((5, False), 10, 5), (3, 1, 3),
     ("25%", 10, 3), ((25, True), 10, 3), ("50%", 101, 51), ("100%", 101, 101),
     ("1%", 1, 1), ("1%", 0, 1), ("10%", 100, 10), ("99%", 200, 198),
+    (" 50 %", 10, 5),                    # as the runner's request reads it (one parser)
 ])
 def test_a_wave_holds_at_least_one_node_and_at_most_the_batch(batch, total, size):
     assert mosmu_waves.batch_size(batch, total) == size
@@ -151,7 +158,7 @@ def test_a_bad_batch_is_refused_in_one_line(value):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("value", ["101%", "1000%", "999999999%", "0%", "-5", "5 %"])
+@pytest.mark.parametrize("value", ["101%", "1000%", "999999999%", "0%", "-5", "5\t%"])
 def test_an_out_of_range_batch_is_refused_with_an_example(value):
     with pytest.raises(ValueError, match=r"^batch=") as err:
         mosmu_waves.parse_batch(value)
