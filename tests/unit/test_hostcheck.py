@@ -173,7 +173,9 @@ def _session(tmp_path, home, defines):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          f"--basetemp={tmp_path / 'basetemp'}", str(suite)],
         capture_output=True, text=True, check=False, cwd=suite, timeout=300,
-        env=dict(os.environ, HOME=str(home), PYTHONPATH=REPO))
+        # the inner session is a plain one even under mutmut (whose sessions skip the check)
+        env={**{k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"},
+             "HOME": str(home), "PYTHONPATH": REPO})
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -309,8 +309,10 @@ def test_without_python_debian_the_module_loads_and_apt_indices_name_the_fix(
     naming the package to install."""
     import importlib  # pylint: disable=import-outside-toplevel
     monkeypatch.setitem(sys.modules, "debian", None)
-    monkeypatch.delitem(sys.modules, "mosmu_mirror")
-    monkeypatch.delitem(sys.modules, "mosmu_aptindex")
+    # (under mutmut the helpers are also loaded as _utils.mosmu_*: forget those too)
+    for name in ("mosmu_mirror", "mosmu_aptindex", "_utils.mosmu_mirror",
+                 "_utils.mosmu_aptindex"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     importlib.import_module("mosmu_mirror")
     bare = sys.modules["mosmu_aptindex"]
     assert bare.deb822 is None
