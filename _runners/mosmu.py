@@ -51,6 +51,7 @@ import mosmu_plan
 import mosmu_render
 import mosmu_report
 import mosmu_request
+import mosmu_run
 import mosmu_select
 import mosmu_snapshots
 import mosmu_ssh
@@ -330,24 +331,25 @@ def _client(cfg):
                                  cfg["timeout"])
 
 
-def _plan(cfg, req):
-    """Inventory, selection, per-env plans and minion mapping; no side effects."""
+def _select(cfg, req):
+    """The run's :class:`mosmu_run.Selection`: inventory, selection, each environment's
+    plan and the minion mapping; no side effects."""
     with _phase(f"reading the inventory from Nailgun at {cfg['fuel_url']} (up to "
                 f"{cfg['timeout']} s a request)"):
         inventory = _client(cfg).inventory()
     chosen = mosmu_select.select(inventory, req)
-    plans, selected, skipped = {}, [], list(chosen["skipped"])
+    env_plans, errors, selected, skipped = {}, {}, [], list(chosen["skipped"])
     for env_id in chosen["envs"]:
         try:
             plan, dropped = mosmu_plan.env_plan(
                 inventory, env_id, cfg["catalog"], cfg["repo_url"],
                 req.mos_version or cfg["mos_version"], list(req.repos), bool(cfg["trusted"]))
-            plans[env_id] = {"plan": plan, "dropped": dropped,
-                             "finish": mosmu_finish.load(plan.distro, plan.mos_version,
-                                                         cfg["finish"]),
-                             "env_nodes": chosen["env_nodes"].get(env_id, [])}
+            env_plans[env_id] = mosmu_run.EnvPlan(
+                plan, cfg["catalog"].get(plan.distro, plan.mos_version), tuple(dropped),
+                mosmu_finish.load(plan.distro, plan.mos_version, cfg["finish"]),
+                tuple(chosen["env_nodes"].get(env_id, ())))
         except ValueError as err:
-            plans[env_id] = {"error": f"{err}; fix the argument or add a catalog row"}
+            errors[env_id] = f"{err}; fix the argument or add a catalog row"
     transport = req.transport or cfg["transport"]
     if transport == "ssh" and cfg["ssh"] is None:
         raise ConfigError("transport=ssh needs a mosmu:ssh section in the master config (see "
@@ -359,14 +361,13 @@ def _plan(cfg, req):
     mapped = mosmu_minions.map_nodes(nodes_in, index, cfg["match"]) if transport != "ssh" \
         else [dict(n, minion=None, candidates=[]) for n in nodes_in]
     for node in mapped:
-        plan = plans[node["cluster"]]
-        if "error" in plan:
+        if node["cluster"] in errors:
             skipped.append({"id": node["id"], "ip": node["ip"], "env": node["cluster"],
-                            "reason": plan["error"], "failed": True})
+                            "reason": errors[node["cluster"]], "failed": True})
             continue
-        selected.append(dict(node, mos_version=plan["plan"].mos_version,
+        selected.append(dict(node, mos_version=env_plans[node["cluster"]].plan.mos_version,
                              transport=_transport_of(node, transport, cfg)))
-    return {"envs": chosen["envs"], "plans": plans, "selected": selected, "skipped": skipped}
+    return mosmu_run.Selection(tuple(chosen["envs"]), env_plans, selected, skipped)
 
 
 def _transport_of(node, transport, cfg):
@@ -518,12 +519,12 @@ def nodes(**kwargs):
     """
     req = mosmu_request.parse(kwargs, mosmu_request.NODES)
     with _gc_paused():
-        plan = _plan(_config(req.master_ip), req)
+        sel = _select(_config(req.master_ip), req)
         keep = ("id", "ip", "fqdn", "hostname", "cluster", "roles", "os_platform", "status",
                 "online", "mos_version", "transport", "minion", "candidates")
-        failed = [s for s in plan["skipped"] if s.get("failed")]
-        return _rendered({"selected": [{k: n.get(k) for k in keep} for n in plan["selected"]],
-                          "skipped": plan["skipped"], "retcode": _retcode(2 if failed else 0)})
+        return _rendered({"selected": [{k: n.get(k) for k in keep} for n in sel.selected],
+                          "skipped": sel.skipped,
+                          "retcode": _retcode(2 if sel.failed_skips() else 0)})
 
 
 @contextlib.contextmanager
@@ -543,23 +544,12 @@ def _gc_paused():
             gc.enable()
 
 
-def _trees(cfg, plans):
-    """``{tree name: (tree, repos)}``: each catalog tree once, with every repo a plan needs."""
-    wanted = {}
-    for entry in plans.values():
-        if "plan" in entry:
-            plan = entry["plan"]
-            tree = cfg["catalog"].get(plan.distro, plan.mos_version)
-            repos = wanted.setdefault(tree.name, (tree, []))[1]
-            repos += [r for r in plan.repo_names if r not in repos]
-    return wanted
-
-
-def _sync_plans(cfg, plans, test=False, verify=False):
-    """Sync each catalog tree once, whatever the number of environments using it; with
-    ``verify``, check the published snapshot against its own indices and repair it."""
+def _sync_trees(cfg, trees, test=False, verify=False):
+    """Sync each catalog tree (``{name: (tree, repos)}``, :meth:`mosmu_run.Selection.trees`)
+    once, whatever the number of environments using it; with ``verify``, check the published
+    snapshot against its own indices and repair it."""
     results = {}
-    for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
+    for name, (tree, repos) in sorted(trees.items()):
         _progress(f"mirror: syncing {name} ({', '.join(repos)}) from {cfg['mirror_upstream']}")
         result = mosmu_mirror.sync_tree(cfg["mirror_upstream"], cfg["mirror_root"], tree, repos,
                                         timeout=int(cfg["timeout"]) * 4,
@@ -578,14 +568,16 @@ def _sync_plans(cfg, plans, test=False, verify=False):
     return results
 
 
-def _pin_snapshots(cfg, plans, mirror):
-    """Pre-flight, then point every plan at the snapshot its tree has now.
+def _pin_snapshots(cfg, sel, mirror):
+    """Pre-flight, then every environment's plan pointed at the snapshot its tree has now:
+    the run's ``env_plans``, pinned.
 
     Nodes of this run read ``<repo_url>/.snapshots/<tree>/<id>``: a publish during the run
     cannot change what a later wave installs. A tree that lacks a suite the plan needs stops
     the run here, before any node is touched (also with ``sync=False`` and in test mode).
     """
-    for name, (tree, repos) in sorted(_trees(cfg, plans).items()):
+    pinned = dict(sel.env_plans)
+    for name, (tree, repos) in sorted(sel.trees().items()):
         lacking = mosmu_mirror.missing(cfg["mirror_root"], tree, repos)
         if lacking:
             raise ConfigError(
@@ -603,10 +595,10 @@ def _pin_snapshots(cfg, plans, mirror):
             raise ConfigError(mosmu_mirror.damaged_message(cfg["mirror_root"], tree, damaged))
         snapshot = (mirror.get(name) or {}).get("snapshot_path") or \
             mosmu_snapshots.current_snapshot(cfg["mirror_root"], tree)
-        for entry in plans.values():
-            plan = entry.get("plan")
-            if plan and cfg["catalog"].get(plan.distro, plan.mos_version) == tree:
-                entry["plan"] = dataclasses.replace(plan, path=snapshot)
+        for env, env_plan in sel.env_plans.items():
+            if env_plan.tree == tree:
+                pinned[env] = env_plan.pinned(snapshot)
+    return pinned
 
 
 def _check_ssh_files(ssh, test):
@@ -680,7 +672,7 @@ def _status_entry(node, ret, last=None):
     return entry
 
 
-def _retry_filter(client, mapped, plans, session=None):
+def _retry_filter(client, mapped, env_plans, session=None):
     """``(to_update, skipped)``: only nodes whose last run is not OK (retry_failed).
 
     A node counts as done only when its last status is OK for the same MOS version and repos
@@ -693,7 +685,7 @@ def _retry_filter(client, mapped, plans, session=None):
     keep, skipped = [], []
     for node in mapped:
         ret = status.get(node["ip"])
-        plan = plans[node["cluster"]]["plan"]
+        plan = env_plans[node["cluster"]].plan
         record = ret.get("record") if isinstance(ret, dict) else None
         same = isinstance(record, dict) and \
             (record.get("mos_version"), record.get("repos")) == (plan.mos_version,
@@ -952,12 +944,12 @@ class _Signals:
         return False
 
 
-def _restart_rules(entry, req):
+def _restart_rules(env_plan, req):
     """``restart_of(node)`` for an environment: its roles' services and, on a controller,
     the environment's Pacemaker resources (``mosmu_finish``); None with ``restart=False``."""
     if not req.restart:
         return None
-    finish = entry["finish"]
+    finish = env_plan.finish
 
     def restart_of(node):
         roles = node.get("roles") or ()
@@ -1039,7 +1031,7 @@ def _ceph_cluster(client, session, signals):
     return mosmu_ceph.Cluster(ask, call, signals.sleep)
 
 
-def _health(client, session, cfg, env, when, nodes, entry):
+def _health(client, session, cfg, env, when, nodes, env_plan):
     """The environment's health checks (``mosmu_finish``) on the run's nodes, the cloud-wide
     ones on its first controller.
 
@@ -1049,9 +1041,9 @@ def _health(client, session, cfg, env, when, nodes, entry):
         own result and leaves the run; the controller that runs the cloud-wide checks is (they
         did not run), and so is any node after the update (it could not be checked).
     """
-    finish = entry["finish"]
+    finish = env_plan.finish
     problems, skipped = [], []
-    env_nodes = entry["env_nodes"] if when == "before" else _env_nodes_now(cfg, env)
+    env_nodes = env_plan.env_nodes if when == "before" else _env_nodes_now(cfg, env)
     problems += [f"nailgun: {p}" for p in mosmu_finish.nailgun_problems(env_nodes)]
     where = cfg["mirror_root"]
     while not os.path.exists(where) and os.path.dirname(where) != where:
@@ -1181,13 +1173,13 @@ def _env_failures(report):
     return sum(1 for data in (report.get("envs") or {}).values() if data["result"] == "FAIL")
 
 
-def _end_env(client, session, cfg, env, env_nodes, plans, req, report):
+def _end_env(client, session, cfg, env, env_nodes, env_plans, req, report):
     """After an environment's last wave: its Pacemaker restarts, its health checks after the
     update, and the ``done`` event."""
     if req.restart:
         _env_step(report, env, _pacemaker(client, session, env, env_nodes, report, req.test))
     if req.checks and not req.test and env_nodes:
-        step, _lost = _health(client, session, cfg, env, "after", env_nodes, plans[env])
+        step, _lost = _health(client, session, cfg, env, "after", env_nodes, env_plans[env])
         _env_step(report, env, step)
     done = [report[n["ip"]] for n in env_nodes]
     code = mosmu_report.retcode(done, (), req.accept_partial)
@@ -1198,7 +1190,7 @@ def _end_env(client, session, cfg, env, env_nodes, plans, req, report):
                                  summary=mosmu_report.summary(done), retcode=code))
 
 
-def _walk(client, cfg, plans, waves, req, report, signals, session=None):
+def _walk(client, cfg, env_plans, waves, req, report, signals, session=None):
     """Apply the waves in order; stop past ``max_failures``; interval between waves; end
     with :class:`_Interrupted` when ``signals`` (:class:`_Signals`) received one.
 
@@ -1224,11 +1216,11 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                                          jid=_jid(), kind="start"))
             if req.checks:
                 step, lost = _health(client, session, cfg, env, "before", env_nodes,
-                                     plans[env])
+                                     env_plans[env])
                 _env_step(report, env, step)
                 report.update(lost)
                 if lost and not req.test:
-                    _remember(list(lost.values()), plans)
+                    _remember(list(lost.values()), env_plans)
                 for env_wave, wave_env in zip(waves, env_of):
                     if wave_env == env:
                         env_wave[:] = [n for n in env_wave if n["ip"] not in lost]
@@ -1247,12 +1239,12 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                                                     seconds=req.interval, wave=number + 1,
                                                     waves=len(waves)))
                 signals.sleep(req.interval)
-            run = functools.partial(_run_one_wave, client, cfg, plans, waves, number, req,
+            run = functools.partial(_run_one_wave, client, cfg, env_plans, waves, number, req,
                                     report, signals, session)
             if not req.restart:
                 run()
-            elif _ceph_wave(_ceph_cluster(client, session, signals), plans[env], env, waves,
-                            env_of, number, req, report, run):
+            elif _ceph_wave(_ceph_cluster(client, session, signals), env_plans[env], env,
+                            waves, env_of, number, req, report, run):
                 # the environment's later waves do not start; its end steps still run
                 later = [(w, e) for w, e in zip(waves[number + 1:], env_of[number + 1:])
                          if e == env]
@@ -1264,8 +1256,8 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                     env_wave[:] = []
         if last_wave[env] == number:
             _end_env(client, session, cfg, env,
-                     [n for w, e in zip(waves, env_of) if e == env for n in w], plans, req,
-                     report)
+                     [n for w, e in zip(waves, env_of) if e == env for n in w], env_plans,
+                     req, report)
         failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial) \
             + _env_failures(report)
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
@@ -1279,13 +1271,13 @@ def _walk(client, cfg, plans, waves, req, report, signals, session=None):
                 # stopped inside an environment: finish what its waves touched
                 _end_env(client, session, cfg, env,
                          [n for w, e in zip(waves[:number + 1], env_of[:number + 1])
-                          if e == env for n in w], plans, req, report)
+                          if e == env for n in w], env_plans, req, report)
             _progress(f"stopping: {failures} failure(s) (max_failures={req.max_failures});"
                       f" {sum(len(w) for w in rest)} node(s) not started")
             return
 
 
-def _ceph_wave(cluster, plan, env, waves, env_of, number, req, report, run):
+def _ceph_wave(cluster, env_plan, env, waves, env_of, number, req, report, run):
     """Run wave ``number`` with the Ceph steps around it (``mosmu_ceph``): its OSD nodes
     under the OSD flags, PGs clean afterwards, restarted monitors back in the quorum.
 
@@ -1293,7 +1285,7 @@ def _ceph_wave(cluster, plan, env, waves, env_of, number, req, report, run):
     """
     wave = waves[number]
     env_nodes = [n for w, e in zip(waves, env_of) if e == env for n in w]
-    osd = mosmu_ceph.OsdWave(cluster, plan["finish"], env_nodes, wave, req.test) \
+    osd = mosmu_ceph.OsdWave(cluster, env_plan.finish, env_nodes, wave, req.test) \
         if mosmu_ceph.osd_nodes(wave) else None
     if osd:
         step, go = osd.before()
@@ -1313,21 +1305,22 @@ def _ceph_wave(cluster, plan, env, waves, env_of, number, req, report, run):
             _env_step(report, env, osd.interrupted())
         raise
     if not stop:
-        steps, stop = mosmu_ceph.monitor_steps(cluster, plan["finish"], wave, report, req.test)
+        steps, stop = mosmu_ceph.monitor_steps(cluster, env_plan.finish, wave, report,
+                                               req.test)
         for step in steps:
             _env_step(report, env, step)
     return stop
 
 
-def _run_one_wave(client, cfg, plans, waves, number, req, report, signals, session):
+def _run_one_wave(client, cfg, env_plans, waves, number, req, report, signals, session):
     """Wave ``number``: run it, keep its entries, remember them, tell the bus."""
     wave = waves[number]
     env = wave[0]["cluster"]
     _progress(**mosmu_events.event_data({"env": env}, kind="wave", wave=number + 1,
                                         waves=len(waves), nodes=[n["id"] for n in wave]))
     try:
-        rets, entries, seconds = _run_wave(client, wave, plans[env]["plan"], req.test, cfg,
-                                           session, _restart_rules(plans[env], req),
+        rets, entries, seconds = _run_wave(client, wave, env_plans[env].plan, req.test, cfg,
+                                           session, _restart_rules(env_plans[env], req),
                                            signals.check)
     except _Interrupted:
         for node in wave:
@@ -1342,20 +1335,21 @@ def _run_one_wave(client, cfg, plans, waves, number, req, report, signals, sessi
          "seconds": round(seconds, 1)})
     _progress(f"env {env} wave {number + 1}/{len(waves)} done in {seconds:.1f} s")
     if not req.test:
-        _remember([report[n["ip"]] for n in wave], plans)
+        _remember([report[n["ip"]] for n in wave], env_plans)
     for node in wave:
         entry = report[node["ip"]]
         _bus(mosmu_events.event_tags(env, node["id"], entry["result"])["node"],
              mosmu_events.event_data(entry, jid=_jid(), kind="node"))
 
 
-def _remember(entries, plans):
+def _remember(entries, env_plans):
     """The master's record of each node's result (``mosmu_ledger``), for ``mosmu.status``
     and ``retry_failed``. Real runs only. A record that cannot be written costs those two
     their check against the node's file, not the run: it is said as a progress line."""
     cachedir = __opts__["cachedir"]
     for entry in entries:
-        plan = (plans.get(entry.get("env")) or {}).get("plan")
+        env_plan = env_plans.get(entry.get("env"))
+        plan = env_plan.plan if env_plan else None
         try:
             mosmu_ledger.write(cachedir, entry, _jid(), plan)
         except OSError as err:
@@ -1366,18 +1360,18 @@ def _remember(entries, plans):
             return
 
 
-def _finish(report, plan, mirror=None, test=False, empty_ok=False, accept_partial=False):
-    """Summary, skipped nodes and retcode; ``empty_ok``: no node left to act on is success
-    (``retry_failed`` when every selected node's last run was OK); ``accept_partial``:
-    PARTIAL nodes do not fail the run."""
-    failed_skips = [s for s in plan["skipped"] if s.get("failed")]
+def _finish(report, sel, mirror=None, test=False, empty_ok=False, accept_partial=False):
+    """Summary, the selection's skipped nodes and retcode; ``empty_ok``: no node left to act
+    on is success (``retry_failed`` when every selected node's last run was OK);
+    ``accept_partial``: PARTIAL nodes do not fail the run."""
+    failed_skips = sel.failed_skips()
     entries = mosmu_report.entries_of(report)
     code = mosmu_report.retcode(entries, failed_skips, accept_partial)
     if _env_failures(report):       # a failed health check or Pacemaker restart
         code = 2
     if empty_ok and not entries and not failed_skips:
         code = 0
-    report.update(skipped=plan["skipped"], summary=mosmu_report.summary(entries),
+    report.update(skipped=sel.skipped, summary=mosmu_report.summary(entries),
                   retcode=_retcode(code))
     _rendered(report)
     if mirror:
@@ -1387,14 +1381,14 @@ def _finish(report, plan, mirror=None, test=False, empty_ok=False, accept_partia
     return report
 
 
-def _apply(client, cfg, plan, req, report, reachable, session):
+def _apply(client, cfg, sel, req, report, reachable, session):
     """retry_failed filter, run locks, module sync (minions), waves. True when
     ``retry_failed`` left nothing to do."""
     if req.retry_failed:
         with _phase(f"retry_failed: reading the status of {len(reachable)} node(s) (up to "
                     f"{STATUS_TIMEOUT} s for one that does not answer)"):
-            reachable, done_ok = _retry_filter(client, reachable, plan["plans"], session)
-        plan["skipped"] += done_ok
+            reachable, done_ok = _retry_filter(client, reachable, sel.env_plans, session)
+        sel.skipped.extend(done_ok)
         _progress(f"retry_failed: {len(reachable)} node(s) not OK, {len(done_ok)} skipped")
         if not reachable and not report:
             _progress("retry_failed: every selected node's last run is OK; nothing to do")
@@ -1416,7 +1410,7 @@ def _apply(client, cfg, plan, req, report, reachable, session):
                                        cfg["serial_roles"], cfg["serial_order"])
         try:
             with _Signals() as signals:
-                _walk(client, cfg, plan["plans"], waves, req, report, signals, session)
+                _walk(client, cfg, sel.env_plans, waves, req, report, signals, session)
         except _Interrupted as err:
             rest = [n for w in waves for n in w if n["ip"] not in report]
             report.update(mosmu_waves.skipped_entries(
@@ -1457,47 +1451,46 @@ def update(**kwargs):
     """
     req = mosmu_request.parse(kwargs, mosmu_request.UPDATE)
     cfg = _config(req.master_ip)
-    plan = _plan(cfg, req)
-    if not plan["selected"] and not plan["skipped"]:
+    sel = _select(cfg, req)
+    if not sel.selected and not sel.skipped:
         raise ConfigError("Nailgun lists no nodes at all; check mosmu:fuel_url")
-    plan_errors = [s["reason"] for s in plan["skipped"] if s.get("failed")]
-    if not plan["selected"] and plan_errors:
-        raise ConfigError(plan_errors[0])
-    if not plan["selected"]:
-        raise ConfigError(f"no node of environment(s) {plan['envs'] or 'none'} matches the "
+    if not sel.selected and sel.failed_skips():
+        raise ConfigError(sel.failed_skips()[0]["reason"])
+    if not sel.selected:
+        raise ConfigError(f"no node of environment(s) {list(sel.envs) or 'none'} matches the "
                           "selection; see why each node is skipped: "
                           f"{mosmu_request.nodes_command(req)}")
-    _progress(f"job {_jid()}: {len(plan['selected'])} node(s) selected in environment(s) "
-              f"{', '.join(map(str, plan['envs']))}; {len(plan['skipped'])} skipped")
-    for env_id, entry in sorted(plan["plans"].items()):
-        if entry.get("dropped"):
-            _progress(f"env {env_id}: MOS {entry['plan'].mos_version} on "
-                      f"{entry['plan'].distro} has no {', '.join(entry['dropped'])} repo")
+    _progress(f"job {_jid()}: {len(sel.selected)} node(s) selected in environment(s) "
+              f"{', '.join(map(str, sel.envs))}; {len(sel.skipped)} skipped")
+    for env_id, env_plan in sorted(sel.env_plans.items()):
+        if env_plan.dropped:
+            _progress(f"env {env_id}: MOS {env_plan.plan.mos_version} on "
+                      f"{env_plan.plan.distro} has no {', '.join(env_plan.dropped)} repo")
     mirror = {}
     if req.test:
         _progress("test mode: the mirror is not synced; nodes compare against what it "
                   "publishes now (salt-run mosmu.sync first to see upstream's newest)")
     elif req.sync:
-        mirror = _sync_plans(cfg, plan["plans"])
+        mirror = _sync_trees(cfg, sel.trees())
     with _phase("checking the published mirror (its indices and every file they name)"):
-        _pin_snapshots(cfg, plan["plans"], mirror)
+        sel = dataclasses.replace(sel, env_plans=_pin_snapshots(cfg, sel, mirror))
 
     report = {}
-    for node in (n for n in plan["selected"] if not n["transport"]):
+    for node in (n for n in sel.selected if not n["transport"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
-    reachable = [n for n in plan["selected"] if n["transport"]]
+    reachable = [n for n in sel.selected if n["transport"]]
     with _Keeping(report):
         session = _ssh_session(cfg, reachable, req.test)
         try:
             with _Client() as client:
-                nothing_to_do = _apply(client, cfg, plan, req, report, reachable, session)
+                nothing_to_do = _apply(client, cfg, sel, req, report, reachable, session)
         finally:
             if session is not None:
                 session.close()
         if not req.test:
             _remember([e for e in mosmu_report.entries_of(report)
-                       if e["result"] in ("NO_MINION", "SKIPPED", "TIMEOUT")], plan["plans"])
-    return _finish(report, plan, mirror, req.test, empty_ok=nothing_to_do,
+                       if e["result"] in ("NO_MINION", "SKIPPED", "TIMEOUT")], sel.env_plans)
+    return _finish(report, sel, mirror, req.test, empty_ok=nothing_to_do,
                    accept_partial=req.accept_partial)
 
 
@@ -1523,11 +1516,11 @@ def status(**kwargs):
     """
     req = mosmu_request.parse(kwargs, mosmu_request.STATUS)
     cfg = _config(req.master_ip)
-    plan = _plan(cfg, req)
+    sel = _select(cfg, req)
     report = {}
-    for node in (n for n in plan["selected"] if not n["transport"]):
+    for node in (n for n in sel.selected if not n["transport"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
-    reachable = [n for n in plan["selected"] if n["transport"]]
+    reachable = [n for n in sel.selected if n["transport"]]
     session = _ssh_session(cfg, reachable, test=True)   # reading changes nothing
     try:
         with _Client() as client, \
@@ -1540,7 +1533,7 @@ def status(**kwargs):
     ledger = mosmu_ledger.read_many(__opts__["cachedir"], [n["id"] for n in reachable])
     for node in reachable:
         report[node["ip"]] = _status_entry(node, rets.get(node["ip"]), ledger[node["id"]])
-    return _finish(report, plan)
+    return _finish(report, sel)
 
 
 def _tree_of(cfg, mos_version, distro):
@@ -1585,10 +1578,11 @@ def sync(**kwargs):
         return {"mirror": {tree.name: dict(done, state=state)}, "retcode": _retcode(0)}
     if not req.envs and not req.all_envs:
         tree = _tree_of(cfg, req.mos_version, distro)
-        plans = {0: {"plan": mosmu_plan.Plan.build(tree, cfg["repo_url"], list(req.repos))}}
+        plan = mosmu_plan.Plan.build(tree, cfg["repo_url"], list(req.repos))
+        trees = {tree.name: (tree, list(plan.repo_names))}
     else:
-        plans = _plan(cfg, req)["plans"]
-    return {"mirror": _sync_plans(cfg, plans, test=test, verify=verify), "retcode": _retcode(0)}
+        trees = _select(cfg, req).trees()
+    return {"mirror": _sync_trees(cfg, trees, test=test, verify=verify), "retcode": _retcode(0)}
 
 
 @_boundary
