@@ -1157,20 +1157,14 @@ def _pacemaker(client, session, env, nodes, report, test):
 
 
 def _env_step(report, env, step):
-    """Keep an environment step in ``report["envs"]`` and say it as a progress line."""
+    """Keep an environment step in the report (:meth:`mosmu_run.Report.env_step`) and say it
+    as a progress line."""
     if step is None:
         return
-    data = report.setdefault("envs", {}).setdefault(env, {"result": "OK", "steps": []})
-    data["steps"].append(step)
-    if step["result"] == "FAILED":
-        data["result"] = "FAIL"
+    report.env_step(env, step)
     _progress(f"env {env} {step['name']}: {step['result']}"
               + (f" ({step['summary']})" if step.get("summary") else "")
               + (f": {'; '.join(step['problems'][:3])}" if step["problems"] else ""))
-
-
-def _env_failures(report):
-    return sum(1 for data in (report.get("envs") or {}).values() if data["result"] == "FAIL")
 
 
 def _end_env(client, session, cfg, env, env_nodes, env_plans, req, report):
@@ -1183,7 +1177,7 @@ def _end_env(client, session, cfg, env, env_nodes, env_plans, req, report):
         _env_step(report, env, step)
     done = [report[n["ip"]] for n in env_nodes]
     code = mosmu_report.retcode(done, (), req.accept_partial)
-    if (report.get("envs") or {}).get(env, {}).get("result") == "FAIL":
+    if report.env_failed(env):
         code = 2
     _bus(mosmu_events.event_tags(env)["done"],
          mosmu_events.event_data({"env": env}, jid=_jid(), kind="done",
@@ -1259,7 +1253,7 @@ def _walk(client, cfg, env_plans, waves, req, report, signals, session=None):
                      [n for w, e in zip(waves, env_of) if e == env for n in w], env_plans,
                      req, report)
         failures = mosmu_report.failures(mosmu_report.entries_of(report), req.accept_partial) \
-            + _env_failures(report)
+            + report.env_failures()
         if number + 1 < len(waves) and mosmu_waves.should_stop(failures, req.max_failures):
             rest = [w for w, e in zip(waves[number + 1:], env_of[number + 1:])
                     if e not in blocked]
@@ -1330,7 +1324,7 @@ def _run_one_wave(client, cfg, env_plans, waves, number, req, report, signals, s
         raise
     report.update(entries)
     report.update(_lost_returns(client, wave, rets))
-    report.setdefault("waves", []).append(
+    report.waves.append(
         {"env": env, "wave": number + 1, "nodes": [n["id"] for n in wave],
          "seconds": round(seconds, 1)})
     _progress(f"env {env} wave {number + 1}/{len(waves)} done in {seconds:.1f} s")
@@ -1361,24 +1355,24 @@ def _remember(entries, env_plans):
 
 
 def _finish(report, sel, mirror=None, test=False, empty_ok=False, accept_partial=False):
-    """Summary, the selection's skipped nodes and retcode; ``empty_ok``: no node left to act
+    """The runner's return: the report (:class:`mosmu_run.Report`) with its summary, the
+    selection's skipped nodes and retcode; ``empty_ok``: no node left to act
     on is success (``retry_failed`` when every selected node's last run was OK);
     ``accept_partial``: PARTIAL nodes do not fail the run."""
     failed_skips = sel.failed_skips()
     entries = mosmu_report.entries_of(report)
     code = mosmu_report.retcode(entries, failed_skips, accept_partial)
-    if _env_failures(report):       # a failed health check or Pacemaker restart
+    if report.env_failures():       # a failed health check, Ceph or Pacemaker step
         code = 2
     if empty_ok and not entries and not failed_skips:
         code = 0
-    report.update(skipped=sel.skipped, summary=mosmu_report.summary(entries),
-                  retcode=_retcode(code))
-    _rendered(report)
+    out = _rendered(report.to_return(skipped=sel.skipped, summary=mosmu_report.summary(entries),
+                                     retcode=_retcode(code)))
     if mirror:
-        report["mirror"] = mirror
+        out["mirror"] = mirror
     if test:
-        report["test"] = True
-    return report
+        out["test"] = True
+    return out
 
 
 def _apply(client, cfg, sel, req, report, reachable, session):
@@ -1415,7 +1409,7 @@ def _apply(client, cfg, sel, req, report, reachable, session):
             rest = [n for w in waves for n in w if n["ip"] not in report]
             report.update(mosmu_waves.skipped_entries(
                 [rest] if rest else [], f"not started: the run was interrupted ({err})"))
-            report["interrupted"] = str(err)
+            report.interrupted = str(err)
             _progress(f"interrupted ({err}): reporting what finished")
     return False
 
@@ -1475,7 +1469,7 @@ def update(**kwargs):
     with _phase("checking the published mirror (its indices and every file they name)"):
         sel = dataclasses.replace(sel, env_plans=_pin_snapshots(cfg, sel, mirror))
 
-    report = {}
+    report = mosmu_run.Report()
     for node in (n for n in sel.selected if not n["transport"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
     reachable = [n for n in sel.selected if n["transport"]]
@@ -1517,7 +1511,7 @@ def status(**kwargs):
     req = mosmu_request.parse(kwargs, mosmu_request.STATUS)
     cfg = _config(req.master_ip)
     sel = _select(cfg, req)
-    report = {}
+    report = mosmu_run.Report()
     for node in (n for n in sel.selected if not n["transport"]):
         report[node["ip"]] = _unmapped(node, cfg["match"])
     reachable = [n for n in sel.selected if n["transport"]]

@@ -40,3 +40,30 @@ def test_pinning_points_the_plan_at_the_snapshot_and_keeps_the_rest():
 def test_failed_skips_are_the_skipped_nodes_marked_failed():
     skipped = [{"id": 1, "reason": "offline"}, {"id": 2, "reason": "no row", "failed": True}]
     assert mosmu_run.Selection((), {}, [], skipped).failed_skips() == [skipped[1]]
+
+
+# -- the report: node entries by IP, environments' steps, waves, then the run's keys -----------
+
+def test_a_failed_step_fails_its_environment_once():
+    report = mosmu_run.Report()
+    report.env_step(1, {"name": "checks", "result": "passed", "summary": "", "problems": []})
+    assert not report.env_failed(1) and report.env_failures() == 0
+    for _ in range(2):
+        report.env_step(1, {"name": "ceph", "result": "FAILED", "summary": "", "problems": []})
+    report.env_step(2, {"name": "checks", "result": "would", "summary": "", "problems": []})
+    assert report.env_failed(1) and not report.env_failed(2) and report.env_failures() == 1
+    assert [s["name"] for s in report.envs[1]["steps"]] == ["checks", "ceph", "ceph"]
+
+
+def test_the_return_holds_the_entries_then_only_the_run_level_keys_it_has():
+    report = mosmu_run.Report()
+    report["10.20.0.3"] = {"result": "OK"}
+    report.update({"10.20.0.4": {"result": "SKIPPED"}})
+    assert list(report) == ["10.20.0.3", "10.20.0.4"] and "10.20.0.4" in report
+    assert report.to_return(retcode=0) == {"10.20.0.3": {"result": "OK"},
+                                          "10.20.0.4": {"result": "SKIPPED"}, "retcode": 0}
+    report.waves.append({"env": 1, "wave": 1, "nodes": [1], "seconds": 1.0})
+    report.interrupted = "SIGINT"
+    report.env_step(1, {"name": "checks", "result": "passed", "summary": "", "problems": []})
+    out = report.to_return(summary={"OK": 1}, retcode=2)
+    assert list(out)[2:] == ["envs", "waves", "interrupted", "summary", "retcode"]
