@@ -16,14 +16,18 @@ import mosmu_text
 WIDTH = 118
 
 
-def summary_line(counts, code=None):
-    """``3 OK, 1 FAIL, 2 SKIPPED — retcode 2``.
+def summary_line(counts, code=None, failed_envs=()):
+    """``3 OK, 1 FAIL, 2 SKIPPED — retcode 2``; ``3 OK; env 1 FAIL — retcode 2`` when an
+    environment's step failed although its nodes are OK.
 
     :param counts: ``{result: count}`` as :func:`mosmu_report.summary` returns it
     :param code: the retcode to show, or None to leave it out
+    :param failed_envs: ids of the environments whose result is FAIL (``report["envs"]``)
     :return: one line
     """
     text = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no nodes"
+    if failed_envs:
+        text += "; " + ", ".join(f"env {_safe(str(e), 20)} FAIL" for e in failed_envs)
     return text if code is None else f"{text} — retcode {code}"
 
 
@@ -210,12 +214,16 @@ def table(report):
                    "restarts, holds, local changes:"), *finished]
     env_lines = _env_lines(report.get("envs"))
     if env_lines:
-        lines += ["environment checks and Pacemaker:", *env_lines]
+        lines += ["environment steps (health checks, Ceph, Pacemaker):", *env_lines]
     notes = _notes([e for _env, group in groups for e in group])
     if notes:
         lines += ["not OK:", *notes]
     code = report.get("retcode", mosmu_report.retcode(items))
-    lines.append(_prose(summary_line(mosmu_report.summary(items), code), WIDTH))
+    envs = report.get("envs") if isinstance(report.get("envs"), Mapping) else {}
+    failed_envs = sorted((env for env, data in envs.items()
+                          if isinstance(data, Mapping) and data.get("result") == "FAIL"),
+                         key=_order)
+    lines.append(_prose(summary_line(mosmu_report.summary(items), code, failed_envs), WIDTH))
     if isinstance(report.get("error"), str):     # the run stopped after these nodes
         lines += mosmu_text.wrap(f"error: {report['error']}", WIDTH, indent="  ")
     skipped = report.get("skipped") or []

@@ -247,6 +247,18 @@ def test_table_groups_by_env_and_is_narrow_and_deterministic():
     assert mosmu_render.table(reordered) == text
 
 
+def test_a_failed_environment_step_is_named_in_the_summary_line_beside_ok_nodes():
+    report = _report([mosmu_report.entry(_n(1, 11), "OK", changes={"a": {}})])
+    report.update(retcode=2, envs={
+        11: {"result": "FAIL", "steps": [{"name": "Ceph OSDs of node-1", "result": "FAILED",
+                                          "summary": "flags left set", "problems": ["why"]}]},
+        3: {"result": "OK", "steps": []}})
+    text = mosmu_render.table(report)
+    assert text.splitlines()[-1] == "1 OK; env 11 FAIL — retcode 2"
+    assert "environment steps (health checks, Ceph, Pacemaker):" in text
+    assert "  env 11 Ceph OSDs of node-1: FAILED (flags left set)" in text
+
+
 def test_table_test_mode_and_mirror_and_status_columns():
     entries = [mosmu_report.entry(_n(1, 11), "OK", changes={"a": {}}, test=True)]
     text = mosmu_render.table(_report(entries, mirror={"mos8.0-ubuntu": {
