@@ -1167,13 +1167,19 @@ def _env_step(report, env, step):
               + (f": {'; '.join(step['problems'][:3])}" if step["problems"] else ""))
 
 
+UNANSWERED = ("TIMEOUT", "UNREACHABLE")     # a node that did not answer its wave
+
+
 def _end_env(client, session, cfg, env, env_nodes, env_plans, req, report):
     """After an environment's last wave: its Pacemaker restarts, its health checks after the
-    update, and the ``done`` event."""
+    update on the nodes that answered their wave (one that did not already failed, and would
+    only be waited for again), and the ``done`` event."""
     if req.restart:
         _env_step(report, env, _pacemaker(client, session, env, env_nodes, report, req.test))
-    if req.checks and not req.test and env_nodes:
-        step, _lost = _health(client, session, cfg, env, "after", env_nodes, env_plans[env])
+    answered = [n for n in env_nodes
+                if (report.get(n["ip"]) or {}).get("result") not in UNANSWERED]
+    if req.checks and not req.test and answered:
+        step, _lost = _health(client, session, cfg, env, "after", answered, env_plans[env])
         _env_step(report, env, step)
     done = [report[n["ip"]] for n in env_nodes]
     code = mosmu_report.retcode(done, (), req.accept_partial)

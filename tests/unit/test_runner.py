@@ -103,6 +103,7 @@ class Minions:
         self.code = code or {}                 # minion -> its mosmu.version return
         self.sync_fails, self.synced = set(sync_fails), []
         self.checked, self.check_outputs = [], {}      # minion -> {check: raw output}
+        self.asked_checks = []
         self.silent_on_checks = set()
         self.client = mock.create_autospec(salt.client.LocalClient, instance=True)
         self.client.__enter__.return_value = self.client
@@ -126,6 +127,7 @@ class Minions:
         if fun == "mosmu.checks":        # healthy disks; the cloud's tools are not installed
             checks = _args[0][0]
             self.checked.append((list(live), [c["name"] for c in checks]))
+            self.asked_checks += list(tgt)           # dead minions included
             live = [m for m in live if m not in self.silent_on_checks]
             return {m: {"ret": {c["name"]: self.check_outputs.get(m, {}).get(c["name"]) or (
                 {"retcode": 0, "stdout": DF_OK, "stderr": ""} if c["name"] == "disk" else
@@ -244,6 +246,23 @@ def test_a_run_stopped_inside_an_environment_still_checks_what_its_waves_touched
     assert minions.waves == [[N1]]
     assert [s["name"] for s in report["envs"][1]["steps"]] == [
         "health checks before the update", "health checks after the update"]
+
+
+def test_the_checks_after_the_update_do_not_wait_again_for_a_node_that_did_not_answer(runner):
+    minions = Minions(apply={N1: OK, N2: OK, N3: OK})
+    asked_before = []
+
+    def kill_n2(wave):                       # node-2's minion dies as its wave starts
+        if N2 in wave:
+            minions.dead.add(N2)
+            asked_before.append(len(minions.asked_checks))
+    minions.on_apply = kill_n2
+    report = _update(runner, minions, env=1, sync=False, max_failures=5)
+    assert report["10.20.0.4"]["result"] == "TIMEOUT"
+    after = set(minions.asked_checks[asked_before[0]:])     # the checks after the update
+    assert after == {N1, N3}
+    assert [s["name"] for s in report["envs"][1]["steps"]][-1] == \
+        "health checks after the update"
 
 
 def test_retry_failed_updates_only_nodes_not_ok(runner):
