@@ -22,7 +22,7 @@ import time
 import pytest
 
 from sandbox.cli import node_packages
-from sandbox.procs import wait_for
+from sandbox.procs import alive, wait_for
 from sandbox.stack import PACKAGE_VERSIONS, SandboxError
 from tests.fleet.conftest import restart_master
 from tests.integration.helpers import json_documents, node_entries, salt_cli, status_lines
@@ -89,14 +89,6 @@ def wait_until(check, what, timeout=RUN_TIMEOUT, every=0.1):
         return wait_for(check, what, timeout=timeout, every=every)
     except SandboxError as err:
         pytest.fail(str(err))
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
 
 def start(box, *args, out="json", config_dir=None):
     """A ``salt-run`` in the background, as an operator's terminal would run it."""

@@ -49,6 +49,17 @@ def started(box, fqdn, service):
     return os.stat(os.path.join(box.root_of(fqdn), f"var/run/{service}.pid")).st_mtime
 
 
+def faulted_update(box, tmp_path, fault):
+    """A real update of env 1 with ``fault`` on the controller and a 2 s Ceph wait; it must
+    exit 2. Returns the run and its node entries."""
+    reset(box)
+    box.set_faults(CTL, fault)
+    config = config_copy(box, tmp_path / "etc", finish={"checks": {"ceph_wait": 2}})
+    run = update(box, config_dir=config)
+    assert run.returncode == 2, run.data
+    return run, node_entries(run.data)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def ceph_env(sandbox):
     assert salt_cli(sandbox, "salt-run", "mosmu.sync", "env=1").returncode == 0
@@ -99,12 +110,7 @@ def test_the_monitor_then_each_osd_node_alone_under_noout_with_clean_pgs_between
 
 def test_pgs_not_clean_after_an_osd_node_stop_the_environment_with_the_flags_left_set(
         sandbox, tmp_path):
-    reset(sandbox)
-    sandbox.set_faults(CTL, "pgs-stuck")
-    config = config_copy(sandbox, tmp_path / "etc", finish={"checks": {"ceph_wait": 2}})
-    run = update(sandbox, config_dir=config)
-    assert run.returncode == 2, run.data
-    entries = node_entries(run.data)
+    run, entries = faulted_update(sandbox, tmp_path, "pgs-stuck")
     assert entries[ip(sandbox, OSDS[0])]["result"] == "OK"
     second = entries[ip(sandbox, OSDS[1])]
     assert second["result"] == "SKIPPED" and "a Ceph step of this environment failed" in \
@@ -124,12 +130,7 @@ def test_pgs_not_clean_after_an_osd_node_stop_the_environment_with_the_flags_lef
 
 def test_a_monitor_out_of_the_quorum_stops_the_environment_before_any_osd_node(sandbox,
                                                                                  tmp_path):
-    reset(sandbox)
-    sandbox.set_faults(CTL, "mon-out-of-quorum-after-update")
-    config = config_copy(sandbox, tmp_path / "etc", finish={"checks": {"ceph_wait": 2}})
-    run = update(sandbox, config_dir=config)
-    assert run.returncode == 2, run.data
-    entries = node_entries(run.data)
+    run, entries = faulted_update(sandbox, tmp_path, "mon-out-of-quorum-after-update")
     assert entries[ip(sandbox, CTL)]["result"] == "OK"
     assert {entries[ip(sandbox, f)]["result"] for f in OSDS} == {"SKIPPED"}
     result, steps = steps_of(run)

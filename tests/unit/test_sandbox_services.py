@@ -15,7 +15,7 @@ import pytest
 
 from sandbox import debrepo, nodetools, rpmrepo, services
 from sandbox.cli import installed_rpms, installed_versions
-from sandbox.procs import free_ports
+from sandbox.procs import alive, free_ports
 from sandbox.stack import Sandbox, SandboxError
 
 CTL, CMP, CIN = (f"node-{i}.test.domain.local" for i in (1, 2, 3))
@@ -66,14 +66,6 @@ def _table(text):
     """Rows of a prettytable as lists of stripped cells (header first)."""
     return [[c.strip() for c in line.strip("|").split("|")]
             for line in text.splitlines() if line.startswith("|")]
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # -- packages carry the init scripts ---------------------------------------------------------
@@ -174,7 +166,7 @@ def test_status_restart_stop_as_upstart_prints_them(ctl):
                                                      f"{old}\n")
     restart = services.run_init(ctl, "nova-compute", "restart")
     new = services.pid(ctl, "nova-compute")
-    assert restart.returncode == 0 and new and new != old and not _alive(old)
+    assert restart.returncode == 0 and new and new != old and not alive(old)
     assert restart.stdout == ("nova-compute stop/waiting\n"
                               f"nova-compute start/running, process {new}\n")
     assert services.pid(ctl, "nova-api") == pids["nova-api"]      # the others untouched
@@ -182,7 +174,7 @@ def test_status_restart_stop_as_upstart_prints_them(ctl):
     assert (stop.returncode, stop.stdout) == (0, "nova-compute stop/waiting\n")
     status = services.run_init(ctl, "nova-compute", "status")
     assert (status.returncode, status.stdout) == (3, "nova-compute stop/waiting\n")
-    assert not _alive(new) and services.pid(ctl, "nova-compute") is None
+    assert not alive(new) and services.pid(ctl, "nova-compute") is None
     again = services.run_init(ctl, "nova-compute", "restart")       # restart of a stopped one
     assert again.returncode == 0 and services.pid(ctl, "nova-compute")
     assert services.run_init(ctl, "nova-compute", "start").returncode == 1
@@ -234,7 +226,7 @@ def test_stop_all_stops_only_its_own_daemons(tmp_path, roots):
             handle.write(f"{theirs['nova-api']}\n")         # another root's daemon
         stopped = services.stop_all(one)
         assert len(stopped) == 5 and decoy.pid not in stopped
-        assert decoy.poll() is None and _alive(decoy.pid)
+        assert decoy.poll() is None and alive(decoy.pid)
         assert services.daemons(one) == {}
         assert {services.pid(two, s) for s in theirs} == set(theirs.values())
     finally:
